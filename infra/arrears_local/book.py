@@ -1,0 +1,182 @@
+"""Books: the platform's files in a folder, and a deterministic synthetic book of realistic loans.
+
+A book folder holds one or more files per kind, named by kind: ``borrowers*.csv|jsonl``,
+``loans*``, ``installments*`` and ``repayments*`` (the import formats in README.md).
+"""
+from __future__ import annotations
+
+import calendar
+import csv
+import io
+import json
+import random
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from arrears.domain.importing import COLUMNS, KINDS
+from arrears.domain.timeutil import parse_instant
+
+ANCHOR = date(2026, 3, 1)
+
+
+@dataclass
+class Book:
+    files: dict[str, list[Path]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, folder: Path) -> Book:
+        if not folder.is_dir():
+            raise ValueError(f"book folder {folder} does not exist")
+        book = cls()
+        for path in sorted(folder.iterdir()):
+            kind = next((k for k in KINDS if path.name.startswith(k)), None)
+            if kind and path.suffix in (".csv", ".jsonl"):
+                book.files.setdefault(kind, []).append(path)
+        for kind in ("borrowers", "loans", "installments"):
+            if kind not in book.files:
+                raise ValueError(f"book folder {folder} has no {kind} file ({kind}.csv or {kind}.jsonl)")
+        return book
+
+    def rows(self, kind: str) -> list[dict[str, str]]:
+        out: list[dict[str, str]] = []
+        for path in self.files.get(kind, []):
+            text = path.read_text(encoding="utf-8-sig")
+            if path.suffix == ".csv":
+                out.extend(csv.DictReader(io.StringIO(text)))
+            else:
+                for line in text.splitlines():
+                    if line.strip():
+                        try:
+                            out.append(json.loads(line, parse_float=str, parse_int=str))
+                        except json.JSONDecodeError:
+                            out.append({"_raw": line})
+        return out
+
+    def earliest_due(self) -> date:
+        dues = []
+        for row in self.rows("installments"):
+            try:
+                dues.append(date.fromisoformat(str(row.get("due_date", "")).strip()))
+            except ValueError:
+                continue
+        if not dues:
+            raise ValueError("the book has no installment with a valid due_date")
+        return min(dues)
+
+    def repayments_by_time(self) -> tuple[list[dict[str, str]], list[tuple[datetime, dict[str, str]]]]:
+        """Rows the platform would send at once (unreadable paid_at), and the rest in time order."""
+        now, timed = [], []
+        for row in self.rows("repayments"):
+            try:
+                timed.append((parse_instant(row.get("paid_at")), row))
+            except ValueError:
+                now.append(row)
+        timed.sort(key=lambda p: p[0])
+        return now, timed
+
+
+def rows_to_jsonl(rows: list[dict[str, str]]) -> bytes:
+    return "".join((r["_raw"] if "_raw" in r else json.dumps(r)) + "\n" for r in rows).encode()
+
+
+# ---------------------------------------------------------------------------------- synthetic book
+
+PRODUCTS = {"cash-3m": ("month", 3, Decimal("0.015")), "cash-6m": ("month", 6, Decimal("0.015")),
+            "bnpl-4x14d": ("14d", 4, Decimal("0.006"))}
+PERSONAS = [("on_time", 62), ("late_short", 16), ("late_long", 8), ("partial", 6), ("default", 8)]
+US_ZONES = ["America/New_York", "America/Chicago", "America/Los_Angeles"]
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚"
+
+
+def add_months(d: date, n: int) -> date:
+    y, m = divmod(d.month - 1 + n, 12)
+    year, month = d.year + y, m + 1
+    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+
+
+def _money(x: Decimal) -> str:
+    return str(x.quantize(Decimal("0.01")))
+
+
+def _local(day: date, rng: random.Random, tz: str, late_evening: bool = False) -> str:
+    t = time(23, rng.randint(0, 59)) if late_evening else time(rng.randint(8, 22), rng.randint(0, 59))
+    return datetime.combine(day, t, ZoneInfo(tz)).isoformat()
+
+
+def synthetic_book(dest: Path, borrowers: int = 5000, seed: int = 7, anchor: date = ANCHOR) -> Path:
+    """Write a deterministic book: same seed, same files, byte for byte."""
+    rng = random.Random(seed)
+    dest.mkdir(parents=True, exist_ok=True)
+    out: dict[str, list[dict[str, str]]] = {k: [] for k in KINDS}
+    personas, weights = zip(*PERSONAS, strict=True)
+    for i in range(borrowers):
+        bid = f"B{i:06d}"
+        us = rng.random() < 0.04
+        tz = rng.choice(US_ZONES) if us else ("Asia/Urumqi" if rng.random() < 0.02 else "Asia/Shanghai")
+        out["borrowers"].append({
+            "borrower_id": bid,
+            "name": f"Borrower {i}" if us else rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN),
+            "phone": f"+1{rng.randint(200, 989)}{rng.randint(2000000, 9999999)}" if us
+            else f"+861{rng.choice('3456789')}{rng.randint(100000000, 999999999)}",
+            "email": f"user{i}@example.com" if rng.random() < 0.7 else "",
+            "wechat_openid": "" if us else f"o{rng.getrandbits(96):024x}",
+            "id_number": f"{rng.randint(10**17, 10**18 - 1)}",
+            "timezone": tz,
+            "language": "en-US" if us else "zh-CN",
+            "jurisdiction": "US" if us else "CN",
+            "credit_grade": rng.choices("ABCDE", weights=[20, 30, 25, 15, 10])[0],
+            "opt_out": "sms" if rng.random() < 0.03 else "",
+        })
+        for n in range(2 if rng.random() < 0.1 else 1):
+            _loan(rng, out, bid, f"L{i:06d}{n}", tz, us, anchor, rng.choices(personas, weights=weights)[0])
+    for kind, rows in out.items():
+        with open(dest / f"{kind}.csv", "w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=list(COLUMNS[kind]))
+            w.writeheader()
+            w.writerows(rows)
+    return dest
+
+
+def _loan(rng: random.Random, out: dict, bid: str, lid: str, tz: str, us: bool, anchor: date, persona: str) -> None:
+    product = rng.choice(list(PRODUCTS))
+    unit, count, rate = PRODUCTS[product]
+    disbursed = anchor + timedelta(days=rng.randint(0, 29))
+    principal = Decimal(rng.randint(2, 30) * 100) if us else Decimal(rng.randint(5, 200) * 100)
+    out["loans"].append({"loan_id": lid, "borrower_id": bid, "product": product, "currency": "USD" if us else "CNY",
+                         "principal": _money(principal), "disbursed_on": disbursed.isoformat()})
+    remaining = principal
+    part = (principal / count).quantize(Decimal("0.01"))
+    for seq in range(1, count + 1):
+        due = add_months(disbursed, seq) if unit == "month" else disbursed + timedelta(days=14 * seq)
+        p = remaining if seq == count else part
+        interest = (remaining * rate).quantize(Decimal("0.01"))
+        fee = Decimal("5.00") if product == "bnpl-4x14d" else Decimal("0.00")
+        remaining -= p
+        out["installments"].append({"loan_id": lid, "seq": str(seq), "due_date": due.isoformat(),
+                                    "principal_due": _money(p), "interest_due": _money(interest), "fee_due": _money(fee)})
+        _repay(rng, out, lid, seq, due, p + interest + fee, tz, persona)
+
+
+def _repay(rng: random.Random, out: dict, lid: str, seq: int, due: date, amount: Decimal, tz: str, persona: str) -> None:
+    def pay(day: date, amt: Decimal, k: int, late_evening: bool = False) -> None:
+        out["repayments"].append({"payment_id": f"P{lid}-{seq}-{k}", "loan_id": lid,
+                                  "paid_at": _local(day, rng, tz, late_evening), "amount": _money(amt)})
+
+    if persona == "on_time" and rng.random() < 0.06:
+        persona = "late_short"
+    if persona == "on_time":
+        pay(due - timedelta(days=rng.choice([0, 0, 0, 1, 2, 3])), amount, 1, late_evening=rng.random() < 0.15)
+    elif persona == "late_short":
+        pay(due + timedelta(days=rng.randint(1, 10)), amount, 1)
+    elif persona == "late_long":
+        pay(due + timedelta(days=rng.randint(15, 45)), amount, 1)
+    elif persona == "partial":
+        half = (amount / 2).quantize(Decimal("0.01"))
+        pay(due, half, 1)
+        if rng.random() < 0.5:
+            pay(due + timedelta(days=rng.randint(20, 40)), amount - half, 2)
+    # default: never pays

@@ -1,0 +1,103 @@
+"""``arrears``: the local stack on the command line."""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from .book import Book, synthetic_book
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a YYYY-MM-DD date") from None
+
+
+def _param(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE")
+    return name, value
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="arrears", description="arrears on the embedded AWS emulator (moto)")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    run = sub.add_parser("run", help="import a book and run simulated days")
+    up = sub.add_parser("up", help="deploy the stack and keep it running for the AWS CLI / SDKs")
+    gen = sub.add_parser("book", help="write the synthetic book to a folder")
+    for sp in (run, up):
+        sp.add_argument("--book", type=Path, help="folder with borrowers/loans/installments/repayments files")
+        sp.add_argument("--param", type=_param, action="append", default=[],
+                        help="template parameter override, e.g. --param ShardCount=4")
+        sp.add_argument("--borrowers", type=int, default=5000, help="size of the synthetic book")
+    run.add_argument("--start", type=_date, help="first simulated day (default: day before the earliest due date)")
+    run.add_argument("--days", type=int, default=60)
+    run.add_argument("--out", type=Path, default=Path("out"))
+    run.add_argument("--http", action="store_true", help="handlers call the emulator over HTTP (slower)")
+    up.add_argument("--port", type=int, default=4566)
+    gen.add_argument("dest", type=Path)
+    gen.add_argument("--borrowers", type=int, default=5000)
+    gen.add_argument("--seed", type=int, default=7)
+    args = p.parse_args(argv)
+
+    if args.cmd == "book":
+        synthetic_book(args.dest, args.borrowers, args.seed)
+        print(f"synthetic book written to {args.dest}")
+        return 0
+    if args.cmd == "run" and args.days < 1:
+        p.error("--days must be at least 1")
+    try:
+        book = Book.load(args.book) if args.book else Book.load(
+            synthetic_book(Path(tempfile.mkdtemp(prefix="arrears-book-")), args.borrowers))
+    except ValueError as e:
+        p.error(str(e))
+    from .sim import day_line, default_start, midnight, start_stack
+
+    if args.cmd == "up":
+        return _up(book, dict(args.param), args.port)
+    start = args.start or default_start(book)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    sim = start_stack(out, dict(args.param), in_process=not args.http, start_clock=midnight(start, "UTC"))
+    print(f"local stack up at {sim.emulator.endpoint} (stack {sim.dep.physical['ImportsBucket'].split('-imports')[0]})")
+    sim.runner.clock.now = midnight(start, sim.business_tz)
+    sim.import_book(book)
+    print(f"imported book in {sim.timings['import_s']:.1f}s; simulating {args.days} days from {start}")
+    sim.run_days(book, start, args.days, lambda r: print(day_line(r), flush=True))
+    sim.write_out()
+    sim.emulator.stop()
+    print(f"done in {time.perf_counter() - t0:.1f}s; reports and outcomes in {out}/")
+    return 0
+
+
+def _up(book: Book, params: dict[str, str], port: int) -> int:
+    from .sim import start_stack
+
+    out = Path("out")
+    sim = start_stack(out, params, in_process=False, port=port)
+    sim.import_book(book)
+    print(f"arrears local stack: endpoint {sim.emulator.endpoint}  region us-east-1  (credentials: testing/testing)")
+    print(f"  imports bucket  s3://{sim.imports_bucket}   outcomes bucket  s3://{sim.outcomes_bucket}")
+    print(f"  e.g. aws --endpoint-url {sim.emulator.endpoint} dynamodb list-tables")
+    print("  files dropped into the imports bucket are imported; Ctrl-C stops", flush=True)
+    try:
+        while True:
+            from datetime import UTC, datetime
+
+            sim.runner.clock.now = datetime.now(UTC)
+            sim.runner.pump()
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        sim.emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

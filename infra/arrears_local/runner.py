@@ -1,0 +1,377 @@
+"""Deliver events to the real handlers in-process, shaped as AWS shapes them, on a simulated clock.
+
+- SQS: batches up to the mapping's BatchSize, partial batch failures (ReportBatchItemFailures),
+  failed messages become visible again and move to the DLQ after the queue's maxReceiveCount.
+- DynamoDB streams: batches in order per shard, retried from the first failed record up to
+  MaximumRetryAttempts, then a failure record goes to the OnFailure destination and the shard moves on.
+- S3: new objects in a bucket with a notification configuration invoke the function (async
+  semantics: two retries), filtered by the configured prefix/suffix rules.
+- EventBridge Scheduler: cron schedules fire at their times in their time zone with their Input,
+  ``<aws.scheduler.scheduled-time>`` filled in.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .stack import ACCOUNT, REGION, ROOT, Deployed
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def epoch_ms(self) -> int:
+        return int(self.now.timestamp() * 1000)
+
+
+@dataclass
+class FakeContext:
+    function_name: str
+    timeout_s: int
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = ""
+    _deadline: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
+        self._deadline = time.monotonic() + self.timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class Stats:
+    invocations: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+    dead_lettered: int = 0
+
+
+class LocalFunction:
+    def __init__(self, logical: str, name: str, code_dir: Path, handler: str, timeout: int, memory: int,
+                 env: dict[str, str], log: io.TextIOBase, stats: Stats) -> None:
+        self.logical, self.name, self.code_dir = logical, name, code_dir
+        self.handler_spec, self.timeout, self.memory, self.env = handler, timeout, memory, env
+        self.log, self.stats = log, stats
+        self._fn: Callable[[dict, Any], Any] | None = None
+
+    def _load(self) -> Callable[[dict, Any], Any]:
+        if self._fn is None:
+            module_name, _, attr = self.handler_spec.rpartition(".")
+            path = self.code_dir / f"{module_name}.py"
+            spec = importlib.util.spec_from_file_location(f"arrears_fn_{self.logical}", path)
+            assert spec and spec.loader
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module
+            spec.loader.exec_module(module)
+            self._fn = getattr(module, attr)
+        return self._fn
+
+    def invoke(self, event: dict) -> Any:
+        os.environ.update(self.env)
+        fn = self._load()
+        self.stats.invocations[self.logical] = self.stats.invocations.get(self.logical, 0) + 1
+        ctx = FakeContext(self.name, self.timeout, self.memory)
+        try:
+            with contextlib.redirect_stdout(self.log):
+                return fn(event, ctx)
+        except Exception:
+            self.stats.errors[self.logical] = self.stats.errors.get(self.logical, 0) + 1
+            import traceback
+
+            self.log.write(f"[local-runner] {self.logical} failed:\n{traceback.format_exc()}\n")
+            raise
+
+
+def _failed_ids(result: Any) -> set[str] | None:
+    if isinstance(result, dict) and "batchItemFailures" in result:
+        return {f["itemIdentifier"] for f in result["batchItemFailures"]}
+    return set()
+
+
+class SqsSource:
+    def __init__(self, fn: LocalFunction, queue_url: str, arn: str, batch_size: int, partial: bool) -> None:
+        self.fn, self.queue_url, self.arn, self.batch_size, self.partial = fn, queue_url, arn, batch_size, partial
+
+    def poll(self, clock: Clock) -> int:
+        from arrears.adapters.clients import client
+
+        sqs = client("sqs")
+        resp = sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=min(10, self.batch_size), WaitTimeSeconds=0,
+            AttributeNames=["All"], MessageAttributeNames=["All"],
+        )
+        messages = resp.get("Messages", [])
+        if not messages:
+            return 0
+        records = [
+            {
+                "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                "attributes": {
+                    **m.get("Attributes", {}), "SentTimestamp": str(clock.epoch_ms()),
+                    "ApproximateFirstReceiveTimestamp": str(clock.epoch_ms()),
+                },
+                "messageAttributes": m.get("MessageAttributes", {}), "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs", "eventSourceARN": self.arn, "awsRegion": REGION,
+            }
+            for m in messages
+        ]
+        try:
+            failed = _failed_ids(self.fn.invoke({"Records": records}))
+        except Exception:
+            failed = {r["messageId"] for r in records}
+        done = [r for r in records if r["messageId"] not in (failed or set())]
+        for i in range(0, len(done), 10):
+            sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(n), "ReceiptHandle": r["receiptHandle"]} for n, r in enumerate(done[i : i + 10])],
+            )
+        for r in records:
+            if r["messageId"] in (failed or set()):  # visible again at once: the runner's retry delay is 0
+                sqs.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=r["receiptHandle"],
+                                              VisibilityTimeout=0)
+        return len(records)
+
+
+class StreamSource:
+    def __init__(self, fn: LocalFunction, stream_arn: str, batch_size: int, max_retries: int,
+                 on_failure_url: str | None, stats: Stats) -> None:
+        self.fn, self.stream_arn, self.batch_size = fn, stream_arn, batch_size
+        self.max_retries, self.on_failure_url, self.stats = max_retries, on_failure_url, stats
+        self.iterators: dict[str, str] = {}
+        self.pending: list[dict] = []
+        self.attempts = 0
+
+    def _fetch(self) -> None:
+        from arrears.adapters.clients import client
+
+        streams = client("dynamodbstreams")
+        if not self.iterators:
+            for shard in streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]:
+                self.iterators[shard["ShardId"]] = streams.get_shard_iterator(
+                    StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+        for shard_id, it in list(self.iterators.items()):
+            resp = streams.get_records(ShardIterator=it, Limit=1000)
+            self.iterators[shard_id] = resp["NextShardIterator"]
+            self.pending.extend(resp.get("Records", []))
+
+    def poll(self, clock: Clock) -> int:
+        if len(self.pending) < self.batch_size:
+            self._fetch()
+        if not self.pending:
+            return 0
+        batch = self.pending[: self.batch_size]
+        records = []
+        for r in batch:
+            rec = json.loads(json.dumps(r, default=str))
+            rec["dynamodb"]["ApproximateCreationDateTime"] = clock.now.timestamp()
+            rec["eventSourceARN"] = self.stream_arn
+            rec["awsRegion"] = REGION
+            records.append(rec)
+        try:
+            failed = _failed_ids(self.fn.invoke({"Records": records}))
+        except Exception:
+            failed = {records[0]["dynamodb"]["SequenceNumber"]}
+        if not failed:
+            self.pending = self.pending[len(batch) :]
+            self.attempts = 0
+            return len(batch)
+        first = min(
+            (i for i, r in enumerate(records) if r["dynamodb"]["SequenceNumber"] in failed), default=0
+        )
+        self.pending = self.pending[first:]
+        self.attempts += 1
+        if self.attempts > self.max_retries:
+            self._dead_letter(records[first:])
+            self.pending = self.pending[len(records) - first :]
+            self.attempts = 0
+        return len(batch)
+
+    def _dead_letter(self, records: list[dict]) -> None:
+        from arrears.adapters.clients import client
+
+        self.stats.dead_lettered += len(records)
+        if self.on_failure_url:
+            client("sqs").send_message(QueueUrl=self.on_failure_url, MessageBody=json.dumps({
+                "requestContext": {"condition": "RetryAttemptsExhausted"},
+                "DDBStreamBatchInfo": {
+                    "streamArn": self.stream_arn, "batchSize": len(records),
+                    "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
+                    "endSequenceNumber": records[-1]["dynamodb"]["SequenceNumber"],
+                },
+            }))
+
+
+class S3Source:
+    def __init__(self, fn: LocalFunction, bucket: str, rules: list[tuple[str, str]]) -> None:
+        self.fn, self.bucket, self.rules = fn, bucket, rules
+        self.seen: dict[str, str] = {}
+
+    def matches(self, key: str) -> bool:
+        return all(key.startswith(v) if n == "prefix" else key.endswith(v) for n, v in self.rules)
+
+    def poll(self, clock: Clock) -> int:
+        from arrears.adapters.clients import client
+
+        s3 = client("s3")
+        fresh = []
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
+            for obj in page.get("Contents", []):
+                if self.seen.get(obj["Key"]) != obj["ETag"] and self.matches(obj["Key"]):
+                    fresh.append(obj)
+                self.seen[obj["Key"]] = obj["ETag"]
+        for obj in fresh:
+            event = {"Records": [{
+                "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION,
+                "eventTime": clock.now.isoformat().replace("+00:00", "Z"), "eventName": "ObjectCreated:Put",
+                "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": self.bucket, "arn": f"arn:aws:s3:::{self.bucket}"},
+                       "object": {"key": obj["Key"], "size": obj["Size"], "eTag": obj["ETag"].strip('"')}},
+            }]}
+            for _attempt in range(3):  # asynchronous invocation: the first try and two retries
+                try:
+                    self.fn.invoke(event)
+                    break
+                except Exception:  # noqa: S112 - logged by invoke; AWS would retry the same way
+                    continue
+        return len(fresh)
+
+
+@dataclass
+class Schedule:
+    name: str
+    fn: LocalFunction
+    minutes: list[int]
+    hours: list[int]
+    tz: str
+    input: str
+
+    def fire_times(self, day: date) -> list[datetime]:
+        zone = ZoneInfo(self.tz)
+        return sorted(
+            datetime(day.year, day.month, day.day, h, m, tzinfo=zone).astimezone(UTC)
+            for h in self.hours for m in self.minutes
+        )
+
+    def fire(self, at: datetime, retries: int = 3) -> Any:
+        stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event = json.loads(self.input.replace("<aws.scheduler.scheduled-time>", stamp))
+        for attempt in range(retries + 1):
+            try:
+                return self.fn.invoke(event)
+            except Exception:
+                if attempt == retries:
+                    raise
+        return None
+
+
+def parse_cron(expr: str) -> tuple[list[int], list[int]]:
+    """Daily cron expressions of EventBridge: cron(M H * * ? *) with lists; other forms are refused."""
+    if not (expr.startswith("cron(") and expr.endswith(")")):
+        raise ValueError(f"local runner supports cron(...) schedules only, not {expr!r}")
+    fields = expr[5:-1].split()
+    if len(fields) != 6 or any(f not in ("*", "?") for f in fields[2:]):
+        raise ValueError(f"local runner supports daily cron(M H * * ? *) schedules only, not {expr!r}")
+    return [int(x) for x in fields[0].split(",")], [int(x) for x in fields[1].split(",")]
+
+
+class LocalRunner:
+    def __init__(self, dep: Deployed, clock: Clock, log_path: Path) -> None:
+        self.dep, self.clock, self.stats = dep, clock, Stats()
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the runner
+        self._point_loggers_at_log()
+        self.functions: dict[str, LocalFunction] = {}
+        for name, res in dep.cfn["Resources"].items():
+            if res["Type"] == "AWS::Lambda::Function":
+                p = res["Properties"]
+                self.functions[name] = LocalFunction(
+                    name, dep.physical[name], ROOT / dep.code_dirs[name], p["Handler"], int(p.get("Timeout", 3)),
+                    int(p.get("MemorySize", 128)), dep.function_env(name), self.log, self.stats,
+                )
+        self.sqs: list[SqsSource] = []
+        self.streams: list[StreamSource] = []
+        self.s3: list[S3Source] = []
+        self.schedules: list[Schedule] = []
+        self._wire()
+
+    def _point_loggers_at_log(self) -> None:
+        from arrears.observability import logger
+
+        for h in logger._logger.handlers:
+            if hasattr(h, "setStream"):
+                h.setStream(self.log)
+
+    def _wire(self) -> None:
+        dep = self.dep
+        for name, res in dep.taken_out.items():
+            p = res["Properties"]
+            if res["Type"] == "AWS::Lambda::EventSourceMapping":
+                fn = self.functions[p["FunctionName"]["Ref"]]
+                arn = dep.resolve(p["EventSourceArn"])
+                partial = "ReportBatchItemFailures" in p.get("FunctionResponseTypes", [])
+                if ":sqs:" in arn:
+                    url = dep.physical[p["EventSourceArn"]["Fn::GetAtt"][0]]
+                    self.sqs.append(SqsSource(fn, url, arn, int(p.get("BatchSize", 10)), partial))
+                else:
+                    dest = p.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+                    dest_url = dep.physical[dest["Fn::GetAtt"][0]] if dest else None
+                    self.streams.append(StreamSource(fn, arn, int(p.get("BatchSize", 100)),
+                                                     int(p.get("MaximumRetryAttempts", 3)), dest_url, self.stats))
+            elif res["Type"] == "AWS::Scheduler::Schedule":
+                fn = self.functions[p["Target"]["Arn"]["Fn::GetAtt"][0]]
+                minutes, hours = parse_cron(dep.resolve(p["ScheduleExpression"]))
+                self.schedules.append(Schedule(name, fn, minutes, hours,
+                                               dep.resolve(p.get("ScheduleExpressionTimezone", "UTC")),
+                                               p["Target"].get("Input", "{}")))
+        for bucket_logical, conf in self.dep.notifications.items():
+            for lc in conf.get("LambdaConfigurations", []):
+                fn = self.functions[lc["Function"]["Fn::GetAtt"][0]]
+                rules = [(r["Name"].lower(), r["Value"]) for r in lc.get("Filter", {}).get("S3Key", {}).get("Rules", [])]
+                self.s3.append(S3Source(fn, self.dep.physical[bucket_logical], rules))
+
+    def schedule(self, logical_function: str) -> Schedule:
+        for s in self.schedules:
+            if s.fn.logical == logical_function:
+                return s
+        raise KeyError(logical_function)
+
+    def pump(self, max_rounds: int = 100_000) -> int:
+        """Deliver everything pending until the system is quiet. Returns events delivered."""
+        total = 0
+        s3_seen_once = False
+        for _ in range(max_rounds):
+            moved = 0
+            if not s3_seen_once:
+                moved += sum(src.poll(self.clock) for src in self.s3)
+                s3_seen_once = True
+            for stream in self.streams:
+                while (n := stream.poll(self.clock)) > 0:
+                    moved += n
+            for q in self.sqs:
+                while (n := q.poll(self.clock)) > 0:
+                    moved += n
+                    for stream in self.streams:  # keep streams drained while queues work
+                        while (m := stream.poll(self.clock)) > 0:
+                            moved += m
+            if moved == 0:
+                return total
+            total += moved
+            s3_seen_once = False
+        raise RuntimeError("local stack did not become quiet")

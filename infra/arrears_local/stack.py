@@ -1,0 +1,286 @@
+"""Deploy template.yaml into the embedded emulator, the way CloudFormation would deploy it to AWS.
+
+The template is translated offline with aws-sam-translator and created with moto's CloudFormation.
+What moto cannot do itself is done here from the same template:
+- event source mappings (SQS, DynamoDB streams) and S3 notifications are taken out before deploying
+  (moto would try to run the functions in Docker and drop stream records) and handed to the runner,
+  which polls the queues, streams and bucket itself;
+- EventBridge Scheduler schedules are not created by moto: the runner fires them on its clock;
+- the Glue database and table and the Athena workgroup are skipped by moto's CloudFormation: they
+  are created through the Glue and Athena APIs from their template properties.
+"""
+from __future__ import annotations
+
+import copy
+import io
+import json
+import os
+import re
+import socket
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+STACK = "arrears-local"
+ARTIFACTS = "arrears-local-artifacts"
+TAKEN_OUT = {
+    "AWS::Lambda::EventSourceMapping", "AWS::Scheduler::Schedule", "AWS::Glue::Database", "AWS::Glue::Table",
+    "AWS::Athena::WorkGroup",
+}
+
+
+def aws_env(endpoint: str | None) -> dict[str, str]:
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        "MOTO_ACCOUNT_ID": ACCOUNT,
+    }
+    if endpoint:
+        env["AWS_ENDPOINT_URL"] = endpoint
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Emulator:
+    """moto, served on 127.0.0.1 for any SDK or the AWS CLI. With ``in_process`` the handlers' own
+    calls skip HTTP (same emulator state, patched botocore): much faster for long simulations."""
+
+    def __init__(self, port: int | None = None, in_process: bool = True) -> None:
+        self.port = port or free_port()
+        self.in_process = in_process
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self._server: Any = None
+        self._mock: Any = None
+
+    def start(self) -> Emulator:
+        import logging
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+        os.environ.update(aws_env(None if self.in_process else self.endpoint))
+        from moto import mock_aws
+        from moto.server import ThreadedMotoServer
+
+        from . import accel
+
+        accel.install()
+        if self.in_process:
+            self._mock = mock_aws()
+            self._mock.start()
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server.start()
+        from arrears.adapters import clients
+
+        clients.reset()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.stop()
+        if self._mock:
+            self._mock.stop()
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+# ------------------------------------------------------------------------------------- template
+
+
+def load_template() -> dict[str, Any]:
+    from samtranslator.yaml_helper import yaml_parse
+
+    return yaml_parse(TEMPLATE.read_text())  # type: ignore[no-any-return]
+
+
+def translate(sam: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """SAM -> CloudFormation, offline. Code locations become artifact-bucket keys; returns the
+    template and each function's source folder."""
+    from samtranslator.translator.transform import transform
+
+    sam = copy.deepcopy(sam)
+    code_dirs: dict[str, str] = {}
+    for name, res in sam["Resources"].items():
+        props = res.get("Properties", {})
+        if res["Type"] == "AWS::Serverless::Function":
+            code_dirs[name] = props["CodeUri"]
+            props["CodeUri"] = f"s3://{ARTIFACTS}/{name}.zip"
+        elif res["Type"] == "AWS::Serverless::LayerVersion":
+            props["ContentUri"] = f"s3://{ARTIFACTS}/{name}.zip"
+
+    class _NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
+    return transform(sam, {}, _NoManagedPolicies()), code_dirs
+
+
+@dataclass
+class Deployed:
+    cfn: dict[str, Any]
+    params: dict[str, str]
+    physical: dict[str, str]
+    code_dirs: dict[str, str]
+    taken_out: dict[str, dict[str, Any]] = field(default_factory=dict)
+    notifications: dict[str, Any] = field(default_factory=dict)
+
+    # -------------------------------------------------------------- intrinsic functions
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if set(value) == {"Ref"}:
+            return self.ref(value["Ref"])
+        if set(value) == {"Fn::GetAtt"}:
+            res, attr = value["Fn::GetAtt"] if isinstance(value["Fn::GetAtt"], list) else value["Fn::GetAtt"].split(".", 1)
+            return self.get_att(res, attr)
+        if set(value) == {"Fn::Sub"}:
+            text = value["Fn::Sub"]
+            return self.sub(text if isinstance(text, str) else text[0])
+        if set(value) == {"Fn::Join"}:
+            sep, parts = value["Fn::Join"]
+            return sep.join(str(self.resolve(p)) for p in parts)
+        return {k: self.resolve(v) for k, v in value.items()}
+
+    def ref(self, name: str) -> str:
+        pseudo = {"AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::StackName": STACK, "AWS::Partition": "aws"}
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.params:
+            return self.params[name]
+        if name in self.physical:
+            return self.physical[name]
+        raise KeyError(f"cannot resolve Ref {name}")
+
+    def get_att(self, res: str, attr: str) -> str:
+        from arrears.adapters.clients import client
+
+        rtype = self.cfn["Resources"][res]["Type"]
+        phys = self.physical[res]
+        if rtype == "AWS::SQS::Queue":
+            attrs = client("sqs").get_queue_attributes(QueueUrl=phys, AttributeNames=["QueueArn"])["Attributes"]
+            return attrs["QueueArn"] if attr == "Arn" else attrs["QueueArn"].rsplit(":", 1)[1]
+        if rtype == "AWS::DynamoDB::Table":
+            table = client("dynamodb").describe_table(TableName=phys)["Table"]
+            return str(table["LatestStreamArn"] if attr == "StreamArn" else table["TableArn"])
+        if rtype == "AWS::Lambda::Function":
+            return str(client("lambda").get_function(FunctionName=phys)["Configuration"]["FunctionArn"])
+        if rtype == "AWS::S3::Bucket":
+            return f"arn:aws:s3:::{phys}"
+        if rtype == "AWS::IAM::Role":
+            return str(client("iam").get_role(RoleName=phys)["Role"]["Arn"])
+        raise KeyError(f"cannot resolve GetAtt {res}.{attr}")
+
+    def sub(self, text: str) -> str:
+        def one(m: re.Match[str]) -> str:
+            inner = m.group(1)
+            if inner.startswith("!"):
+                return "${" + inner[1:] + "}"
+            if "." in inner and inner.split(".", 1)[0] in self.physical:
+                return self.get_att(*inner.split(".", 1))
+            return self.ref(inner)
+
+        return re.sub(r"\$\{([^}]+)\}", one, text)
+
+    def function_env(self, logical: str) -> dict[str, str]:
+        props = self.cfn["Resources"][logical]["Properties"]
+        return {k: str(self.resolve(v)) for k, v in props.get("Environment", {}).get("Variables", {}).items()}
+
+
+def _params(cfn: dict[str, Any], overrides: dict[str, str]) -> dict[str, str]:
+    out = {}
+    for name, spec in cfn.get("Parameters", {}).items():
+        out[name] = str(overrides.get(name, spec.get("Default", "")))
+    unknown = set(overrides) - set(out)
+    if unknown:
+        raise ValueError(f"unknown template parameter(s): {', '.join(sorted(unknown))}")
+    return out
+
+
+def _tiny_zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("README.txt", "code runs in-process in the local stack; see infra/arrears_local")
+    return buf.getvalue()
+
+
+def deploy(overrides: dict[str, str] | None = None) -> Deployed:
+    from arrears.adapters.clients import client
+
+    cfn, code_dirs = translate(load_template())
+    params = _params(cfn, overrides or {})
+    deployable = copy.deepcopy(cfn)
+    taken_out = {}
+    notifications = {}
+    for name in list(deployable["Resources"]):
+        res = deployable["Resources"][name]
+        if res["Type"] in TAKEN_OUT:
+            taken_out[name] = deployable["Resources"].pop(name)
+        elif res["Type"] == "AWS::S3::Bucket" and "NotificationConfiguration" in res.get("Properties", {}):
+            notifications[name] = res["Properties"].pop("NotificationConfiguration")
+    for name in list(deployable["Resources"]):  # permissions for S3 to invoke: nothing invokes in moto
+        res = deployable["Resources"][name]
+        if res["Type"] == "AWS::Lambda::Permission" and "s3" in json.dumps(res["Properties"].get("Principal")):
+            deployable["Resources"].pop(name)
+            deployable["Resources"] = {
+                k: {**v, "DependsOn": [d for d in _as_list(v.get("DependsOn")) if d != name]}
+                if v.get("DependsOn") else v
+                for k, v in deployable["Resources"].items()
+            }
+    deployable["Outputs"] = {  # outputs of what was taken out are resolved by the runner instead
+        k: v for k, v in deployable.get("Outputs", {}).items() if not any(n in json.dumps(v) for n in taken_out)
+    }
+    s3 = client("s3")
+    s3.create_bucket(Bucket=ARTIFACTS)
+    for name, res in cfn["Resources"].items():
+        if res["Type"] in ("AWS::Lambda::Function", "AWS::Lambda::LayerVersion"):
+            s3.put_object(Bucket=ARTIFACTS, Key=f"{name}.zip", Body=_tiny_zip())
+    cf = client("cloudformation")
+    cf.create_stack(
+        StackName=STACK, TemplateBody=json.dumps(deployable), Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
+    )
+    status = cf.describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"]
+    if status != "CREATE_COMPLETE":
+        raise RuntimeError(f"local stack did not deploy: {status}")
+    physical = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in cf.list_stack_resources(StackName=STACK)["StackResourceSummaries"]
+    }
+    dep = Deployed(cfn, params, physical, code_dirs, taken_out, notifications)
+    _create_analytics(dep)
+    return dep
+
+
+def _as_list(v: Any) -> list[str]:
+    return v if isinstance(v, list) else ([v] if v else [])
+
+
+def _create_analytics(dep: Deployed) -> None:
+    """Glue database/table and Athena workgroup, from their template properties."""
+    from arrears.adapters.clients import client
+
+    glue, athena = client("glue"), client("athena")
+    for name, res in dep.taken_out.items():
+        props = dep.resolve(res["Properties"])
+        if res["Type"] == "AWS::Glue::Database":
+            glue.create_database(DatabaseInput=props["DatabaseInput"])
+            dep.physical[name] = props["DatabaseInput"]["Name"]
+    for name, res in dep.taken_out.items():
+        props = dep.resolve(res["Properties"])
+        if res["Type"] == "AWS::Glue::Table":
+            glue.create_table(DatabaseName=props["DatabaseName"], TableInput=props["TableInput"])
+            dep.physical[name] = props["TableInput"]["Name"]
+        elif res["Type"] == "AWS::Athena::WorkGroup":
+            athena.create_work_group(Name=props["Name"], Configuration=props.get("WorkGroupConfiguration", {}))
+            dep.physical[name] = props["Name"]

@@ -1,0 +1,1 @@
+"""arrears: the collections domain core (pure Python) and its AWS adapters."""

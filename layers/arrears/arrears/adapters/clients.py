@@ -1,0 +1,16 @@
+"""boto3 clients built lazily (never at import time), once per container."""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+
+@lru_cache(maxsize=None)
+def client(service: str) -> Any:
+    import boto3  # deferred: keeps cold start small for functions that never touch this service
+
+    return boto3.session.Session().client(service)  # type: ignore[call-overload]
+
+
+def reset() -> None:
+    client.cache_clear()

@@ -1,0 +1,191 @@
+"""DynamoDB tables as pynamodb models. Table names are bound from Settings at run time.
+
+Personal data (name, phone, email, WeChat id, ID number) lives only in ContactModel, apart from
+loan data, so encryption and masking touch one place.
+"""
+from __future__ import annotations
+
+import json
+import os
+from decimal import Decimal
+from typing import Any
+
+from pynamodb.attributes import (
+    Attribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    VersionAttribute,
+)
+from pynamodb.constants import NUMBER, STRING
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from ..config import Settings
+
+
+class DecimalAttribute(Attribute[Decimal]):
+    """Exact decimal stored as a DynamoDB number (pynamodb's NumberAttribute would go through float)."""
+
+    attr_type = NUMBER
+
+    def serialize(self, value: Decimal) -> str:
+        return str(value)
+
+    def deserialize(self, value: str) -> Decimal:
+        return Decimal(value)
+
+
+class UnpaidAttribute(Attribute[list]):
+    """The unpaid installments, [[seq, due_date, remaining], ...], as compact JSON."""
+
+    attr_type = STRING
+
+    def serialize(self, value: list) -> str:
+        return json.dumps([[s, d, str(r)] for s, d, r in value], separators=(",", ":"))
+
+    def deserialize(self, value: str) -> list:
+        return [[s, d, Decimal(r)] for s, d, r in json.loads(value)]
+
+
+class BorrowerModel(Model):
+    class Meta:  # each model its own Meta: table names are bound at run time
+        table_name = "unbound"
+        region = "us-east-1"
+
+    borrower_id = UnicodeAttribute(hash_key=True)
+    timezone = UnicodeAttribute()
+    language = UnicodeAttribute()
+    jurisdiction = UnicodeAttribute()
+    credit_grade = UnicodeAttribute(null=True)
+    opt_out = UnicodeSetAttribute(null=True)
+
+
+class ContactModel(Model):
+    """Personal data. Read only by senders, only the field the channel needs; never logged."""
+
+    class Meta:  # each model its own Meta: table names are bound at run time
+        table_name = "unbound"
+        region = "us-east-1"
+
+
+    borrower_id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    phone = UnicodeAttribute()
+    email = UnicodeAttribute(null=True)
+    wechat_openid = UnicodeAttribute(null=True)
+    id_number = UnicodeAttribute(null=True)
+
+
+class LedgerModel(Model):
+    """What the platform sends: entry LOAN, INST#0001.., PAY#<payment_id>. Its stream drives re-evaluation."""
+
+    class Meta:  # each model its own Meta: table names are bound at run time
+        table_name = "unbound"
+        region = "us-east-1"
+
+
+    loan_id = UnicodeAttribute(hash_key=True)
+    entry = UnicodeAttribute(range_key=True)
+    borrower_id = UnicodeAttribute(null=True)
+    product = UnicodeAttribute(null=True)
+    currency = UnicodeAttribute(null=True)
+    principal = DecimalAttribute(null=True)
+    disbursed_on = UnicodeAttribute(null=True)
+    seq = NumberAttribute(null=True)
+    due_date = UnicodeAttribute(null=True)
+    principal_due = DecimalAttribute(null=True)
+    interest_due = DecimalAttribute(null=True)
+    fee_due = DecimalAttribute(null=True)
+    payment_id = UnicodeAttribute(null=True)
+    paid_at = UnicodeAttribute(null=True)
+    amount = DecimalAttribute(null=True)
+
+
+class DueIndex(GlobalSecondaryIndex["LoanModel"]):
+    """Sparse: only loans with an unpaid installment carry due_shard/next_due."""
+
+    class Meta:
+        index_name = "due-index"
+        projection = AllProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    next_due = UnicodeAttribute(range_key=True)
+
+
+class LoanModel(Model):
+    """A loan's current collection state, derived from its ledger."""
+
+    class Meta:  # each model its own Meta: table names are bound at run time
+        table_name = "unbound"
+        region = "us-east-1"
+
+
+    loan_id = UnicodeAttribute(hash_key=True)
+    borrower_id = UnicodeAttribute()
+    product = UnicodeAttribute()
+    currency = UnicodeAttribute()
+    tz = UnicodeAttribute()
+    unpaid = UnpaidAttribute(default=list)
+    outstanding = DecimalAttribute(default=lambda: Decimal("0"))
+    paid_total = DecimalAttribute(default=lambda: Decimal("0"))
+    due_shard = UnicodeAttribute(null=True)
+    next_due = UnicodeAttribute(null=True)
+    bucket = UnicodeAttribute(default="M0")
+    bucket_since = UnicodeAttribute(null=True)
+    case_id = UnicodeAttribute(null=True)
+    opened_on = UnicodeAttribute(null=True)
+    version = VersionAttribute()
+    due_index = DueIndex()
+
+
+class CollectionModel(Model):
+    """Per loan: CASE#<case_id>, BH#<entered_on>#<bucket> (bucket history), ACT#<action_id>."""
+
+    class Meta:  # each model its own Meta: table names are bound at run time
+        table_name = "unbound"
+        region = "us-east-1"
+
+
+    loan_id = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute()
+    case_id = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(null=True)
+    bucket = UnicodeAttribute(null=True)
+    entered_on = UnicodeAttribute(null=True)
+    left_on = UnicodeAttribute(null=True)
+    opened_on = UnicodeAttribute(null=True)
+    closed_on = UnicodeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+    borrower_id = UnicodeAttribute(null=True)
+    action_id = UnicodeAttribute(null=True)
+    channel = UnicodeAttribute(null=True)
+    template = UnicodeAttribute(null=True)
+    step = UnicodeAttribute(null=True)
+    planned_for = UnicodeAttribute(null=True)
+    sent_at = UnicodeAttribute(null=True)
+    message_id = UnicodeAttribute(null=True)
+    strategy = UnicodeAttribute(null=True)
+    strategy_version = NumberAttribute(null=True)
+
+
+_TABLES: dict[type[Model], str] = {
+    BorrowerModel: "borrowers_table",
+    ContactModel: "contacts_table",
+    LedgerModel: "ledger_table",
+    LoanModel: "loans_table",
+    CollectionModel: "collections_table",
+}
+
+
+def bind(settings: Settings) -> None:
+    """Point every model at its table (and at a local endpoint when AWS_ENDPOINT_URL is set)."""
+    host = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL") or None
+    region = os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    for model, attr in _TABLES.items():
+        meta: Any = model.Meta
+        name = getattr(settings, attr)
+        if meta.table_name != name or getattr(meta, "host", None) != host or meta.region != region:
+            meta.table_name, meta.host, meta.region = name, host, region
+            model._connection = None

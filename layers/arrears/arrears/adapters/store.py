@@ -1,0 +1,245 @@
+"""DynamoDB access for the use cases (the only place that knows tables and keys)."""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from pynamodb.exceptions import PutError, UpdateError
+
+from ..domain.delinquency import CaseState, Transition
+from ..domain.importing import Borrower, InstallmentRow, Loan, Record, RepaymentRow
+from ..domain.ledger import Installment, Repayment, Unpaid
+from ..domain.strategy import PlannedAction
+from ..domain.timeutil import iso, parse_instant
+from .models import BorrowerModel, CollectionModel, ContactModel, LedgerModel, LoanModel
+
+BATCH_GET = 100
+
+
+def shard_of(loan_id: str, shard_count: int) -> str:
+    return f"{int(hashlib.sha256(loan_id.encode()).hexdigest()[:8], 16) % shard_count:04d}"
+
+
+def _condition_failed(e: Exception) -> bool:
+    cause = getattr(e, "cause_response_code", None)
+    return cause == "ConditionalCheckFailedException"
+
+
+# --- import -------------------------------------------------------------------------------------
+
+def known_parents(kind: str, ids: set[str]) -> dict[str, str]:
+    """Which of these borrowers / loans exist: id -> currency (loans) or '' (borrowers)."""
+    found: dict[str, str] = {}
+    ordered = sorted(ids)
+    if kind == "borrower":
+        for i in range(0, len(ordered), BATCH_GET):
+            for b in BorrowerModel.batch_get(ordered[i : i + BATCH_GET], attributes_to_get=["borrower_id"]):
+                found[b.borrower_id] = ""
+        return found
+    keys = [(lid, "LOAN") for lid in ordered]
+    for i in range(0, len(keys), BATCH_GET):
+        for h in LedgerModel.batch_get(keys[i : i + BATCH_GET], attributes_to_get=["loan_id", "currency"]):
+            found[h.loan_id] = h.currency or ""
+    return found
+
+
+def _items_for(rec: Record) -> Iterator[Any]:
+    if isinstance(rec, Borrower):
+        yield BorrowerModel(
+            rec.borrower_id, timezone=rec.timezone, language=rec.language, jurisdiction=rec.jurisdiction,
+            credit_grade=rec.credit_grade, opt_out=set(rec.opt_out) or None,
+        )
+        yield ContactModel(
+            rec.borrower_id, name=rec.name, phone=rec.phone, email=rec.email,
+            wechat_openid=rec.wechat_openid, id_number=rec.id_number,
+        )
+    elif isinstance(rec, Loan):
+        yield LedgerModel(
+            rec.loan_id, "LOAN", borrower_id=rec.borrower_id, product=rec.product, currency=rec.currency,
+            principal=rec.principal, disbursed_on=rec.disbursed_on.isoformat(),
+        )
+    elif isinstance(rec, InstallmentRow):
+        yield LedgerModel(
+            rec.loan_id, f"INST#{rec.seq:04d}", seq=rec.seq, due_date=rec.due_date.isoformat(),
+            principal_due=rec.principal_due, interest_due=rec.interest_due, fee_due=rec.fee_due,
+        )
+    elif isinstance(rec, RepaymentRow):
+        yield LedgerModel(
+            rec.loan_id, f"PAY#{rec.payment_id}", payment_id=rec.payment_id, paid_at=iso(rec.paid_at),
+            amount=rec.amount,
+        )
+
+
+def write_records(records: Iterable[Record]) -> int:
+    """Idempotent upserts (whole-item puts keyed by the platform's ids), 25 items a request."""
+    written = 0
+    batches: dict[type, Any] = {}
+    try:
+        for rec in records:
+            for item in _items_for(rec):
+                cls = type(item)
+                if cls not in batches:
+                    batches[cls] = cls.batch_write()
+                    batches[cls].__enter__()
+                batches[cls].save(item)
+                written += 1
+    finally:
+        for batch in batches.values():
+            batch.__exit__(None, None, None)
+    return written
+
+
+# --- ledger and loan state ---------------------------------------------------------------------
+
+def ledger(loan_id: str) -> tuple[LedgerModel | None, list[Installment], list[Repayment]]:
+    header = None
+    installments: list[Installment] = []
+    repayments: list[Repayment] = []
+    for e in LedgerModel.query(loan_id):
+        if e.entry == "LOAN":
+            header = e
+        elif e.entry.startswith("INST#"):
+            installments.append(
+                Installment(int(e.seq or 0), date.fromisoformat(e.due_date or ""), e.principal_due or Decimal(0),
+                            e.interest_due or Decimal(0), e.fee_due or Decimal(0))
+            )
+        elif e.entry.startswith("PAY#"):
+            repayments.append(Repayment(e.payment_id or "", parse_instant(e.paid_at), e.amount or Decimal(0)))
+    return header, installments, repayments
+
+
+def loans(loan_ids: list[str]) -> dict[str, LoanModel]:
+    out: dict[str, LoanModel] = {}
+    for i in range(0, len(loan_ids), BATCH_GET):
+        for m in LoanModel.batch_get(loan_ids[i : i + BATCH_GET]):
+            out[m.loan_id] = m
+    return out
+
+
+def borrower(borrower_id: str) -> BorrowerModel | None:
+    try:
+        return BorrowerModel.get(borrower_id)
+    except BorrowerModel.DoesNotExist:
+        return None
+
+
+def contact(borrower_id: str) -> ContactModel | None:
+    try:
+        return ContactModel.get(borrower_id)
+    except ContactModel.DoesNotExist:
+        return None
+
+
+def unpaid_of(loan: LoanModel) -> tuple[Unpaid, ...]:
+    return tuple(Unpaid(int(s), date.fromisoformat(d), Decimal(r)) for s, d, r in loan.unpaid)
+
+
+def case_state_of(loan: LoanModel) -> CaseState:
+    return CaseState(
+        bucket=loan.bucket,
+        bucket_since=date.fromisoformat(loan.bucket_since) if loan.bucket_since else None,
+        case_id=loan.case_id,
+        opened_on=date.fromisoformat(loan.opened_on) if loan.opened_on else None,
+    )
+
+
+def set_case_state(loan: LoanModel, case: CaseState) -> None:
+    loan.bucket = case.bucket
+    loan.bucket_since = case.bucket_since.isoformat() if case.bucket_since else None
+    loan.case_id = case.case_id
+    loan.opened_on = case.opened_on.isoformat() if case.opened_on else None
+
+
+def set_unpaid(loan: LoanModel, unpaid: tuple[Unpaid, ...], shard: str) -> None:
+    loan.unpaid = [[u.seq, u.due_date.isoformat(), u.remaining] for u in unpaid]
+    loan.outstanding = sum((u.remaining for u in unpaid), Decimal(0))
+    loan.next_due = min(u.due_date for u in unpaid).isoformat() if unpaid else None
+    loan.due_shard = shard if unpaid else None  # sparse index: fully paid loans leave it
+
+
+def due_loans(shard: str, cutoff: date, start_key: dict[str, Any] | None, page_size: int) -> Any:
+    """One page of loans in a shard with an unpaid installment due on or before ``cutoff``."""
+    return LoanModel.due_index.query(
+        shard, LoanModel.next_due <= cutoff.isoformat(), limit=page_size, page_size=page_size,
+        last_evaluated_key=start_key,
+    )
+
+
+def save_loan(loan: LoanModel) -> None:
+    loan.save()  # the version attribute makes this conditional: a concurrent writer fails the batch item
+
+
+# --- cases, bucket history, actions ------------------------------------------------------------
+
+def record_transitions(loan: LoanModel, before: CaseState, transitions: list[Transition]) -> None:
+    for t in transitions:
+        if t.kind == "case_opened":
+            CollectionModel(loan.loan_id, f"CASE#{t.case_id}", kind="case", case_id=t.case_id, status="open",
+                            opened_on=t.day.isoformat(), borrower_id=loan.borrower_id).save()
+        elif t.kind == "bucket_entered":
+            CollectionModel(loan.loan_id, f"BH#{t.day.isoformat()}#{t.bucket}", kind="bucket", case_id=t.case_id,
+                            bucket=t.bucket, entered_on=t.day.isoformat()).save()
+        elif t.kind == "bucket_left" and before.bucket_since is not None:
+            CollectionModel(loan.loan_id, f"BH#{before.bucket_since.isoformat()}#{t.bucket}").update(
+                actions=[CollectionModel.left_on.set(t.day.isoformat()), CollectionModel.kind.set("bucket"),
+                         CollectionModel.bucket.set(t.bucket), CollectionModel.case_id.set(t.case_id),
+                         CollectionModel.entered_on.set(before.bucket_since.isoformat())]
+            )
+        elif t.kind == "case_closed":
+            CollectionModel(loan.loan_id, f"CASE#{t.case_id}").update(
+                actions=[CollectionModel.status.set("closed"), CollectionModel.closed_on.set(t.day.isoformat()),
+                         CollectionModel.reason.set(t.reason or ""), CollectionModel.kind.set("case"),
+                         CollectionModel.case_id.set(t.case_id)]
+            )
+
+
+def put_action(a: PlannedAction) -> str:
+    """Create a planned action once. Returns its status ('planned' when new or still waiting)."""
+    item = CollectionModel(
+        a.loan_id, f"ACT#{a.action_id}", kind="action", case_id=a.case_id, status="planned",
+        borrower_id=a.borrower_id, action_id=a.action_id, channel=a.channel, template=a.template, step=a.step,
+        bucket=a.bucket, planned_for=a.planned_for.isoformat(), strategy=a.strategy,
+        strategy_version=a.strategy_version,
+    )
+    try:
+        item.save(condition=CollectionModel.sk.does_not_exist())
+        return "planned"
+    except PutError as e:
+        if not _condition_failed(e):
+            raise
+    existing = action(a.loan_id, a.action_id)
+    return existing.status if existing and existing.status else "planned"
+
+
+def action(loan_id: str, action_id: str) -> CollectionModel | None:
+    try:
+        return CollectionModel.get(loan_id, f"ACT#{action_id}")
+    except CollectionModel.DoesNotExist:
+        return None
+
+
+def move_action(loan_id: str, action_id: str, frm: str, to: str, *, reason: str | None = None,
+                sent_at: datetime | None = None, message_id: str | None = None) -> bool:
+    """Atomically move an action from one status to another; False when it was not in ``frm``."""
+    actions = [CollectionModel.status.set(to)]
+    if reason is not None:
+        actions.append(CollectionModel.reason.set(reason))
+    if sent_at is not None:
+        actions.append(CollectionModel.sent_at.set(iso(sent_at)))
+    if message_id is not None:
+        actions.append(CollectionModel.message_id.set(message_id))
+    try:
+        CollectionModel(loan_id, f"ACT#{action_id}").update(actions=actions, condition=CollectionModel.status == frm)
+        return True
+    except UpdateError as e:
+        if _condition_failed(e):
+            return False
+        raise
+
+
+def planned_actions(loan_id: str) -> list[CollectionModel]:
+    return [a for a in CollectionModel.query(loan_id, CollectionModel.sk.startswith("ACT#"))
+            if a.status == "planned"]

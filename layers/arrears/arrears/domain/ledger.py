@@ -1,0 +1,81 @@
+"""A loan's ledger: the repayment schedule and the repayments, and what is still unpaid.
+
+Repayments are applied to the oldest unpaid installment first (within an installment: fee, then
+interest, then principal). Overpayment is kept as credit and applied to later installments.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+ZERO = Decimal("0")
+
+
+@dataclass(frozen=True)
+class Installment:
+    seq: int
+    due_date: date
+    principal_due: Decimal
+    interest_due: Decimal
+    fee_due: Decimal
+
+    @property
+    def amount_due(self) -> Decimal:
+        return self.principal_due + self.interest_due + self.fee_due
+
+
+@dataclass(frozen=True)
+class Repayment:
+    payment_id: str
+    paid_at: datetime
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Unpaid:
+    """What is left of one installment."""
+
+    seq: int
+    due_date: date
+    remaining: Decimal
+
+
+@dataclass(frozen=True)
+class Balance:
+    unpaid: tuple[Unpaid, ...]
+    paid_total: Decimal
+    credit: Decimal  # paid beyond the whole schedule
+
+    @property
+    def outstanding(self) -> Decimal:
+        return sum((u.remaining for u in self.unpaid), ZERO)
+
+    @property
+    def earliest_unpaid_due(self) -> date | None:
+        return self.unpaid[0].due_date if self.unpaid else None
+
+    def overdue_on(self, local_day: date) -> Decimal:
+        """Amount of installments whose due date has passed on this local day."""
+        return sum((u.remaining for u in self.unpaid if u.due_date < local_day), ZERO)
+
+
+def allocate(
+    installments: list[Installment], repayments: list[Repayment], as_of: datetime | None = None
+) -> Balance:
+    """Apply the repayments made up to ``as_of`` (all when None) to the schedule, oldest first."""
+    schedule = sorted(installments, key=lambda i: (i.due_date, i.seq))
+    paid = sorted(
+        (r for r in repayments if as_of is None or r.paid_at <= as_of),
+        key=lambda r: (r.paid_at, r.payment_id),
+    )
+    pool = sum((r.amount for r in paid), ZERO)
+    paid_total = pool
+    unpaid: list[Unpaid] = []
+    for inst in schedule:
+        due = inst.amount_due
+        applied = min(due, pool)
+        pool -= applied
+        if due - applied > ZERO:
+            unpaid.append(Unpaid(inst.seq, inst.due_date, due - applied))
+    return Balance(tuple(unpaid), paid_total, pool)

@@ -1,0 +1,78 @@
+"""Applying an assessment to a loan: case transitions, bucket history, planned actions and facts.
+
+Shared by the daily run (shard workers) and the ledger stream (repayments, new schedules).
+Order matters for redelivery: actions and facts first, the loan's state last (the commit point), so
+a retried invocation recomputes the same transitions and finds the same deterministic actions.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ..adapters import store
+from ..adapters.clients import client
+from ..adapters.models import LoanModel
+from ..config import Settings
+from ..domain.buckets import CURRENT
+from ..domain.delinquency import Assessment, transition
+from ..domain.facts import Fact, business_date
+from ..domain.money import to_minor
+from ..domain.strategy import PlannedAction, plan
+
+
+@dataclass
+class Outcome:
+    facts: list[Fact] = field(default_factory=list)
+    to_enqueue: list[PlannedAction] = field(default_factory=list)
+    changed: bool = False
+
+
+def fact(settings: Settings, kind: str, at: datetime, loan: LoanModel, source: str, **kw: object) -> Fact:
+    return Fact(kind, at, business_date(at, settings.business_tz), loan.loan_id, source,
+                borrower_id=loan.borrower_id, currency=loan.currency, **kw)  # type: ignore[arg-type]
+
+
+def apply(settings: Settings, loan: LoanModel, a: Assessment, source: str) -> Outcome:
+    before = store.case_state_of(loan)
+    after, transitions = transition(loan.loan_id, before, a)
+    out = Outcome()
+    if not transitions:
+        return out
+    out.changed = True
+    store.record_transitions(loan, before, transitions)
+    for t in transitions:
+        out.facts.append(fact(
+            settings, t.kind, a.as_of, loan, source, case_id=t.case_id, bucket=t.bucket, from_bucket=t.from_bucket,
+            to_bucket=t.to_bucket, dpd=a.dpd, amount_minor=to_minor(a.overdue, loan.currency),
+            outstanding_minor=to_minor(a.outstanding, loan.currency), reason=t.reason,
+            key=f"{t.case_id}|{t.bucket}",
+        ))
+    if after.bucket == CURRENT and before.case_id:
+        for act in store.planned_actions(loan.loan_id):
+            if store.move_action(loan.loan_id, act.action_id or "", "planned", "cancelled", reason="loan cured"):
+                out.facts.append(fact(settings, "action_cancelled", a.as_of, loan, source, case_id=act.case_id,
+                                      action_id=act.action_id, channel=act.channel, reason="loan cured",
+                                      key=act.action_id or ""))
+    for p in plan(loan.loan_id, loan.borrower_id, transitions):
+        if store.put_action(p) == "planned":
+            out.to_enqueue.append(p)
+            out.facts.append(fact(settings, "action_planned", a.as_of, loan, source, case_id=p.case_id,
+                                  action_id=p.action_id, channel=p.channel, bucket=p.bucket, strategy=p.strategy,
+                                  strategy_version=p.strategy_version, key=p.action_id))
+    store.set_case_state(loan, after)
+    return out
+
+
+def enqueue(settings: Settings, actions: list[PlannedAction]) -> None:
+    sqs = client("sqs")
+    for i in range(0, len(actions), 10):
+        entries = [
+            {"Id": str(n), "MessageBody": json.dumps({
+                "action_id": a.action_id, "loan_id": a.loan_id, "case_id": a.case_id, "channel": a.channel,
+                "template": a.template})}
+            for n, a in enumerate(actions[i : i + 10])
+        ]
+        resp = sqs.send_message_batch(QueueUrl=settings.sms_queue_url, Entries=entries)
+        if resp.get("Failed"):
+            raise RuntimeError(f"could not enqueue {len(resp['Failed'])} action(s)")

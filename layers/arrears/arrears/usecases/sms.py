@@ -1,0 +1,80 @@
+"""Send one planned SMS action, at most once, after re-checking the loan and the borrower."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..adapters import store
+from ..adapters.clients import client
+from ..adapters.facts_sink import FactSink
+from ..config import Settings
+from ..domain.delinquency import assess
+from ..domain.money import to_minor
+from ..domain.strategy import decide_send, render
+from ..observability import logger, metrics
+from .collect import fact
+
+SOURCE = "sms-sender"
+
+
+@dataclass(frozen=True)
+class ActionMessage:
+    action_id: str
+    loan_id: str
+    case_id: str
+    channel: str
+    template: str
+
+    @classmethod
+    def parse(cls, body: dict) -> ActionMessage:
+        missing = [k for k in ("action_id", "loan_id", "case_id", "channel", "template") if not body.get(k)]
+        if missing:
+            raise ValueError(f"action message lacks {', '.join(missing)}")
+        return cls(**{k: str(body[k]) for k in ("action_id", "loan_id", "case_id", "channel", "template")})
+
+
+def send_action(settings: Settings, msg: ActionMessage, now: datetime, sink: FactSink) -> str:
+    """Returns the action's final status. The status moves planned -> sending -> sent with
+    conditional writes, so a redelivered or concurrent message can never publish twice."""
+    action = store.action(msg.loan_id, msg.action_id)
+    if action is None:
+        raise LookupError(f"action {msg.action_id} not found")
+    if action.status != "planned":
+        logger.info("action already handled", extra={"action_id": msg.action_id, "status": action.status})
+        return action.status or ""
+    loan = store.loans([msg.loan_id]).get(msg.loan_id)
+    profile = store.borrower(action.borrower_id or "")
+    contact = store.contact(action.borrower_id or "") if profile else None
+    decision = decide_send(
+        action_case_id=msg.case_id, channel=msg.channel,
+        loan_case_id=loan.case_id if loan else None, loan_bucket=loan.bucket if loan else "M0",
+        opt_outs=frozenset(profile.opt_out or ()) if profile else frozenset(),
+        has_address=bool(contact and contact.phone),
+    )
+    if decision.verdict != "send" or loan is None or contact is None:
+        status = "cancelled" if decision.verdict == "cancel" else "blocked"
+        reason = decision.reason or "borrower or loan not found"
+        if store.move_action(msg.loan_id, msg.action_id, "planned", status, reason=reason) and loan is not None:
+            sink.add(fact(settings, f"action_{status}", now, loan, SOURCE, case_id=msg.case_id,
+                          action_id=msg.action_id, channel=msg.channel, reason=reason, key=msg.action_id))
+        metrics.add_metric(name=f"Actions{status.title()}", unit="Count", value=1)
+        return status
+    if not store.move_action(msg.loan_id, msg.action_id, "planned", "sending"):
+        return "sending"
+    overdue = assess(store.unpaid_of(loan), loan.tz, now, settings.grace_days, settings.buckets).overdue
+    body = render(msg.template, bucket=loan.bucket, overdue=str(overdue), currency=loan.currency)
+    try:
+        resp = client("sns").publish(
+            PhoneNumber=contact.phone, Message=body,
+            MessageAttributes={"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}},
+        )
+    except Exception:
+        store.move_action(msg.loan_id, msg.action_id, "sending", "planned")  # not sent: safe to retry
+        raise
+    store.move_action(msg.loan_id, msg.action_id, "sending", "sent", sent_at=now, message_id=resp.get("MessageId"))
+    sink.add(fact(settings, "action_sent", now, loan, SOURCE, case_id=msg.case_id, action_id=msg.action_id,
+                  channel=msg.channel, bucket=loan.bucket, amount_minor=to_minor(overdue, loan.currency),
+                  strategy=action.strategy, strategy_version=action.strategy_version, key=msg.action_id))
+    metrics.add_metric(name="SmsSent", unit="Count", value=1)
+    logger.info("sms sent", extra={"action_id": msg.action_id, "loan_id": msg.loan_id})
+    return "sent"
