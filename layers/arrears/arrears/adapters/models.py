@@ -15,7 +15,6 @@ from pynamodb.attributes import (
     NumberAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
-    VersionAttribute,
 )
 from pynamodb.constants import NUMBER, STRING
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -78,7 +77,9 @@ class ContactModel(Model):
 
 
 class LedgerModel(Model):
-    """What the platform sends: entry LOAN, INST#0001.., PAY#<payment_id>. Its stream drives re-evaluation."""
+    """What the platform sends (entry LOAN, INST#0001.., PAY#<payment_id>) and the daily run's EVAL#<run_at>
+    markers. Its stream drives re-evaluation: the stream function is the only writer of LoanModel, so the
+    changes to one loan are applied in order, one at a time."""
 
     class Meta:  # each model its own Meta: table names are bound at run time
         table_name = "unbound"
@@ -100,6 +101,7 @@ class LedgerModel(Model):
     payment_id = UnicodeAttribute(null=True)
     paid_at = UnicodeAttribute(null=True)
     amount = DecimalAttribute(null=True)
+    run_at = UnicodeAttribute(null=True)  # EVAL#<run_at>: the daily run found the loan's bucket changed
 
 
 class DueIndex(GlobalSecondaryIndex["LoanModel"]):
@@ -114,7 +116,7 @@ class DueIndex(GlobalSecondaryIndex["LoanModel"]):
 
 
 class LoanModel(Model):
-    """A loan's current collection state, derived from its ledger."""
+    """A loan's current collection state, derived from its ledger (written only by the ledger stream)."""
 
     class Meta:  # each model its own Meta: table names are bound at run time
         table_name = "unbound"
@@ -129,13 +131,14 @@ class LoanModel(Model):
     unpaid = UnpaidAttribute(default=list)
     outstanding = DecimalAttribute(default=lambda: Decimal("0"))
     paid_total = DecimalAttribute(default=lambda: Decimal("0"))
+    credit = DecimalAttribute(default=lambda: Decimal("0"))
+    payment_ids = UnicodeSetAttribute(null=True)  # repayments already applied (redelivery guard)
     due_shard = UnicodeAttribute(null=True)
     next_due = UnicodeAttribute(null=True)
     bucket = UnicodeAttribute(default="M0")
     bucket_since = UnicodeAttribute(null=True)
     case_id = UnicodeAttribute(null=True)
     opened_on = UnicodeAttribute(null=True)
-    version = VersionAttribute()
     due_index = DueIndex()
 
 

@@ -119,6 +119,15 @@ def loans(loan_ids: list[str]) -> dict[str, LoanModel]:
     return out
 
 
+def borrowers(ids: Iterable[str]) -> dict[str, BorrowerModel]:
+    ordered = sorted(set(ids))
+    out: dict[str, BorrowerModel] = {}
+    for i in range(0, len(ordered), BATCH_GET):
+        for b in BorrowerModel.batch_get(ordered[i : i + BATCH_GET]):
+            out[b.borrower_id] = b
+    return out
+
+
 def borrower(borrower_id: str) -> BorrowerModel | None:
     try:
         return BorrowerModel.get(borrower_id)
@@ -168,36 +177,45 @@ def due_loans(shard: str, cutoff: date, start_key: dict[str, Any] | None, page_s
     )
 
 
-def save_loan(loan: LoanModel) -> None:
-    loan.save()  # the version attribute makes this conditional: a concurrent writer fails the batch item
+# --- cases, bucket history, actions -------------------------------------------------------------
 
 
-# --- cases, bucket history, actions ------------------------------------------------------------
-
-def record_transitions(loan: LoanModel, before: CaseState, transitions: list[Transition]) -> None:
+def transition_items(loan: LoanModel, before: CaseState, transitions: list[Transition]) -> list[CollectionModel]:
+    """Whole items (puts): the ledger stream is the only writer of a loan's cases and history."""
+    items: list[CollectionModel] = []
     for t in transitions:
+        day = t.day.isoformat()
         if t.kind == "case_opened":
-            CollectionModel(loan.loan_id, f"CASE#{t.case_id}", kind="case", case_id=t.case_id, status="open",
-                            opened_on=t.day.isoformat(), borrower_id=loan.borrower_id).save()
+            items.append(CollectionModel(loan.loan_id, f"CASE#{t.case_id}", kind="case", case_id=t.case_id,
+                                         status="open", opened_on=day, borrower_id=loan.borrower_id))
         elif t.kind == "bucket_entered":
-            CollectionModel(loan.loan_id, f"BH#{t.day.isoformat()}#{t.bucket}", kind="bucket", case_id=t.case_id,
-                            bucket=t.bucket, entered_on=t.day.isoformat()).save()
+            items.append(CollectionModel(loan.loan_id, f"BH#{day}#{t.bucket}", kind="bucket", case_id=t.case_id,
+                                         bucket=t.bucket, entered_on=day))
         elif t.kind == "bucket_left" and before.bucket_since is not None:
-            CollectionModel(loan.loan_id, f"BH#{before.bucket_since.isoformat()}#{t.bucket}").update(
-                actions=[CollectionModel.left_on.set(t.day.isoformat()), CollectionModel.kind.set("bucket"),
-                         CollectionModel.bucket.set(t.bucket), CollectionModel.case_id.set(t.case_id),
-                         CollectionModel.entered_on.set(before.bucket_since.isoformat())]
-            )
+            since = before.bucket_since.isoformat()
+            items.append(CollectionModel(loan.loan_id, f"BH#{since}#{t.bucket}", kind="bucket", case_id=t.case_id,
+                                         bucket=t.bucket, entered_on=since, left_on=day))
         elif t.kind == "case_closed":
-            CollectionModel(loan.loan_id, f"CASE#{t.case_id}").update(
-                actions=[CollectionModel.status.set("closed"), CollectionModel.closed_on.set(t.day.isoformat()),
-                         CollectionModel.reason.set(t.reason or ""), CollectionModel.kind.set("case"),
-                         CollectionModel.case_id.set(t.case_id)]
-            )
+            items.append(CollectionModel(
+                loan.loan_id, f"CASE#{t.case_id}", kind="case", case_id=t.case_id, status="closed",
+                opened_on=before.opened_on.isoformat() if before.opened_on else None, closed_on=day,
+                reason=t.reason, borrower_id=loan.borrower_id))
+    return items
 
 
-def put_action(a: PlannedAction) -> str:
-    """Create a planned action once. Returns its status ('planned' when new or still waiting)."""
+def save_all(items: Iterable[Any]) -> None:
+    """Unconditional whole-item puts, 25 a request, grouped by table."""
+    by_model: dict[type, list[Any]] = {}
+    for item in items:
+        by_model.setdefault(type(item), []).append(item)
+    for model, group in by_model.items():
+        with model.batch_write() as batch:
+            for item in group:
+                batch.save(item)
+
+
+def create_action(a: PlannedAction) -> bool:
+    """Create a planned action once (conditional put). False when it already exists (redelivery)."""
     item = CollectionModel(
         a.loan_id, f"ACT#{a.action_id}", kind="action", case_id=a.case_id, status="planned",
         borrower_id=a.borrower_id, action_id=a.action_id, channel=a.channel, template=a.template, step=a.step,
@@ -206,12 +224,15 @@ def put_action(a: PlannedAction) -> str:
     )
     try:
         item.save(condition=CollectionModel.sk.does_not_exist())
-        return "planned"
+        return True
     except PutError as e:
-        if not _condition_failed(e):
-            raise
-    existing = action(a.loan_id, a.action_id)
-    return existing.status if existing and existing.status else "planned"
+        if _condition_failed(e):
+            return False
+        raise
+
+
+def eval_marker(loan_id: str, run_at: datetime) -> LedgerModel:
+    return LedgerModel(loan_id, f"EVAL#{iso(run_at)}", run_at=iso(run_at))
 
 
 def action(loan_id: str, action_id: str) -> CollectionModel | None:

@@ -79,3 +79,23 @@ def allocate(
         if due - applied > ZERO:
             unpaid.append(Unpaid(inst.seq, inst.due_date, due - applied))
     return Balance(tuple(unpaid), paid_total, pool)
+
+
+def apply_payment(unpaid: tuple[Unpaid, ...], credit: Decimal, amount: Decimal) -> tuple[tuple[Unpaid, ...], Decimal]:
+    """Apply one more repayment to what is unpaid, oldest first. Because the waterfall only depends on
+    the total paid, this equals ``allocate`` over all repayments (a property test checks it)."""
+    pool = amount
+    out: list[Unpaid] = []
+    for u in sorted(unpaid, key=lambda u: (u.due_date, u.seq)):
+        applied = min(u.remaining, pool)
+        pool -= applied
+        if u.remaining - applied > ZERO:
+            out.append(Unpaid(u.seq, u.due_date, u.remaining - applied))
+    return tuple(out), credit + pool
+
+
+def add_installment(unpaid: tuple[Unpaid, ...], inst: Installment) -> tuple[Unpaid, ...]:
+    """A new installment on a loan with nothing paid yet (the only case where adding is exact)."""
+    if any(u.seq == inst.seq for u in unpaid):
+        raise ValueError(f"installment {inst.seq} is already on the schedule")
+    return tuple(sorted((*unpaid, Unpaid(inst.seq, inst.due_date, inst.amount_due)), key=lambda u: (u.due_date, u.seq)))

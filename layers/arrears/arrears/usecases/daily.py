@@ -16,7 +16,7 @@ from ..domain.delinquency import assess
 from ..domain.money import to_minor
 from ..domain.timeutil import iso
 from ..observability import logger, metrics
-from .collect import Outcome, apply, enqueue, fact
+from .collect import fact
 
 SOURCE = "daily-run"
 PAGE_SIZE = 500
@@ -65,36 +65,30 @@ class ShardResult:
 
 def run_shard(settings: Settings, work: ShardWork, time_left_ms: Callable[[], int]) -> ShardResult:
     """Evaluate every loan in the shard due on or before the cutoff. Reads only those loans (sparse
-    index), writes only where the bucket changes, and records a loan_evaluated fact per delinquent
-    loan (the report's bucket snapshot)."""
+    index); where a loan's bucket changes it writes an EVAL marker to the loan's ledger, which the
+    ledger stream applies (case, history, actions); and it records a loan_evaluated fact per
+    delinquent loan (the report's bucket snapshot)."""
     result = ShardResult()
     sink = FactSink(settings.outcomes_bucket, f"{SOURCE}-{work.shard}")
     start_key = work.start_key
     last = cutoff(work.run_at, settings.grace_days)
     while True:
         page = store.due_loans(work.shard, last, start_key, PAGE_SIZE)
-        to_save = []
-        to_enqueue = []
+        markers = []
         for loan in page:
             result.evaluated += 1
             a = assess(store.unpaid_of(loan), loan.tz, work.run_at, settings.grace_days, settings.buckets)
-            outcome: Outcome = apply(settings, loan, a, SOURCE)
-            if outcome.changed:
+            if a.bucket != loan.bucket:
                 result.transitions += 1
-                to_save.append(loan)
-                to_enqueue.extend(outcome.to_enqueue)
-            sink.extend(outcome.facts)
+                markers.append(store.eval_marker(loan.loan_id, work.run_at))
             if a.bucket != CURRENT:
                 result.delinquent += 1
                 sink.add(fact(settings, "loan_evaluated", work.run_at, loan, SOURCE, case_id=loan.case_id,
                               bucket=a.bucket, dpd=a.dpd, amount_minor=to_minor(a.overdue, loan.currency),
-                              outstanding_minor=to_minor(a.outstanding, loan.currency),
-                              key=iso(work.run_at)))
+                              outstanding_minor=to_minor(a.outstanding, loan.currency), key=iso(work.run_at)))
         result.items_read += page.total_count
-        enqueue(settings, to_enqueue)
         sink.flush()
-        for loan in to_save:
-            store.save_loan(loan)
+        store.save_all(markers)  # the ledger stream applies the bucket changes, in order per loan
         start_key = page.last_evaluated_key
         if not start_key:
             break

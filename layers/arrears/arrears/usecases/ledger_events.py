@@ -1,20 +1,26 @@
-"""Re-evaluate loans whose ledger changed (new schedule, repayment): the DynamoDB stream path."""
+"""Re-evaluate loans whose ledger changed (new loan, schedule, repayment): the DynamoDB stream path.
+
+Most changes are applied incrementally to the loan's stored balance (a new repayment continues the
+oldest-first waterfall; an installment on a loan with nothing paid is appended), which is exactly
+what a full recomputation gives. Anything else (a changed or removed entry, an installment after
+payments) recomputes the loan from its whole ledger.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from ..adapters import store
 from ..adapters.facts_sink import FactSink
 from ..adapters.models import LoanModel
 from ..config import Settings
-from ..domain.buckets import CURRENT
 from ..domain.delinquency import assess
-from ..domain.ledger import allocate
+from ..domain.ledger import ZERO, Installment, add_installment, allocate, apply_payment
 from ..domain.money import to_minor
 from ..observability import logger
-from .collect import apply, enqueue, fact
+from .collect import Outcome, apply, fact, finish
 
 SOURCE = "ledger-events"
 
@@ -25,49 +31,94 @@ class LedgerChange:
     entry: str
     event: str  # INSERT | MODIFY | REMOVE
     at: datetime
-    amount: Decimal | None = None  # repayments: the amount newly recorded
-    payment_id: str | None = None
+    new: dict[str, Any] | None  # the entry's new image as plain values
+    unchanged: bool = False  # a MODIFY whose image did not change (an idempotent re-import)
 
 
-def new_loan_state(settings: Settings, loan_id: str, header: object) -> LoanModel | None:
-    borrower = store.borrower(getattr(header, "borrower_id", "") or "")
-    if borrower is None:
+def _new_state(loan_id: str, change: LedgerChange, borrowers: dict[str, Any]) -> LoanModel | None:
+    new = change.new or {}
+    b = borrowers.get(str(new.get("borrower_id", "")))
+    if b is None:
         logger.warning("loan has no known borrower; skipped", extra={"loan_id": loan_id})
         return None
-    return LoanModel(
-        loan_id, borrower_id=borrower.borrower_id, product=getattr(header, "product", "") or "",
-        currency=getattr(header, "currency", "") or "", tz=borrower.timezone,
-    )
+    return LoanModel(loan_id, borrower_id=b.borrower_id, product=new.get("product", ""),
+                     currency=new.get("currency", ""), tz=b.timezone)
 
 
-def reevaluate(settings: Settings, loan_id: str, changes: list[LedgerChange], sink: FactSink) -> None:
-    """Recompute one loan from its whole ledger as of its latest change. Idempotent: replaying the
-    same changes finds nothing to change and records the same facts (same fact ids)."""
-    at = max(c.at for c in changes)
-    header, installments, repayments = store.ledger(loan_id)
-    if header is None:
-        logger.warning("ledger entries for an unknown loan; skipped", extra={"loan_id": loan_id})
-        return
-    loan = store.loans([loan_id]).get(loan_id) or new_loan_state(settings, loan_id, header)
-    if loan is None:
-        return
-    from_bucket = loan.bucket
-    balance = allocate(installments, repayments)
-    store.set_unpaid(loan, balance.unpaid, store.shard_of(loan_id, settings.shard_count))
-    loan.paid_total = balance.paid_total
-    a = assess(balance.unpaid, loan.tz, at, settings.grace_days, settings.buckets)
-    outcome = apply(settings, loan, a, SOURCE)
+def _incremental(loan: LoanModel, changes: list[LedgerChange]) -> tuple[bool, list[LedgerChange]]:
+    """Apply changes to the stored balance. Returns (done, new repayments); done False means the
+    loan needs a full recomputation."""
+    unpaid = store.unpaid_of(loan)
+    credit = loan.credit or ZERO
+    paid_total = loan.paid_total or ZERO
+    applied = set(loan.payment_ids or ())
+    repayments: list[LedgerChange] = []
     for c in changes:
-        if c.entry.startswith("PAY#") and c.amount is not None and c.event in ("INSERT", "MODIFY"):
-            outcome.facts.append(fact(
-                settings, "repayment_applied", c.at, loan, SOURCE, payment_id=c.payment_id,
-                amount_minor=to_minor(c.amount, loan.currency), from_bucket=from_bucket, to_bucket=loan.bucket,
-                bucket=from_bucket, dpd=a.dpd, outstanding_minor=to_minor(a.outstanding, loan.currency),
-                key=c.payment_id or "",
+        if c.unchanged or c.entry == "LOAN" or c.entry.startswith("EVAL#"):
+            continue
+        if c.event != "INSERT" or c.new is None:
+            return False, []
+        if c.entry.startswith("INST#"):
+            if paid_total > ZERO or any(u.seq == int(c.new["seq"]) for u in unpaid):
+                return False, []
+            unpaid = add_installment(unpaid, Installment(
+                int(c.new["seq"]), date.fromisoformat(c.new["due_date"]), Decimal(c.new["principal_due"]),
+                Decimal(c.new["interest_due"]), Decimal(c.new["fee_due"])))
+        elif c.entry.startswith("PAY#"):
+            pid = str(c.new["payment_id"])
+            if pid in applied:
+                continue
+            unpaid, credit = apply_payment(unpaid, credit, Decimal(c.new["amount"]))
+            paid_total += Decimal(c.new["amount"])
+            applied.add(pid)
+            repayments.append(c)
+    _store_balance(loan, unpaid, credit, paid_total, applied)
+    return True, repayments
+
+
+def _store_balance(loan: LoanModel, unpaid: tuple, credit: Decimal, paid_total: Decimal, applied: set[str]) -> None:
+    store.set_unpaid(loan, unpaid, loan.due_shard or "")
+    loan.credit, loan.paid_total, loan.payment_ids = credit, paid_total, applied or None
+
+
+def _recompute(loan: LoanModel, changes: list[LedgerChange]) -> list[LedgerChange]:
+    _, installments, repayments = store.ledger(loan.loan_id)
+    balance = allocate(installments, repayments)
+    known = set(loan.payment_ids or ())
+    _store_balance(loan, balance.unpaid, balance.credit, balance.paid_total, {r.payment_id for r in repayments})
+    return [c for c in changes if c.entry.startswith("PAY#") and c.new and not c.unchanged
+            and (c.event == "MODIFY" or str(c.new["payment_id"]) not in known)]
+
+
+def reevaluate(settings: Settings, by_loan: dict[str, list[LedgerChange]], sink: FactSink) -> None:
+    """Re-evaluate each changed loan once, as of its latest change."""
+    states = store.loans(sorted(by_loan))
+    fresh = {lid: next(c for c in cs if c.entry == "LOAN" and c.new) for lid, cs in by_loan.items()
+             if lid not in states and any(c.entry == "LOAN" and c.new for c in cs)}
+    borrowers = store.borrowers(str((c.new or {}).get("borrower_id", "")) for c in fresh.values())
+    out = Outcome()
+    for loan_id, changes in by_loan.items():
+        loan = states.get(loan_id)
+        if loan is None and loan_id in fresh:
+            loan = _new_state(loan_id, fresh[loan_id], borrowers)
+        if loan is None:
+            logger.warning("ledger entries for an unknown loan; skipped", extra={"loan_id": loan_id})
+            continue
+        loan.due_shard = store.shard_of(loan_id, settings.shard_count)
+        from_bucket = loan.bucket
+        done, repaid = _incremental(loan, changes)
+        if not done:
+            repaid = _recompute(loan, changes)
+        at = max(c.at for c in changes)
+        a = assess(store.unpaid_of(loan), loan.tz, at, settings.grace_days, settings.buckets)
+        out.merge(apply(settings, loan, a, SOURCE))
+        for c in repaid:
+            new = c.new or {}
+            out.facts.append(fact(
+                settings, "repayment_applied", c.at, loan, SOURCE, payment_id=new.get("payment_id"),
+                amount_minor=to_minor(Decimal(new["amount"]), loan.currency), from_bucket=from_bucket,
+                to_bucket=loan.bucket, bucket=from_bucket, dpd=a.dpd,
+                outstanding_minor=to_minor(a.outstanding, loan.currency), key=str(new.get("payment_id")),
             ))
-    enqueue(settings, outcome.to_enqueue)
-    sink.extend(outcome.facts)
-    sink.flush()
-    store.save_loan(loan)
-    if from_bucket != CURRENT and loan.bucket == CURRENT:
-        logger.info("loan cured", extra={"loan_id": loan_id})
+        out.items.append(loan)
+    finish(settings, out, sink)
