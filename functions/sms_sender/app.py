@@ -14,9 +14,10 @@ from arrears.adapters.facts_sink import FactSink
 from arrears.adapters.models import bind
 from arrears.config import settings
 from arrears.observability import logger, metrics
-from arrears.usecases.sms import SOURCE, ActionMessage, send_action
+from arrears.usecases.sms import SOURCE, ActionMessage, contexts, send_action
 
 processor = BatchProcessor(event_type=EventType.SQS)
+_batch: dict = {}  # this invocation's prefetched contexts and fact sink
 
 
 @lru_cache(maxsize=1)
@@ -28,25 +29,41 @@ def once():  # type: ignore[no-untyped-def]
 
     @idempotent_function(data_keyword_argument="action", persistence_store=persistence, config=config)
     def send(action: dict, sent_at: str) -> dict:
-        sink = FactSink(s.outcomes_bucket, SOURCE)
-        status = send_action(s, ActionMessage.parse(action), datetime.fromisoformat(sent_at), sink)
-        sink.flush()
-        return {"action_id": action["action_id"], "status": status}
+        msg = ActionMessage.parse(action)
+        ctx = _batch["contexts"].get(msg.action_id) or contexts([msg])[msg.action_id]
+        status = send_action(s, msg, ctx, datetime.fromisoformat(sent_at), _batch["sink"])
+        return {"action_id": msg.action_id, "status": status}
 
     return send, config
+
+
+def _parse_all(records: list[dict]) -> list[ActionMessage]:
+    out = []
+    for r in records:
+        try:
+            out.append(ActionMessage.parse(json.loads(r["body"])))
+        except ValueError:  # reported as this record's failure when it is processed
+            continue
+    return out
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict, context) -> dict:  # type: ignore[no-untyped-def]
-    bind(settings())
+    s = settings()
+    bind(s)
     send, config = once()
     config.register_lambda_context(context)
+    _batch["contexts"] = contexts(_parse_all(event.get("Records", [])))
+    _batch["sink"] = FactSink(s.outcomes_bucket, SOURCE)
 
     def record_handler(record) -> dict:  # type: ignore[no-untyped-def]
-        sent_ms = int(record.attributes.sent_timestamp)
-        sent_at = datetime.fromtimestamp(sent_ms / 1000, UTC).isoformat()
+        received_ms = int(record.attributes.approximate_first_receive_timestamp)
+        sent_at = datetime.fromtimestamp(received_ms / 1000, UTC).isoformat()
         return send(action=json.loads(record.body), sent_at=sent_at)
 
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+    try:
+        return process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                        context=context)
+    finally:
+        _batch["sink"].flush()

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from . import meter
 from .book import Book, rows_to_jsonl
 from .runner import Clock, LocalRunner
 from .stack import Deployed, Emulator, deploy
@@ -97,6 +98,8 @@ class Simulation:
             "invocations": self.runner.stats.invocations, "errors": self.runner.stats.errors,
             "dead_lettered_stream_records": self.runner.stats.dead_lettered,
             "sms_published": sms_published(),
+            "aws_requests": {f"{svc}.{op}": n for (svc, op), n in meter.calls.most_common()},
+            "aws_seconds": {f"{svc}.{op}": round(t, 2) for (svc, op), t in meter.seconds.most_common()},
         }
         (self.out / "summary.json").write_text(json.dumps(summary, indent=1))
 

@@ -71,9 +71,10 @@ class Emulator:
         from moto import mock_aws
         from moto.server import ThreadedMotoServer
 
-        from . import accel
+        from . import accel, meter
 
         accel.install()
+        meter.install()
         if self.in_process:
             self._mock = mock_aws()
             self._mock.start()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -140,6 +141,47 @@ def contact(borrower_id: str) -> ContactModel | None:
         return ContactModel.get(borrower_id)
     except ContactModel.DoesNotExist:
         return None
+
+
+@dataclass(frozen=True)
+class SendContext:
+    """Everything a sender re-checks before a message leaves: one BatchGetItem across four tables."""
+
+    action: CollectionModel | None
+    loan: LoanModel | None
+    borrower: BorrowerModel | None
+    contact: ContactModel | None
+
+
+def send_contexts(wanted: list[tuple[str, str, str]]) -> dict[str, SendContext]:
+    """(loan_id, action_id, borrower_id) -> context by action_id, 25 actions (100 keys) a request."""
+    from .clients import client
+
+    models: dict[str, Any] = {m.Meta.table_name: m for m in (CollectionModel, LoanModel, BorrowerModel, ContactModel)}
+    found: dict[tuple[str, str], Any] = {}
+    for i in range(0, len(wanted), 25):
+        chunk = wanted[i : i + 25]
+        request: dict[str, Any] = {
+            CollectionModel.Meta.table_name: {"Keys": [{"loan_id": {"S": lid}, "sk": {"S": f"ACT#{aid}"}} for lid, aid, _ in chunk]},
+            LoanModel.Meta.table_name: {"Keys": [{"loan_id": {"S": lid}} for lid in sorted({c[0] for c in chunk})]},
+            BorrowerModel.Meta.table_name: {"Keys": [{"borrower_id": {"S": b}} for b in sorted({c[2] for c in chunk})]},
+            ContactModel.Meta.table_name: {"Keys": [{"borrower_id": {"S": b}} for b in sorted({c[2] for c in chunk})]},
+        }
+        while request:
+            resp = client("dynamodb").batch_get_item(RequestItems=request)
+            for table, items in resp.get("Responses", {}).items():
+                for raw in items:
+                    m = models[table].from_raw_data(raw)
+                    found[(table, m.sk if isinstance(m, CollectionModel) else (m.loan_id if isinstance(m, LoanModel)
+                                                                                  else m.borrower_id))] = m
+            request = resp.get("UnprocessedKeys") or {}
+    return {
+        aid: SendContext(
+            found.get((CollectionModel.Meta.table_name, f"ACT#{aid}")), found.get((LoanModel.Meta.table_name, lid)),
+            found.get((BorrowerModel.Meta.table_name, bid)), found.get((ContactModel.Meta.table_name, bid)),
+        )
+        for lid, aid, bid in wanted
+    }
 
 
 def unpaid_of(loan: LoanModel) -> tuple[Unpaid, ...]:

@@ -24,27 +24,33 @@ class ActionMessage:
     case_id: str
     channel: str
     template: str
+    borrower_id: str
+
+    FIELDS = ("action_id", "loan_id", "case_id", "channel", "template", "borrower_id")
 
     @classmethod
-    def parse(cls, body: dict) -> ActionMessage:
-        missing = [k for k in ("action_id", "loan_id", "case_id", "channel", "template") if not body.get(k)]
+    def parse(cls, body: object) -> ActionMessage:
+        if not isinstance(body, dict):
+            raise ValueError("action message is not a JSON object")
+        missing = [k for k in cls.FIELDS if not body.get(k)]
         if missing:
             raise ValueError(f"action message lacks {', '.join(missing)}")
-        return cls(**{k: str(body[k]) for k in ("action_id", "loan_id", "case_id", "channel", "template")})
+        return cls(**{k: str(body[k]) for k in cls.FIELDS})
 
 
-def send_action(settings: Settings, msg: ActionMessage, now: datetime, sink: FactSink) -> str:
+def contexts(messages: list[ActionMessage]) -> dict[str, store.SendContext]:
+    return store.send_contexts([(m.loan_id, m.action_id, m.borrower_id) for m in messages])
+
+
+def send_action(settings: Settings, msg: ActionMessage, ctx: store.SendContext, now: datetime, sink: FactSink) -> str:
     """Returns the action's final status. The status moves planned -> sending -> sent with
     conditional writes, so a redelivered or concurrent message can never publish twice."""
-    action = store.action(msg.loan_id, msg.action_id)
+    action, loan, profile, contact = ctx.action, ctx.loan, ctx.borrower, ctx.contact
     if action is None:
         raise LookupError(f"action {msg.action_id} not found")
     if action.status != "planned":
         logger.info("action already handled", extra={"action_id": msg.action_id, "status": action.status})
         return action.status or ""
-    loan = store.loans([msg.loan_id]).get(msg.loan_id)
-    profile = store.borrower(action.borrower_id or "")
-    contact = store.contact(action.borrower_id or "") if profile else None
     decision = decide_send(
         action_case_id=msg.case_id, channel=msg.channel,
         loan_case_id=loan.case_id if loan else None, loan_bucket=loan.bucket if loan else "M0",

@@ -1,0 +1,51 @@
+"""Count AWS requests by service and operation (all SDK calls in this process: handlers and runner)."""
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+calls: Counter[tuple[str, str]] = Counter()
+seconds: Counter[tuple[str, str]] = Counter()
+items_read: Counter[str] = Counter()
+_installed = False
+_lock = threading.Lock()
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    from botocore.client import BaseClient
+
+    original = BaseClient._make_api_call
+
+    def counted(self: Any, operation_name: str, api_params: dict) -> Any:
+        key = (self.meta.service_model.service_name, operation_name)
+        t0 = time.perf_counter()
+        result = original(self, operation_name, api_params)
+        with _lock:
+            calls[key] += 1
+            seconds[key] += time.perf_counter() - t0
+            if key[0] == "dynamodb":
+                if operation_name in ("Query", "Scan"):
+                    items_read[api_params.get("TableName", "")] += int(result.get("ScannedCount", 0))
+                elif operation_name == "GetItem":
+                    items_read[api_params.get("TableName", "")] += 1 if result.get("Item") else 0
+                elif operation_name == "BatchGetItem":
+                    for table, items in result.get("Responses", {}).items():
+                        items_read[table] += len(items)
+        return result
+
+    BaseClient._make_api_call = counted
+    _installed = True
+
+
+def snapshot() -> tuple[Counter, Counter, Counter]:
+    with _lock:
+        return Counter(calls), Counter(seconds), Counter(items_read)
+
+
+def top(n: int = 15) -> str:
+    return "\n".join(f"{svc}.{op}: {c} calls, {seconds[(svc, op)]:.1f}s" for (svc, op), c in calls.most_common(n))

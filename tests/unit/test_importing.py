@@ -1,0 +1,107 @@
+"""Import validation: every bad row is rejected with its row number and a reason; good rows land."""
+import json
+
+import pytest
+
+from arrears.domain.importing import FileRejected, kind_of, parse_file
+from arrears.domain.money import parse_money
+
+BORROWERS = (
+    "borrower_id,name,phone,email,wechat_openid,id_number,timezone,language,jurisdiction,credit_grade,opt_out\n"
+    "B1,Li Na,+8613800138000,li@example.com,o1,110101199003070000,Asia/Shanghai,zh-CN,CN,B,\n"
+    "B2,Bad Phone,13800138000,,,,Asia/Shanghai,zh-CN,CN,B,\n"
+    "B3,Bad Zone,+8613800138001,,,,Mars/Olympus,zh-CN,CN,B,\n"
+    "B4,Opt,+8613800138002,,,,Asia/Shanghai,zh-CN,CN,B,sms;fax\n"
+    "B5,,+8613800138003,,,,Asia/Shanghai,zh-CN,CN,B,\n"
+    "B1,Again,+8613800138004,,,,Asia/Shanghai,zh-CN,CN,B,\n"
+)
+
+
+def reasons(parsed):
+    return {r.row: r.reason for r in parsed.rejects}
+
+
+def test_borrower_rows_are_checked_one_by_one():
+    parsed = parse_file("borrowers/b.csv", BORROWERS.encode())
+    assert [n for n, _ in parsed.records] == [1]
+    r = reasons(parsed)
+    assert "E.164" in r[2]
+    assert "unknown time zone" in r[3]
+    assert "unknown channel(s) fax" in r[4]
+    assert "name is missing" in r[5]
+    assert "duplicate of row 1" in r[6]
+
+
+def test_installments_reject_bad_dates_negative_and_too_precise_money():
+    body = (
+        "loan_id,seq,due_date,principal_due,interest_due,fee_due\n"
+        "L1,1,2026-03-10,100.00,1.50,0\n"
+        "L1,2,2026-02-30,100.00,1.50,0\n"
+        "L1,3,2026-04-10,-5,1.50,0\n"
+        "L1,4,2026-05-10,100.005,1.50,0\n"
+        "L1,5,2026-06-10,1e3,1.50,0\n"
+        "L9,1,2026-03-10,100.00,0,0\n"
+        "L1,x,2026-03-10,100.00,0,0\n"
+    )
+    parsed = parse_file("installments/i.csv", body.encode(), lambda kind, ids: {"L1": "CNY"} if kind == "loan" else {})
+    r = reasons(parsed)
+    assert [n for n, _ in parsed.records] == [1]
+    assert "not a valid YYYY-MM-DD" in r[2]
+    assert "negative" in r[3]
+    assert "more than 2 decimal places" in r[4]
+    assert "plain decimal" in r[5]
+    assert "unknown loan 'L9'" in r[6]
+    assert "seq" in r[7]
+
+
+def test_zero_decimal_currency_rejects_cents():
+    body = "payment_id,loan_id,paid_at,amount\nP1,L1,2026-03-10T10:00:00+09:00,1000\nP2,L1,2026-03-10T10:00:00+09:00,10.50\n"
+    parsed = parse_file("repayments/r.csv", body.encode(), lambda kind, ids: {"L1": "JPY"})
+    assert [n for n, _ in parsed.records] == [1]
+    assert "more than 0 decimal places for JPY" in reasons(parsed)[2]
+
+
+def test_repayment_needs_an_offset():
+    body = json.dumps({"payment_id": "P1", "loan_id": "L1", "paid_at": "2026-03-10T10:00:00", "amount": "5"})
+    parsed = parse_file("repayments/r.jsonl", body.encode(), lambda kind, ids: {"L1": "CNY"})
+    assert "no UTC offset" in reasons(parsed)[1]
+
+
+def test_jsonl_float_money_keeps_its_digits_and_broken_lines_are_rows():
+    lines = [
+        json.dumps({"loan_id": "L1", "borrower_id": "B1", "product": "p", "currency": "CNY", "principal": 100.1,
+                    "disbursed_on": "2026-03-01"}),
+        '{"loan_id": "L2", ',
+        json.dumps({"loan_id": "L3", "borrower_id": "B1", "product": "p", "currency": "CNY", "principal": 0.123,
+                    "disbursed_on": "2026-03-01"}),
+    ]
+    parsed = parse_file("loans/l.jsonl", "\n".join(lines).encode(), lambda kind, ids: {"B1": ""})
+    assert [n for n, _ in parsed.records] == [1]
+    assert "not valid JSON" in reasons(parsed)[2]
+    assert "more than 2 decimal places" in reasons(parsed)[3]
+
+
+@pytest.mark.parametrize("key,body,words", [
+    ("misc/x.csv", b"a\n", "cannot tell what"),
+    ("loans/x.txt", b"a\n", "neither .csv nor .jsonl"),
+    ("loans/x.csv", b"", "empty"),
+    ("loans/x.csv", b"loan_id,borrower_id\nL1,B1\n", r"lacks column\(s\) product, currency"),
+    ("loans/x.csv", b"\xff\xfe\x00bad", "not UTF-8"),
+])
+def test_unreadable_files_are_rejected_whole(key, body, words):
+    with pytest.raises(FileRejected, match=words):
+        parse_file(key, body)
+
+
+def test_kind_and_format_from_key():
+    assert kind_of("repayments/2026/03/day.jsonl") == ("repayments", "jsonl")
+
+
+@pytest.mark.parametrize("raw,ok", [("10", True), ("10.5", True), ("10.50", True), ("10.505", False), ("-1", False),
+                                    ("abc", False), ("", False), ("NaN", False), ("1E2", False)])
+def test_parse_money(raw, ok):
+    if ok:
+        assert parse_money(raw) >= 0
+    else:
+        with pytest.raises(ValueError):
+            parse_money(raw)
