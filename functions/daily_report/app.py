@@ -1,4 +1,5 @@
 """EventBridge Scheduler (daily, just after midnight) -> yesterday's report from the outcomes facts."""
+
 from datetime import timedelta
 
 from arrears.config import settings

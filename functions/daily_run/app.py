@@ -1,4 +1,5 @@
 """EventBridge Scheduler (daily) -> one work item per shard on the work queue."""
+
 from arrears.config import settings
 from arrears.domain.timeutil import parse_instant
 from arrears.observability import logger, metrics

@@ -1,4 +1,5 @@
 """S3 ObjectCreated on the imports bucket -> import the file into the ledger."""
+
 from urllib.parse import unquote_plus
 
 from arrears.adapters.models import bind

@@ -3,6 +3,7 @@
 A loan's changes must be applied in order, so the batch is handled as one unit: if it fails, the
 whole batch is retried (then bisected, then sent to the DLQ), which re-applies it idempotently.
 """
+
 from collections import defaultdict
 from datetime import UTC, datetime
 
@@ -13,6 +14,7 @@ from arrears.domain.timeutil import parse_instant
 from arrears.observability import logger, metrics
 from arrears.usecases.ledger_events import SOURCE, LedgerChange, reevaluate
 
+
 def _plain(image: dict) -> dict:
     return {k: next(iter(v.values())) for k, v in image.items()}
 
@@ -21,8 +23,11 @@ def parse_change(record: dict) -> LedgerChange:
     ddb = record["dynamodb"]
     new = ddb.get("NewImage")
     return LedgerChange(
-        loan_id=ddb["Keys"]["loan_id"]["S"], entry=ddb["Keys"]["entry"]["S"], event=record["eventName"],
-        at=parse_instant(new["run_at"]["S"]) if new and "run_at" in new
+        loan_id=ddb["Keys"]["loan_id"]["S"],
+        entry=ddb["Keys"]["entry"]["S"],
+        event=record["eventName"],
+        at=parse_instant(new["run_at"]["S"])
+        if new and "run_at" in new
         else datetime.fromtimestamp(float(ddb["ApproximateCreationDateTime"]), UTC),
         new=_plain(new) if new else None,
         unchanged=record["eventName"] == "MODIFY" and new == ddb.get("OldImage"),

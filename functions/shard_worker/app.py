@@ -1,4 +1,5 @@
 """Work queue (one message per shard) -> evaluate the shard's delinquent loans."""
+
 import json
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -28,5 +29,4 @@ def handler(event: dict, context) -> dict:  # type: ignore[no-untyped-def]
     def record_handler(record) -> None:  # type: ignore[no-untyped-def]
         run_shard(s, parse_work(record.body), context.get_remaining_time_in_millis)
 
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

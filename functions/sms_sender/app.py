@@ -1,4 +1,5 @@
 """SMS queue -> publish through SNS, at most once per action (idempotent on action_id)."""
+
 import json
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -63,7 +64,8 @@ def handler(event: dict, context) -> dict:  # type: ignore[no-untyped-def]
         return send(action=json.loads(record.body), sent_at=sent_at)
 
     try:
-        return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                        context=context)
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
     finally:
         _batch["sink"].flush()

@@ -8,6 +8,7 @@ same test moto applies next). moto's filtering, sorting, paging and serialisatio
 those candidates, so the results are identical (tests/integration/test_accel.py proves it against
 unpatched moto).
 """
+
 from __future__ import annotations
 
 import threading
@@ -31,9 +32,12 @@ def install() -> None:
         conditions = kwargs.get("hash_key_conditions")
         if index_name and conditions:
             candidates = [
-                item for item in self.all_items()
-                if all((v := item.attrs.get(a)) is not None and v.type == e.type and v.value == e.value
-                       for a, e in conditions)
+                item
+                for item in self.all_items()
+                if all(
+                    (v := item.attrs.get(a)) is not None and v.type == e.type and v.value == e.value
+                    for a, e in conditions
+                )
             ]
         elif not index_name and hash_key is not None and self.range_key_attr is not None:
             partition = self.items.get(hash_key)
@@ -47,8 +51,8 @@ def install() -> None:
             finally:
                 del self.all_items
 
-    Table.query = query
-    Table._arrears_original_query = original
+    Table.query = query  # type: ignore[method-assign]
+    Table._arrears_original_query = original  # type: ignore[attr-defined]
     _installed = True
 
 
@@ -57,5 +61,5 @@ def uninstall() -> None:
     from moto.dynamodb.models.table import Table
 
     if _installed:
-        Table.query = Table._arrears_original_query
+        Table.query = Table._arrears_original_query  # type: ignore[method-assign,attr-defined]
         _installed = False

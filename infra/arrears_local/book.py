@@ -3,6 +3,7 @@
 A book folder holds one or more files per kind, named by kind: ``borrowers*.csv|jsonl``,
 ``loans*``, ``installments*`` and ``repayments*`` (the import formats in README.md).
 """
+
 from __future__ import annotations
 
 import calendar
@@ -84,8 +85,11 @@ def rows_to_jsonl(rows: list[dict[str, str]]) -> bytes:
 
 # ---------------------------------------------------------------------------------- synthetic book
 
-PRODUCTS = {"cash-3m": ("month", 3, Decimal("0.015")), "cash-6m": ("month", 6, Decimal("0.015")),
-            "bnpl-4x14d": ("14d", 4, Decimal("0.006"))}
+PRODUCTS = {
+    "cash-3m": ("month", 3, Decimal("0.015")),
+    "cash-6m": ("month", 6, Decimal("0.015")),
+    "bnpl-4x14d": ("14d", 4, Decimal("0.006")),
+}
 PERSONAS = [("on_time", 62), ("late_short", 16), ("late_long", 8), ("partial", 6), ("default", 8)]
 US_ZONES = ["America/New_York", "America/Chicago", "America/Los_Angeles"]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
@@ -117,20 +121,23 @@ def synthetic_book(dest: Path, borrowers: int = 5000, seed: int = 7, anchor: dat
         bid = f"B{i:06d}"
         us = rng.random() < 0.04
         tz = rng.choice(US_ZONES) if us else ("Asia/Urumqi" if rng.random() < 0.02 else "Asia/Shanghai")
-        out["borrowers"].append({
-            "borrower_id": bid,
-            "name": f"Borrower {i}" if us else rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN),
-            "phone": f"+1{rng.randint(200, 989)}{rng.randint(2000000, 9999999)}" if us
-            else f"+861{rng.choice('3456789')}{rng.randint(100000000, 999999999)}",
-            "email": f"user{i}@example.com" if rng.random() < 0.7 else "",
-            "wechat_openid": "" if us else f"o{rng.getrandbits(96):024x}",
-            "id_number": f"{rng.randint(10**17, 10**18 - 1)}",
-            "timezone": tz,
-            "language": "en-US" if us else "zh-CN",
-            "jurisdiction": "US" if us else "CN",
-            "credit_grade": rng.choices("ABCDE", weights=[20, 30, 25, 15, 10])[0],
-            "opt_out": "sms" if rng.random() < 0.03 else "",
-        })
+        out["borrowers"].append(
+            {
+                "borrower_id": bid,
+                "name": f"Borrower {i}" if us else rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN),
+                "phone": f"+1{rng.randint(200, 989)}{rng.randint(2000000, 9999999)}"
+                if us
+                else f"+861{rng.choice('3456789')}{rng.randint(100000000, 999999999)}",
+                "email": f"user{i}@example.com" if rng.random() < 0.7 else "",
+                "wechat_openid": "" if us else f"o{rng.getrandbits(96):024x}",
+                "id_number": f"{rng.randint(10**17, 10**18 - 1)}",
+                "timezone": tz,
+                "language": "en-US" if us else "zh-CN",
+                "jurisdiction": "US" if us else "CN",
+                "credit_grade": rng.choices("ABCDE", weights=[20, 30, 25, 15, 10])[0],
+                "opt_out": "sms" if rng.random() < 0.03 else "",
+            }
+        )
         for n in range(2 if rng.random() < 0.1 else 1):
             _loan(rng, out, bid, f"L{i:06d}{n}", tz, us, anchor, rng.choices(personas, weights=weights)[0])
     for kind, rows in out.items():
@@ -146,8 +153,16 @@ def _loan(rng: random.Random, out: dict, bid: str, lid: str, tz: str, us: bool, 
     unit, count, rate = PRODUCTS[product]
     disbursed = anchor + timedelta(days=rng.randint(0, 29))
     principal = Decimal(rng.randint(2, 30) * 100) if us else Decimal(rng.randint(5, 200) * 100)
-    out["loans"].append({"loan_id": lid, "borrower_id": bid, "product": product, "currency": "USD" if us else "CNY",
-                         "principal": _money(principal), "disbursed_on": disbursed.isoformat()})
+    out["loans"].append(
+        {
+            "loan_id": lid,
+            "borrower_id": bid,
+            "product": product,
+            "currency": "USD" if us else "CNY",
+            "principal": _money(principal),
+            "disbursed_on": disbursed.isoformat(),
+        }
+    )
     remaining = principal
     part = (principal / count).quantize(Decimal("0.01"))
     for seq in range(1, count + 1):
@@ -156,15 +171,31 @@ def _loan(rng: random.Random, out: dict, bid: str, lid: str, tz: str, us: bool, 
         interest = (remaining * rate).quantize(Decimal("0.01"))
         fee = Decimal("5.00") if product == "bnpl-4x14d" else Decimal("0.00")
         remaining -= p
-        out["installments"].append({"loan_id": lid, "seq": str(seq), "due_date": due.isoformat(),
-                                    "principal_due": _money(p), "interest_due": _money(interest), "fee_due": _money(fee)})
+        out["installments"].append(
+            {
+                "loan_id": lid,
+                "seq": str(seq),
+                "due_date": due.isoformat(),
+                "principal_due": _money(p),
+                "interest_due": _money(interest),
+                "fee_due": _money(fee),
+            }
+        )
         _repay(rng, out, lid, seq, due, p + interest + fee, tz, persona)
 
 
-def _repay(rng: random.Random, out: dict, lid: str, seq: int, due: date, amount: Decimal, tz: str, persona: str) -> None:
+def _repay(
+    rng: random.Random, out: dict, lid: str, seq: int, due: date, amount: Decimal, tz: str, persona: str
+) -> None:
     def pay(day: date, amt: Decimal, k: int, late_evening: bool = False) -> None:
-        out["repayments"].append({"payment_id": f"P{lid}-{seq}-{k}", "loan_id": lid,
-                                  "paid_at": _local(day, rng, tz, late_evening), "amount": _money(amt)})
+        out["repayments"].append(
+            {
+                "payment_id": f"P{lid}-{seq}-{k}",
+                "loan_id": lid,
+                "paid_at": _local(day, rng, tz, late_evening),
+                "amount": _money(amt),
+            }
+        )
 
     if persona == "on_time" and rng.random() < 0.06:
         persona = "late_short"

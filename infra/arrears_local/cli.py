@@ -1,4 +1,5 @@
 """``arrears``: the local stack on the command line."""
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,13 @@ def main(argv: list[str] | None = None) -> int:
     gen = sub.add_parser("book", help="write the synthetic book to a folder")
     for sp in (run, up):
         sp.add_argument("--book", type=Path, help="folder with borrowers/loans/installments/repayments files")
-        sp.add_argument("--param", type=_param, action="append", default=[],
-                        help="template parameter override, e.g. --param ShardCount=4")
+        sp.add_argument(
+            "--param",
+            type=_param,
+            action="append",
+            default=[],
+            help="template parameter override, e.g. --param ShardCount=4",
+        )
         sp.add_argument("--borrowers", type=int, default=5000, help="size of the synthetic book")
     run.add_argument("--start", type=_date, help="first simulated day (default: day before the earliest due date)")
     run.add_argument("--days", type=int, default=60)
@@ -53,8 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "run" and args.days < 1:
         p.error("--days must be at least 1")
     try:
-        book = Book.load(args.book) if args.book else Book.load(
-            synthetic_book(Path(tempfile.mkdtemp(prefix="arrears-book-")), args.borrowers))
+        book = (
+            Book.load(args.book)
+            if args.book
+            else Book.load(synthetic_book(Path(tempfile.mkdtemp(prefix="arrears-book-")), args.borrowers))
+        )
     except ValueError as e:
         p.error(str(e))
     from .sim import day_line, default_start, midnight, start_stack

@@ -1,4 +1,5 @@
 """Count AWS requests by service and operation (all SDK calls in this process: handlers and runner)."""
+
 from __future__ import annotations
 
 import threading
@@ -7,7 +8,7 @@ from collections import Counter
 from typing import Any
 
 calls: Counter[tuple[str, str]] = Counter()
-seconds: Counter[tuple[str, str]] = Counter()
+seconds: dict[tuple[str, str], float] = {}
 items_read: Counter[str] = Counter()
 _installed = False
 _lock = threading.Lock()
@@ -27,7 +28,7 @@ def install() -> None:
         result = original(self, operation_name, api_params)
         with _lock:
             calls[key] += 1
-            seconds[key] += time.perf_counter() - t0
+            seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - t0
             if key[0] == "dynamodb":
                 if operation_name in ("Query", "Scan"):
                     items_read[api_params.get("TableName", "")] += int(result.get("ScannedCount", 0))
@@ -42,10 +43,12 @@ def install() -> None:
     _installed = True
 
 
-def snapshot() -> tuple[Counter, Counter, Counter]:
+def snapshot() -> tuple[Counter, dict, Counter]:
     with _lock:
-        return Counter(calls), Counter(seconds), Counter(items_read)
+        return Counter(calls), dict(seconds), Counter(items_read)
 
 
 def top(n: int = 15) -> str:
-    return "\n".join(f"{svc}.{op}: {c} calls, {seconds[(svc, op)]:.1f}s" for (svc, op), c in calls.most_common(n))
+    return "\n".join(
+        f"{svc}.{op}: {c} calls, {seconds.get((svc, op), 0.0):.1f}s" for (svc, op), c in calls.most_common(n)
+    )

@@ -9,6 +9,7 @@
 - EventBridge Scheduler: cron schedules fire at their times in their time zone with their Input,
   ``<aws.scheduler.scheduled-time>`` filled in.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -19,9 +20,10 @@ import os
 import sys
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -64,8 +66,18 @@ class Stats:
 
 
 class LocalFunction:
-    def __init__(self, logical: str, name: str, code_dir: Path, handler: str, timeout: int, memory: int,
-                 env: dict[str, str], log: io.TextIOBase, stats: Stats) -> None:
+    def __init__(
+        self,
+        logical: str,
+        name: str,
+        code_dir: Path,
+        handler: str,
+        timeout: int,
+        memory: int,
+        env: dict[str, str],
+        log: io.TextIOBase,
+        stats: Stats,
+    ) -> None:
         self.logical, self.name, self.code_dir = logical, name, code_dir
         self.handler_spec, self.timeout, self.memory, self.env = handler, timeout, memory, env
         self.log, self.stats = log, stats
@@ -114,21 +126,30 @@ class SqsSource:
 
         sqs = client("sqs")
         resp = sqs.receive_message(
-            QueueUrl=self.queue_url, MaxNumberOfMessages=min(10, self.batch_size), WaitTimeSeconds=0,
-            AttributeNames=["All"], MessageAttributeNames=["All"],
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=min(10, self.batch_size),
+            WaitTimeSeconds=0,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
         )
         messages = resp.get("Messages", [])
         if not messages:
             return 0
         records = [
             {
-                "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
                 "attributes": {
-                    **m.get("Attributes", {}), "SentTimestamp": str(clock.epoch_ms()),
+                    **m.get("Attributes", {}),
+                    "SentTimestamp": str(clock.epoch_ms()),
                     "ApproximateFirstReceiveTimestamp": str(clock.epoch_ms()),
                 },
-                "messageAttributes": m.get("MessageAttributes", {}), "md5OfBody": m.get("MD5OfBody", ""),
-                "eventSource": "aws:sqs", "eventSourceARN": self.arn, "awsRegion": REGION,
+                "messageAttributes": m.get("MessageAttributes", {}),
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": self.arn,
+                "awsRegion": REGION,
             }
             for m in messages
         ]
@@ -144,14 +165,22 @@ class SqsSource:
             )
         for r in records:
             if r["messageId"] in (failed or set()):  # visible again at once: the runner's retry delay is 0
-                sqs.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=r["receiptHandle"],
-                                              VisibilityTimeout=0)
+                sqs.change_message_visibility(
+                    QueueUrl=self.queue_url, ReceiptHandle=r["receiptHandle"], VisibilityTimeout=0
+                )
         return len(records)
 
 
 class StreamSource:
-    def __init__(self, fn: LocalFunction, stream_arn: str, batch_size: int, max_retries: int,
-                 on_failure_url: str | None, stats: Stats) -> None:
+    def __init__(
+        self,
+        fn: LocalFunction,
+        stream_arn: str,
+        batch_size: int,
+        max_retries: int,
+        on_failure_url: str | None,
+        stats: Stats,
+    ) -> None:
         self.fn, self.stream_arn, self.batch_size = fn, stream_arn, batch_size
         self.max_retries, self.on_failure_url, self.stats = max_retries, on_failure_url, stats
         self.position: int | None = None
@@ -166,6 +195,7 @@ class StreamSource:
 
         table_name = self.stream_arn.split(":", 5)[5].split("/")[1]
         shard = dynamodb_backends[ACCOUNT][REGION].get_table(table_name).stream_shard
+        assert shard is not None, f"table {table_name} has no stream"
         if self.position is None:
             self.position = shard.starting_sequence_number
         records = shard.get(self.position, 1000)
@@ -179,8 +209,12 @@ class StreamSource:
             return 0
         batch = self.pending[: self.batch_size]
         records = [
-            {**r, "eventSourceARN": self.stream_arn, "awsRegion": REGION,
-             "dynamodb": {**r["dynamodb"], "ApproximateCreationDateTime": clock.now.timestamp()}}
+            {
+                **r,
+                "eventSourceARN": self.stream_arn,
+                "awsRegion": REGION,
+                "dynamodb": {**r["dynamodb"], "ApproximateCreationDateTime": clock.now.timestamp()},
+            }
             for r in batch
         ]
         try:
@@ -191,9 +225,7 @@ class StreamSource:
             self.pending = self.pending[len(batch) :]
             self.attempts = 0
             return len(batch)
-        first = min(
-            (i for i, r in enumerate(records) if r["dynamodb"]["SequenceNumber"] in failed), default=0
-        )
+        first = min((i for i, r in enumerate(records) if r["dynamodb"]["SequenceNumber"] in failed), default=0)
         self.pending = self.pending[first:]
         self.attempts += 1
         if self.attempts > self.max_retries:
@@ -207,14 +239,20 @@ class StreamSource:
 
         self.stats.dead_lettered += len(records)
         if self.on_failure_url:
-            client("sqs").send_message(QueueUrl=self.on_failure_url, MessageBody=json.dumps({
-                "requestContext": {"condition": "RetryAttemptsExhausted"},
-                "DDBStreamBatchInfo": {
-                    "streamArn": self.stream_arn, "batchSize": len(records),
-                    "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
-                    "endSequenceNumber": records[-1]["dynamodb"]["SequenceNumber"],
-                },
-            }))
+            client("sqs").send_message(
+                QueueUrl=self.on_failure_url,
+                MessageBody=json.dumps(
+                    {
+                        "requestContext": {"condition": "RetryAttemptsExhausted"},
+                        "DDBStreamBatchInfo": {
+                            "streamArn": self.stream_arn,
+                            "batchSize": len(records),
+                            "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
+                            "endSequenceNumber": records[-1]["dynamodb"]["SequenceNumber"],
+                        },
+                    }
+                ),
+            )
 
 
 class S3Source:
@@ -237,12 +275,22 @@ class S3Source:
                 fresh.append({"Key": key, "ETag": obj.etag, "Size": obj.size})
             self.seen[key] = obj.etag
         for obj in fresh:
-            event = {"Records": [{
-                "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION,
-                "eventTime": clock.now.isoformat().replace("+00:00", "Z"), "eventName": "ObjectCreated:Put",
-                "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": self.bucket, "arn": f"arn:aws:s3:::{self.bucket}"},
-                       "object": {"key": obj["Key"], "size": obj["Size"], "eTag": obj["ETag"].strip('"')}},
-            }]}
+            event = {
+                "Records": [
+                    {
+                        "eventVersion": "2.1",
+                        "eventSource": "aws:s3",
+                        "awsRegion": REGION,
+                        "eventTime": clock.now.isoformat().replace("+00:00", "Z"),
+                        "eventName": "ObjectCreated:Put",
+                        "s3": {
+                            "s3SchemaVersion": "1.0",
+                            "bucket": {"name": self.bucket, "arn": f"arn:aws:s3:::{self.bucket}"},
+                            "object": {"key": obj["Key"], "size": obj["Size"], "eTag": obj["ETag"].strip('"')},
+                        },
+                    }
+                ]
+            }
             for _attempt in range(3):  # asynchronous invocation: the first try and two retries
                 try:
                     self.fn.invoke(event)
@@ -265,7 +313,8 @@ class Schedule:
         zone = ZoneInfo(self.tz)
         return sorted(
             datetime(day.year, day.month, day.day, h, m, tzinfo=zone).astimezone(UTC)
-            for h in self.hours for m in self.minutes
+            for h in self.hours
+            for m in self.minutes
         )
 
     def fire(self, at: datetime, retries: int = 3) -> Any:
@@ -293,6 +342,10 @@ def parse_cron(expr: str) -> tuple[list[int], list[int]]:
 class LocalRunner:
     def __init__(self, dep: Deployed, clock: Clock, log_path: Path) -> None:
         self.dep, self.clock, self.stats = dep, clock, Stats()
+        from arrears.config import settings
+
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
+        settings.cache_clear()  # a new stack has new resource names
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the runner
         self._point_loggers_at_log()
@@ -301,8 +354,15 @@ class LocalRunner:
             if res["Type"] == "AWS::Lambda::Function":
                 p = res["Properties"]
                 self.functions[name] = LocalFunction(
-                    name, dep.physical[name], ROOT / dep.code_dirs[name], p["Handler"], int(p.get("Timeout", 3)),
-                    int(p.get("MemorySize", 128)), dep.function_env(name), self.log, self.stats,
+                    name,
+                    dep.physical[name],
+                    ROOT / dep.code_dirs[name],
+                    p["Handler"],
+                    int(p.get("Timeout", 3)),
+                    int(p.get("MemorySize", 128)),
+                    dep.function_env(name),
+                    self.log,
+                    self.stats,
                 )
         self.sqs: list[SqsSource] = []
         self.streams: list[StreamSource] = []
@@ -331,18 +391,35 @@ class LocalRunner:
                 else:
                     dest = p.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
                     dest_url = dep.physical[dest["Fn::GetAtt"][0]] if dest else None
-                    self.streams.append(StreamSource(fn, arn, int(p.get("BatchSize", 100)),
-                                                     int(p.get("MaximumRetryAttempts", 3)), dest_url, self.stats))
+                    self.streams.append(
+                        StreamSource(
+                            fn,
+                            arn,
+                            int(p.get("BatchSize", 100)),
+                            int(p.get("MaximumRetryAttempts", 3)),
+                            dest_url,
+                            self.stats,
+                        )
+                    )
             elif res["Type"] == "AWS::Scheduler::Schedule":
                 fn = self.functions[p["Target"]["Arn"]["Fn::GetAtt"][0]]
                 minutes, hours = parse_cron(dep.resolve(p["ScheduleExpression"]))
-                self.schedules.append(Schedule(name, fn, minutes, hours,
-                                               dep.resolve(p.get("ScheduleExpressionTimezone", "UTC")),
-                                               p["Target"].get("Input", "{}")))
+                self.schedules.append(
+                    Schedule(
+                        name,
+                        fn,
+                        minutes,
+                        hours,
+                        dep.resolve(p.get("ScheduleExpressionTimezone", "UTC")),
+                        p["Target"].get("Input", "{}"),
+                    )
+                )
         for bucket_logical, conf in self.dep.notifications.items():
             for lc in conf.get("LambdaConfigurations", []):
                 fn = self.functions[lc["Function"]["Fn::GetAtt"][0]]
-                rules = [(r["Name"].lower(), r["Value"]) for r in lc.get("Filter", {}).get("S3Key", {}).get("Rules", [])]
+                rules = [
+                    (r["Name"].lower(), r["Value"]) for r in lc.get("Filter", {}).get("S3Key", {}).get("Rules", [])
+                ]
                 self.s3.append(S3Source(fn, self.dep.physical[bucket_logical], rules))
 
     def schedule(self, logical_function: str) -> Schedule:

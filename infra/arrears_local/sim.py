@@ -1,5 +1,6 @@
 """Run the local stack for simulated days: import a book, then let the clock drive schedules,
 repayments, streams and queues through the real handlers."""
+
 from __future__ import annotations
 
 import json
@@ -94,12 +95,16 @@ class Simulation:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(s3.get_object(Bucket=self.outcomes_bucket, Key=obj["Key"])["Body"].read())
         summary = {
-            "days": len(self.reports), "timings_s": {k: round(v, 2) for k, v in self.timings.items()},
-            "invocations": self.runner.stats.invocations, "errors": self.runner.stats.errors,
+            "days": len(self.reports),
+            "timings_s": {k: round(v, 2) for k, v in self.timings.items()},
+            "invocations": self.runner.stats.invocations,
+            "errors": self.runner.stats.errors,
             "dead_lettered_stream_records": self.runner.stats.dead_lettered,
             "sms_published": sms_published(),
             "aws_requests": {f"{svc}.{op}": n for (svc, op), n in meter.calls.most_common()},
-            "aws_seconds": {f"{svc}.{op}": round(t, 2) for (svc, op), t in meter.seconds.most_common()},
+            "aws_seconds": {
+                f"{svc}.{op}": round(t, 2) for (svc, op), t in sorted(meter.seconds.items(), key=lambda kv: -kv[1])
+            },
         }
         (self.out / "summary.json").write_text(json.dumps(summary, indent=1))
 
@@ -113,9 +118,16 @@ def sms_published() -> int:
     return len(sns_backends[DEFAULT_ACCOUNT_ID][REGION].sms_messages)
 
 
-def start_stack(out: Path, params: dict[str, str] | None = None, *, in_process: bool = True,
-                port: int | None = None, start_clock: datetime | None = None) -> Simulation:
-    emulator = Emulator(port=port, in_process=in_process).start()
+def start_stack(
+    out: Path,
+    params: dict[str, str] | None = None,
+    *,
+    in_process: bool = True,
+    port: int | None = None,
+    start_clock: datetime | None = None,
+    serve: bool = True,
+) -> Simulation:
+    emulator = Emulator(port=port, in_process=in_process, serve=serve).start()
     dep = deploy(params)
     clock = Clock(start_clock or datetime.now(UTC))
     runner = LocalRunner(dep, clock, out / "lambda.log")
@@ -133,6 +145,8 @@ def midnight(day: date, tz: str) -> datetime:
 def day_line(r: dict[str, Any]) -> str:
     buckets = " ".join(f"{b}={n}" for b, n in r["loans_by_bucket"].items() if n)
     recovered = ", ".join(f"{v} {c}" for c, v in r["amount_recovered"].items()) or "0"
-    return (f"{r['run_date']}  delinquent={r['delinquent_loans']:<5} [{buckets or '-'}]  "
-            f"new={r['newly_overdue']:<4} cured={r['cured']:<4} sms_sent={r['actions']['sent']:<4} "
-            f"recovered={recovered}")
+    return (
+        f"{r['run_date']}  delinquent={r['delinquent_loans']:<5} [{buckets or '-'}]  "
+        f"new={r['newly_overdue']:<4} cured={r['cured']:<4} sms_sent={r['actions']['sent']:<4} "
+        f"recovered={recovered}"
+    )

@@ -9,6 +9,7 @@ What moto cannot do itself is done here from the same template:
 - the Glue database and table and the Athena workgroup are skipped by moto's CloudFormation: they
   are created through the Glue and Athena APIs from their template properties.
 """
+
 from __future__ import annotations
 
 import copy
@@ -29,15 +30,22 @@ ACCOUNT = "123456789012"
 STACK = "arrears-local"
 ARTIFACTS = "arrears-local-artifacts"
 TAKEN_OUT = {
-    "AWS::Lambda::EventSourceMapping", "AWS::Scheduler::Schedule", "AWS::Glue::Database", "AWS::Glue::Table",
+    "AWS::Lambda::EventSourceMapping",
+    "AWS::Scheduler::Schedule",
+    "AWS::Glue::Database",
+    "AWS::Glue::Table",
     "AWS::Athena::WorkGroup",
 }
 
 
 def aws_env(endpoint: str | None) -> dict[str, str]:
     env = {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
         "MOTO_ACCOUNT_ID": ACCOUNT,
     }
     if endpoint:
@@ -55,9 +63,9 @@ class Emulator:
     """moto, served on 127.0.0.1 for any SDK or the AWS CLI. With ``in_process`` the handlers' own
     calls skip HTTP (same emulator state, patched botocore): much faster for long simulations."""
 
-    def __init__(self, port: int | None = None, in_process: bool = True) -> None:
+    def __init__(self, port: int | None = None, in_process: bool = True, serve: bool = True) -> None:
         self.port = port or free_port()
-        self.in_process = in_process
+        self.in_process, self.serve = in_process, serve
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self._server: Any = None
         self._mock: Any = None
@@ -78,8 +86,9 @@ class Emulator:
         if self.in_process:
             self._mock = mock_aws()
             self._mock.start()
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self._server.start()
+        if self.serve or not self.in_process:
+            self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+            self._server.start()
         from arrears.adapters import clients
 
         clients.reset()
@@ -143,7 +152,9 @@ class Deployed:
         if set(value) == {"Ref"}:
             return self.ref(value["Ref"])
         if set(value) == {"Fn::GetAtt"}:
-            res, attr = value["Fn::GetAtt"] if isinstance(value["Fn::GetAtt"], list) else value["Fn::GetAtt"].split(".", 1)
+            res, attr = (
+                value["Fn::GetAtt"] if isinstance(value["Fn::GetAtt"], list) else value["Fn::GetAtt"].split(".", 1)
+            )
             return self.get_att(res, attr)
         if set(value) == {"Fn::Sub"}:
             text = value["Fn::Sub"]
@@ -235,7 +246,8 @@ def deploy(overrides: dict[str, str] | None = None) -> Deployed:
             deployable["Resources"].pop(name)
             deployable["Resources"] = {
                 k: {**v, "DependsOn": [d for d in _as_list(v.get("DependsOn")) if d != name]}
-                if v.get("DependsOn") else v
+                if v.get("DependsOn")
+                else v
                 for k, v in deployable["Resources"].items()
             }
     deployable["Outputs"] = {  # outputs of what was taken out are resolved by the runner instead
@@ -248,7 +260,9 @@ def deploy(overrides: dict[str, str] | None = None) -> Deployed:
             s3.put_object(Bucket=ARTIFACTS, Key=f"{name}.zip", Body=_tiny_zip())
     cf = client("cloudformation")
     cf.create_stack(
-        StackName=STACK, TemplateBody=json.dumps(deployable), Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+        StackName=STACK,
+        TemplateBody=json.dumps(deployable),
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
     )
     status = cf.describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"]

@@ -1,4 +1,5 @@
 """Case transitions: open on entering M1, history on bucket moves, close on cure; SMS on M1 entry."""
+
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -11,8 +12,9 @@ SCHEME = BucketScheme.parse(DEFAULT_SPEC)
 
 def assessment(day: str, dpd: int) -> Assessment:
     d = date.fromisoformat(day)
-    return Assessment(datetime(d.year, d.month, d.day, 1, tzinfo=UTC), d, dpd, SCHEME.classify(dpd),
-                      Decimal("10"), Decimal("30"))
+    return Assessment(
+        datetime(d.year, d.month, d.day, 1, tzinfo=UTC), d, dpd, SCHEME.classify(dpd), Decimal("10"), Decimal("30")
+    )
 
 
 def test_entering_m1_opens_a_case_and_plans_one_sms():

@@ -1,4 +1,5 @@
 """Typed settings fail loudly; the report aggregates facts and ignores duplicates."""
+
 from datetime import UTC, date, datetime
 
 import pytest
@@ -9,8 +10,14 @@ from arrears.domain.report import daily_report
 from arrears.observability import mask_email, mask_phone
 
 GOOD = {
-    "LEDGER_TABLE": "l", "LOANS_TABLE": "lo", "BORROWERS_TABLE": "b", "CONTACTS_TABLE": "c",
-    "COLLECTIONS_TABLE": "co", "IDEMPOTENCY_TABLE": "i", "OUTCOMES_BUCKET": "o", "WORK_QUEUE_URL": "w",
+    "LEDGER_TABLE": "l",
+    "LOANS_TABLE": "lo",
+    "BORROWERS_TABLE": "b",
+    "CONTACTS_TABLE": "c",
+    "COLLECTIONS_TABLE": "co",
+    "IDEMPOTENCY_TABLE": "i",
+    "OUTCOMES_BUCKET": "o",
+    "WORK_QUEUE_URL": "w",
     "SMS_QUEUE_URL": "s",
 }
 

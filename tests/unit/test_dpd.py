@@ -1,4 +1,5 @@
 """Days past due and buckets: time zones, month ends, leap days, the due date itself, grace."""
+
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -109,10 +110,26 @@ def test_overpayment_is_credit_for_later_installments():
     assert balance.unpaid == () and balance.credit == Decimal("50.00")
 
 
-@pytest.mark.parametrize("dpd,bucket", [
-    (0, CURRENT), (1, "M1"), (30, "M1"), (31, "M2"), (60, "M2"), (61, "M3"), (90, "M3"), (91, "M4"),
-    (120, "M4"), (121, "M5"), (150, "M5"), (151, "M6"), (180, "M6"), (181, "M6+"), (2000, "M6+"),
-])
+@pytest.mark.parametrize(
+    "dpd,bucket",
+    [
+        (0, CURRENT),
+        (1, "M1"),
+        (30, "M1"),
+        (31, "M2"),
+        (60, "M2"),
+        (61, "M3"),
+        (90, "M3"),
+        (91, "M4"),
+        (120, "M4"),
+        (121, "M5"),
+        (150, "M5"),
+        (151, "M6"),
+        (180, "M6"),
+        (181, "M6+"),
+        (2000, "M6+"),
+    ],
+)
 def test_default_buckets(dpd, bucket):
     assert SCHEME.classify(dpd) == bucket
 
@@ -122,14 +139,17 @@ def test_configurable_buckets():
     assert [scheme.classify(d) for d in (0, 15, 16, 400)] == [CURRENT, "early", "late", "late"]
 
 
-@pytest.mark.parametrize("spec,words", [
-    ("M1:1-30,M2:40-60,M3:61-", "contiguous"),
-    ("M1:2-30,M2:31-", "start at 1"),
-    ("M1:1-30,M2:31-60", "open-ended"),
-    ("M1:1-30,M1:31-", "repeated"),
-    ("M1:one-30,M2:31-", "NAME:MIN-MAX"),
-    ("", "no buckets"),
-])
+@pytest.mark.parametrize(
+    "spec,words",
+    [
+        ("M1:1-30,M2:40-60,M3:61-", "contiguous"),
+        ("M1:2-30,M2:31-", "start at 1"),
+        ("M1:1-30,M2:31-60", "open-ended"),
+        ("M1:1-30,M1:31-", "repeated"),
+        ("M1:one-30,M2:31-", "NAME:MIN-MAX"),
+        ("", "no buckets"),
+    ],
+)
 def test_bad_bucket_specs_say_what_is_wrong(spec, words):
     with pytest.raises(ValueError, match=words):
         BucketScheme.parse(spec)

@@ -1,4 +1,5 @@
 """Import validation: every bad row is rejected with its row number and a reason; good rows land."""
+
 import json
 
 import pytest
@@ -69,11 +70,27 @@ def test_repayment_needs_an_offset():
 
 def test_jsonl_float_money_keeps_its_digits_and_broken_lines_are_rows():
     lines = [
-        json.dumps({"loan_id": "L1", "borrower_id": "B1", "product": "p", "currency": "CNY", "principal": 100.1,
-                    "disbursed_on": "2026-03-01"}),
+        json.dumps(
+            {
+                "loan_id": "L1",
+                "borrower_id": "B1",
+                "product": "p",
+                "currency": "CNY",
+                "principal": 100.1,
+                "disbursed_on": "2026-03-01",
+            }
+        ),
         '{"loan_id": "L2", ',
-        json.dumps({"loan_id": "L3", "borrower_id": "B1", "product": "p", "currency": "CNY", "principal": 0.123,
-                    "disbursed_on": "2026-03-01"}),
+        json.dumps(
+            {
+                "loan_id": "L3",
+                "borrower_id": "B1",
+                "product": "p",
+                "currency": "CNY",
+                "principal": 0.123,
+                "disbursed_on": "2026-03-01",
+            }
+        ),
     ]
     parsed = parse_file("loans/l.jsonl", "\n".join(lines).encode(), lambda kind, ids: {"B1": ""})
     assert [n for n, _ in parsed.records] == [1]
@@ -81,13 +98,16 @@ def test_jsonl_float_money_keeps_its_digits_and_broken_lines_are_rows():
     assert "more than 2 decimal places" in reasons(parsed)[3]
 
 
-@pytest.mark.parametrize("key,body,words", [
-    ("misc/x.csv", b"a\n", "cannot tell what"),
-    ("loans/x.txt", b"a\n", "neither .csv nor .jsonl"),
-    ("loans/x.csv", b"", "empty"),
-    ("loans/x.csv", b"loan_id,borrower_id\nL1,B1\n", r"lacks column\(s\) product, currency"),
-    ("loans/x.csv", b"\xff\xfe\x00bad", "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "key,body,words",
+    [
+        ("misc/x.csv", b"a\n", "cannot tell what"),
+        ("loans/x.txt", b"a\n", "neither .csv nor .jsonl"),
+        ("loans/x.csv", b"", "empty"),
+        ("loans/x.csv", b"loan_id,borrower_id\nL1,B1\n", r"lacks column\(s\) product, currency"),
+        ("loans/x.csv", b"\xff\xfe\x00bad", "not UTF-8"),
+    ],
+)
 def test_unreadable_files_are_rejected_whole(key, body, words):
     with pytest.raises(FileRejected, match=words):
         parse_file(key, body)
@@ -97,8 +117,20 @@ def test_kind_and_format_from_key():
     assert kind_of("repayments/2026/03/day.jsonl") == ("repayments", "jsonl")
 
 
-@pytest.mark.parametrize("raw,ok", [("10", True), ("10.5", True), ("10.50", True), ("10.505", False), ("-1", False),
-                                    ("abc", False), ("", False), ("NaN", False), ("1E2", False)])
+@pytest.mark.parametrize(
+    "raw,ok",
+    [
+        ("10", True),
+        ("10.5", True),
+        ("10.50", True),
+        ("10.505", False),
+        ("-1", False),
+        ("abc", False),
+        ("", False),
+        ("NaN", False),
+        ("1E2", False),
+    ],
+)
 def test_parse_money(raw, ok):
     if ok:
         assert parse_money(raw) >= 0

@@ -1,4 +1,5 @@
 """The incremental balance used by the ledger stream equals a full recomputation (property test)."""
+
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -15,7 +16,9 @@ def schedules(draw):
     n = draw(st.integers(1, 8))
     start = date(2026, 1, 1)
     offsets = sorted(draw(st.lists(st.integers(0, 400), min_size=n, max_size=n)))
-    return [Installment(i + 1, start + timedelta(days=o), draw(money), draw(money), ZERO) for i, o in enumerate(offsets)]
+    return [
+        Installment(i + 1, start + timedelta(days=o), draw(money), draw(money), ZERO) for i, o in enumerate(offsets)
+    ]
 
 
 @settings(max_examples=300, deadline=None)

@@ -1,4 +1,5 @@
 """Typed settings, read once per container from the environment and validated loudly."""
+
 from __future__ import annotations
 
 import os

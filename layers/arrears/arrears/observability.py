@@ -1,4 +1,5 @@
 """Logger and metrics shared by every function. Never log personal data: mask it."""
+
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger, Metrics

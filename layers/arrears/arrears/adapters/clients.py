@@ -1,11 +1,12 @@
 """boto3 clients built lazily (never at import time), once per container."""
+
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str) -> Any:
     import boto3  # deferred: keeps cold start small for functions that never touch this service
 

@@ -1,4 +1,5 @@
 """Facts to S3 as newline-delimited JSON, partitioned by business date (the Athena outcomes table)."""
+
 from __future__ import annotations
 
 import json

@@ -3,6 +3,7 @@
 Personal data (name, phone, email, WeChat id, ID number) lives only in ContactModel, apart from
 loan data, so encryption and masking touch one place.
 """
+
 from __future__ import annotations
 
 import json
@@ -67,7 +68,6 @@ class ContactModel(Model):
         table_name = "unbound"
         region = "us-east-1"
 
-
     borrower_id = UnicodeAttribute(hash_key=True)
     name = UnicodeAttribute()
     phone = UnicodeAttribute()
@@ -84,7 +84,6 @@ class LedgerModel(Model):
     class Meta:  # each model its own Meta: table names are bound at run time
         table_name = "unbound"
         region = "us-east-1"
-
 
     loan_id = UnicodeAttribute(hash_key=True)
     entry = UnicodeAttribute(range_key=True)
@@ -122,7 +121,6 @@ class LoanModel(Model):
         table_name = "unbound"
         region = "us-east-1"
 
-
     loan_id = UnicodeAttribute(hash_key=True)
     borrower_id = UnicodeAttribute()
     product = UnicodeAttribute()
@@ -148,7 +146,6 @@ class CollectionModel(Model):
     class Meta:  # each model its own Meta: table names are bound at run time
         table_name = "unbound"
         region = "us-east-1"
-
 
     loan_id = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)

@@ -1,4 +1,5 @@
 """DynamoDB access for the use cases (the only place that knows tables and keys)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -31,6 +32,7 @@ def _condition_failed(e: Exception) -> bool:
 
 # --- import -------------------------------------------------------------------------------------
 
+
 def known_parents(kind: str, ids: set[str]) -> dict[str, str]:
     """Which of these borrowers / loans exist: id -> currency (loans) or '' (borrowers)."""
     found: dict[str, str] = {}
@@ -50,26 +52,47 @@ def known_parents(kind: str, ids: set[str]) -> dict[str, str]:
 def _items_for(rec: Record) -> Iterator[Any]:
     if isinstance(rec, Borrower):
         yield BorrowerModel(
-            rec.borrower_id, timezone=rec.timezone, language=rec.language, jurisdiction=rec.jurisdiction,
-            credit_grade=rec.credit_grade, opt_out=set(rec.opt_out) or None,
+            rec.borrower_id,
+            timezone=rec.timezone,
+            language=rec.language,
+            jurisdiction=rec.jurisdiction,
+            credit_grade=rec.credit_grade,
+            opt_out=set(rec.opt_out) or None,
         )
         yield ContactModel(
-            rec.borrower_id, name=rec.name, phone=rec.phone, email=rec.email,
-            wechat_openid=rec.wechat_openid, id_number=rec.id_number,
+            rec.borrower_id,
+            name=rec.name,
+            phone=rec.phone,
+            email=rec.email,
+            wechat_openid=rec.wechat_openid,
+            id_number=rec.id_number,
         )
     elif isinstance(rec, Loan):
         yield LedgerModel(
-            rec.loan_id, "LOAN", borrower_id=rec.borrower_id, product=rec.product, currency=rec.currency,
-            principal=rec.principal, disbursed_on=rec.disbursed_on.isoformat(),
+            rec.loan_id,
+            "LOAN",
+            borrower_id=rec.borrower_id,
+            product=rec.product,
+            currency=rec.currency,
+            principal=rec.principal,
+            disbursed_on=rec.disbursed_on.isoformat(),
         )
     elif isinstance(rec, InstallmentRow):
         yield LedgerModel(
-            rec.loan_id, f"INST#{rec.seq:04d}", seq=rec.seq, due_date=rec.due_date.isoformat(),
-            principal_due=rec.principal_due, interest_due=rec.interest_due, fee_due=rec.fee_due,
+            rec.loan_id,
+            f"INST#{rec.seq:04d}",
+            seq=rec.seq,
+            due_date=rec.due_date.isoformat(),
+            principal_due=rec.principal_due,
+            interest_due=rec.interest_due,
+            fee_due=rec.fee_due,
         )
     elif isinstance(rec, RepaymentRow):
         yield LedgerModel(
-            rec.loan_id, f"PAY#{rec.payment_id}", payment_id=rec.payment_id, paid_at=iso(rec.paid_at),
+            rec.loan_id,
+            f"PAY#{rec.payment_id}",
+            payment_id=rec.payment_id,
+            paid_at=iso(rec.paid_at),
             amount=rec.amount,
         )
 
@@ -95,6 +118,7 @@ def write_records(records: Iterable[Record]) -> int:
 
 # --- ledger and loan state ---------------------------------------------------------------------
 
+
 def ledger(loan_id: str) -> tuple[LedgerModel | None, list[Installment], list[Repayment]]:
     header = None
     installments: list[Installment] = []
@@ -104,8 +128,13 @@ def ledger(loan_id: str) -> tuple[LedgerModel | None, list[Installment], list[Re
             header = e
         elif e.entry.startswith("INST#"):
             installments.append(
-                Installment(int(e.seq or 0), date.fromisoformat(e.due_date or ""), e.principal_due or Decimal(0),
-                            e.interest_due or Decimal(0), e.fee_due or Decimal(0))
+                Installment(
+                    int(e.seq or 0),
+                    date.fromisoformat(e.due_date or ""),
+                    e.principal_due or Decimal(0),
+                    e.interest_due or Decimal(0),
+                    e.fee_due or Decimal(0),
+                )
             )
         elif e.entry.startswith("PAY#"):
             repayments.append(Repayment(e.payment_id or "", parse_instant(e.paid_at), e.amount or Decimal(0)))
@@ -162,7 +191,9 @@ def send_contexts(wanted: list[tuple[str, str, str]]) -> dict[str, SendContext]:
     for i in range(0, len(wanted), 25):
         chunk = wanted[i : i + 25]
         request: dict[str, Any] = {
-            CollectionModel.Meta.table_name: {"Keys": [{"loan_id": {"S": lid}, "sk": {"S": f"ACT#{aid}"}} for lid, aid, _ in chunk]},
+            CollectionModel.Meta.table_name: {
+                "Keys": [{"loan_id": {"S": lid}, "sk": {"S": f"ACT#{aid}"}} for lid, aid, _ in chunk]
+            },
             LoanModel.Meta.table_name: {"Keys": [{"loan_id": {"S": lid}} for lid in sorted({c[0] for c in chunk})]},
             BorrowerModel.Meta.table_name: {"Keys": [{"borrower_id": {"S": b}} for b in sorted({c[2] for c in chunk})]},
             ContactModel.Meta.table_name: {"Keys": [{"borrower_id": {"S": b}} for b in sorted({c[2] for c in chunk})]},
@@ -172,13 +203,21 @@ def send_contexts(wanted: list[tuple[str, str, str]]) -> dict[str, SendContext]:
             for table, items in resp.get("Responses", {}).items():
                 for raw in items:
                     m = models[table].from_raw_data(raw)
-                    found[(table, m.sk if isinstance(m, CollectionModel) else (m.loan_id if isinstance(m, LoanModel)
-                                                                                  else m.borrower_id))] = m
+                    found[
+                        (
+                            table,
+                            m.sk
+                            if isinstance(m, CollectionModel)
+                            else (m.loan_id if isinstance(m, LoanModel) else m.borrower_id),
+                        )
+                    ] = m
             request = resp.get("UnprocessedKeys") or {}
     return {
         aid: SendContext(
-            found.get((CollectionModel.Meta.table_name, f"ACT#{aid}")), found.get((LoanModel.Meta.table_name, lid)),
-            found.get((BorrowerModel.Meta.table_name, bid)), found.get((ContactModel.Meta.table_name, bid)),
+            found.get((CollectionModel.Meta.table_name, f"ACT#{aid}")),
+            found.get((LoanModel.Meta.table_name, lid)),
+            found.get((BorrowerModel.Meta.table_name, bid)),
+            found.get((ContactModel.Meta.table_name, bid)),
         )
         for lid, aid, bid in wanted
     }
@@ -214,7 +253,10 @@ def set_unpaid(loan: LoanModel, unpaid: tuple[Unpaid, ...], shard: str) -> None:
 def due_loans(shard: str, cutoff: date, start_key: dict[str, Any] | None, page_size: int) -> Any:
     """One page of loans in a shard with an unpaid installment due on or before ``cutoff``."""
     return LoanModel.due_index.query(
-        shard, LoanModel.next_due <= cutoff.isoformat(), limit=page_size, page_size=page_size,
+        shard,
+        LoanModel.next_due <= cutoff.isoformat(),
+        limit=page_size,
+        page_size=page_size,
         last_evaluated_key=start_key,
     )
 
@@ -228,26 +270,61 @@ def transition_items(loan: LoanModel, before: CaseState, transitions: list[Trans
     for t in transitions:
         day = t.day.isoformat()
         if t.kind == "case_opened":
-            items.append(CollectionModel(loan.loan_id, f"CASE#{t.case_id}", kind="case", case_id=t.case_id,
-                                         status="open", opened_on=day, borrower_id=loan.borrower_id))
+            items.append(
+                CollectionModel(
+                    loan.loan_id,
+                    f"CASE#{t.case_id}",
+                    kind="case",
+                    case_id=t.case_id,
+                    status="open",
+                    opened_on=day,
+                    borrower_id=loan.borrower_id,
+                )
+            )
         elif t.kind == "bucket_entered":
-            items.append(CollectionModel(loan.loan_id, f"BH#{day}#{t.bucket}", kind="bucket", case_id=t.case_id,
-                                         bucket=t.bucket, entered_on=day))
+            items.append(
+                CollectionModel(
+                    loan.loan_id,
+                    f"BH#{day}#{t.bucket}",
+                    kind="bucket",
+                    case_id=t.case_id,
+                    bucket=t.bucket,
+                    entered_on=day,
+                )
+            )
         elif t.kind == "bucket_left" and before.bucket_since is not None:
             since = before.bucket_since.isoformat()
-            items.append(CollectionModel(loan.loan_id, f"BH#{since}#{t.bucket}", kind="bucket", case_id=t.case_id,
-                                         bucket=t.bucket, entered_on=since, left_on=day))
+            items.append(
+                CollectionModel(
+                    loan.loan_id,
+                    f"BH#{since}#{t.bucket}",
+                    kind="bucket",
+                    case_id=t.case_id,
+                    bucket=t.bucket,
+                    entered_on=since,
+                    left_on=day,
+                )
+            )
         elif t.kind == "case_closed":
-            items.append(CollectionModel(
-                loan.loan_id, f"CASE#{t.case_id}", kind="case", case_id=t.case_id, status="closed",
-                opened_on=before.opened_on.isoformat() if before.opened_on else None, closed_on=day,
-                reason=t.reason, borrower_id=loan.borrower_id))
+            items.append(
+                CollectionModel(
+                    loan.loan_id,
+                    f"CASE#{t.case_id}",
+                    kind="case",
+                    case_id=t.case_id,
+                    status="closed",
+                    opened_on=before.opened_on.isoformat() if before.opened_on else None,
+                    closed_on=day,
+                    reason=t.reason,
+                    borrower_id=loan.borrower_id,
+                )
+            )
     return items
 
 
 def save_all(items: Iterable[Any]) -> None:
     """Unconditional whole-item puts, 25 a request, grouped by table."""
-    by_model: dict[type, list[Any]] = {}
+    by_model: dict[Any, list[Any]] = {}
     for item in items:
         by_model.setdefault(type(item), []).append(item)
     for model, group in by_model.items():
@@ -259,9 +336,19 @@ def save_all(items: Iterable[Any]) -> None:
 def create_action(a: PlannedAction) -> bool:
     """Create a planned action once (conditional put). False when it already exists (redelivery)."""
     item = CollectionModel(
-        a.loan_id, f"ACT#{a.action_id}", kind="action", case_id=a.case_id, status="planned",
-        borrower_id=a.borrower_id, action_id=a.action_id, channel=a.channel, template=a.template, step=a.step,
-        bucket=a.bucket, planned_for=a.planned_for.isoformat(), strategy=a.strategy,
+        a.loan_id,
+        f"ACT#{a.action_id}",
+        kind="action",
+        case_id=a.case_id,
+        status="planned",
+        borrower_id=a.borrower_id,
+        action_id=a.action_id,
+        channel=a.channel,
+        template=a.template,
+        step=a.step,
+        bucket=a.bucket,
+        planned_for=a.planned_for.isoformat(),
+        strategy=a.strategy,
         strategy_version=a.strategy_version,
     )
     try:
@@ -284,10 +371,18 @@ def action(loan_id: str, action_id: str) -> CollectionModel | None:
         return None
 
 
-def move_action(loan_id: str, action_id: str, frm: str, to: str, *, reason: str | None = None,
-                sent_at: datetime | None = None, message_id: str | None = None) -> bool:
+def move_action(
+    loan_id: str,
+    action_id: str,
+    frm: str,
+    to: str,
+    *,
+    reason: str | None = None,
+    sent_at: datetime | None = None,
+    message_id: str | None = None,
+) -> bool:
     """Atomically move an action from one status to another; False when it was not in ``frm``."""
-    actions = [CollectionModel.status.set(to)]
+    actions: list[Any] = [CollectionModel.status.set(to)]
     if reason is not None:
         actions.append(CollectionModel.reason.set(reason))
     if sent_at is not None:
@@ -304,5 +399,4 @@ def move_action(loan_id: str, action_id: str, frm: str, to: str, *, reason: str 
 
 
 def planned_actions(loan_id: str) -> list[CollectionModel]:
-    return [a for a in CollectionModel.query(loan_id, CollectionModel.sk.startswith("ACT#"))
-            if a.status == "planned"]
+    return [a for a in CollectionModel.query(loan_id, CollectionModel.sk.startswith("ACT#")) if a.status == "planned"]

@@ -1,4 +1,5 @@
 """Delinquency buckets: configurable ranges of days past due (Fineract-style delinquency ranges)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """Days past due, buckets, and the case lifecycle that follows from them."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -89,9 +90,7 @@ def transition(loan_id: str, state: CaseState, a: Assessment) -> tuple[CaseState
     if state.bucket != CURRENT:
         facts.append(Transition("bucket_left", new.case_id, state.bucket, state.bucket, a.bucket, a.local_day))
     if a.bucket == CURRENT:
-        facts.append(
-            Transition("case_closed", new.case_id, state.bucket, state.bucket, CURRENT, a.local_day, "cured")
-        )
+        facts.append(Transition("case_closed", new.case_id, state.bucket, state.bucket, CURRENT, a.local_day, "cured"))
         return CaseState(), facts
     facts.append(Transition("bucket_entered", new.case_id, a.bucket, state.bucket, a.bucket, a.local_day))
     return replace(new, bucket=a.bucket, bucket_since=a.local_day), facts

@@ -1,4 +1,5 @@
 """Facts: every event the system produces, one flat row each, for the outcomes table (Athena)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -8,8 +9,16 @@ from datetime import date, datetime
 from .timeutil import iso, local_date
 
 FACT_TYPES = (
-    "case_opened", "case_closed", "bucket_entered", "bucket_left", "loan_evaluated",
-    "action_planned", "action_sent", "action_cancelled", "action_blocked", "repayment_applied",
+    "case_opened",
+    "case_closed",
+    "bucket_entered",
+    "bucket_left",
+    "loan_evaluated",
+    "action_planned",
+    "action_sent",
+    "action_cancelled",
+    "action_blocked",
+    "repayment_applied",
 )
 
 #: Column order and Athena/Glue types of the outcomes table; template.yaml declares the same columns.

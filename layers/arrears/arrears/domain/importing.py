@@ -3,6 +3,7 @@
 Each row is validated on its own; a bad row is rejected with its row number and reason and the good
 rows still land. A file that cannot be parsed at all is rejected whole.
 """
+
 from __future__ import annotations
 
 import csv
@@ -23,8 +24,17 @@ CHANNELS = ("sms", "email", "voice", "wechat")
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "borrowers": (
-        "borrower_id", "name", "phone", "email", "wechat_openid", "id_number", "timezone", "language",
-        "jurisdiction", "credit_grade", "opt_out",
+        "borrower_id",
+        "name",
+        "phone",
+        "email",
+        "wechat_openid",
+        "id_number",
+        "timezone",
+        "language",
+        "jurisdiction",
+        "credit_grade",
+        "opt_out",
     ),
     "loans": ("loan_id", "borrower_id", "product", "currency", "principal", "disbursed_on"),
     "installments": ("loan_id", "seq", "due_date", "principal_due", "interest_due", "fee_due"),
@@ -264,7 +274,10 @@ def _repayment(row: dict[str, Any]) -> RepaymentRow:
 
 
 _PARSERS: dict[str, Callable[[dict[str, Any]], Record]] = {
-    "borrowers": _borrower, "loans": _loan, "installments": _installment, "repayments": _repayment,
+    "borrowers": _borrower,
+    "loans": _loan,
+    "installments": _installment,
+    "repayments": _repayment,
 }
 
 

@@ -3,6 +3,7 @@
 Repayments are applied to the oldest unpaid installment first (within an installment: fee, then
 interest, then principal). Overpayment is kept as credit and applied to later installments.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -60,9 +61,7 @@ class Balance:
         return sum((u.remaining for u in self.unpaid if u.due_date < local_day), ZERO)
 
 
-def allocate(
-    installments: list[Installment], repayments: list[Repayment], as_of: datetime | None = None
-) -> Balance:
+def allocate(installments: list[Installment], repayments: list[Repayment], as_of: datetime | None = None) -> Balance:
     """Apply the repayments made up to ``as_of`` (all when None) to the schedule, oldest first."""
     schedule = sorted(installments, key=lambda i: (i.due_date, i.seq))
     paid = sorted(

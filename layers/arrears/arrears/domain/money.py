@@ -1,4 +1,5 @@
 """Exact money: Decimal only, never float."""
+
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation

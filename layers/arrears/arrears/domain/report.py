@@ -1,4 +1,5 @@
 """The daily report: computed from one business date's facts (the same rows Athena sees)."""
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict

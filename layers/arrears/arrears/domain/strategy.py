@@ -2,6 +2,7 @@
 
 The decision to send is re-made at send time: a cured loan cancels, an opted-out channel blocks.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -68,8 +69,13 @@ class SendDecision:
 
 
 def decide_send(
-    *, action_case_id: str, channel: str, loan_case_id: str | None, loan_bucket: str,
-    opt_outs: frozenset[str], has_address: bool,
+    *,
+    action_case_id: str,
+    channel: str,
+    loan_case_id: str | None,
+    loan_bucket: str,
+    opt_outs: frozenset[str],
+    has_address: bool,
 ) -> SendDecision:
     """Re-check a planned action just before it leaves the system."""
     if loan_case_id is None or loan_bucket == CURRENT:

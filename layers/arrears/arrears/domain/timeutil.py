@@ -1,4 +1,5 @@
 """Time zones and dates: every borrower-facing date is a local date in the borrower's IANA zone."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime

@@ -8,6 +8,7 @@ enqueued, facts flushed, then the loans' state saved last), so a retried batch r
 transitions, the same deterministic action ids and the same fact ids (the sender and the report both
 deduplicate on them).
 """
+
 from __future__ import annotations
 
 import json
@@ -41,9 +42,17 @@ class Outcome:
         self.cancels += other.cancels
 
 
-def fact(settings: Settings, kind: str, at: datetime, loan: LoanModel, source: str, **kw: object) -> Fact:
-    return Fact(kind, at, business_date(at, settings.business_tz), loan.loan_id, source,
-                borrower_id=loan.borrower_id, currency=loan.currency, **kw)  # type: ignore[arg-type]
+def fact(settings: Settings, kind: str, at: datetime, loan: LoanModel, source: str, **kw: Any) -> Fact:
+    return Fact(
+        kind,
+        at,
+        business_date(at, settings.business_tz),
+        loan.loan_id,
+        source,
+        borrower_id=loan.borrower_id,
+        currency=loan.currency,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def apply(settings: Settings, loan: LoanModel, a: Assessment, source: str) -> Outcome:
@@ -55,23 +64,59 @@ def apply(settings: Settings, loan: LoanModel, a: Assessment, source: str) -> Ou
         return out
     out.items += store.transition_items(loan, before, transitions)
     for t in transitions:
-        out.facts.append(fact(
-            settings, t.kind, a.as_of, loan, source, case_id=t.case_id, bucket=t.bucket, from_bucket=t.from_bucket,
-            to_bucket=t.to_bucket, dpd=a.dpd, amount_minor=to_minor(a.overdue, loan.currency),
-            outstanding_minor=to_minor(a.outstanding, loan.currency), reason=t.reason,
-            key=f"{t.case_id}|{t.bucket}",
-        ))
+        out.facts.append(
+            fact(
+                settings,
+                t.kind,
+                a.as_of,
+                loan,
+                source,
+                case_id=t.case_id,
+                bucket=t.bucket,
+                from_bucket=t.from_bucket,
+                to_bucket=t.to_bucket,
+                dpd=a.dpd,
+                amount_minor=to_minor(a.overdue, loan.currency),
+                outstanding_minor=to_minor(a.outstanding, loan.currency),
+                reason=t.reason,
+                key=f"{t.case_id}|{t.bucket}",
+            )
+        )
     if after.bucket == CURRENT and before.case_id:
         for act in store.planned_actions(loan.loan_id):
             out.cancels.append((loan.loan_id, act.action_id or ""))
-            out.facts.append(fact(settings, "action_cancelled", a.as_of, loan, source, case_id=act.case_id,
-                                  action_id=act.action_id, channel=act.channel, reason="loan cured",
-                                  key=act.action_id or ""))
+            out.facts.append(
+                fact(
+                    settings,
+                    "action_cancelled",
+                    a.as_of,
+                    loan,
+                    source,
+                    case_id=act.case_id,
+                    action_id=act.action_id,
+                    channel=act.channel,
+                    reason="loan cured",
+                    key=act.action_id or "",
+                )
+            )
     for p in plan(loan.loan_id, loan.borrower_id, transitions):
         out.to_enqueue.append(p)
-        out.facts.append(fact(settings, "action_planned", a.as_of, loan, source, case_id=p.case_id,
-                              action_id=p.action_id, channel=p.channel, bucket=p.bucket, strategy=p.strategy,
-                              strategy_version=p.strategy_version, key=p.action_id))
+        out.facts.append(
+            fact(
+                settings,
+                "action_planned",
+                a.as_of,
+                loan,
+                source,
+                case_id=p.case_id,
+                action_id=p.action_id,
+                channel=p.channel,
+                bucket=p.bucket,
+                strategy=p.strategy,
+                strategy_version=p.strategy_version,
+                key=p.action_id,
+            )
+        )
     store.set_case_state(loan, after)
     return out
 
@@ -93,9 +138,19 @@ def enqueue(settings: Settings, actions: list[PlannedAction]) -> None:
     sqs = client("sqs")
     for i in range(0, len(actions), 10):
         entries = [
-            {"Id": str(n), "MessageBody": json.dumps({
-                "action_id": a.action_id, "loan_id": a.loan_id, "case_id": a.case_id, "channel": a.channel,
-                "template": a.template, "borrower_id": a.borrower_id})}
+            {
+                "Id": str(n),
+                "MessageBody": json.dumps(
+                    {
+                        "action_id": a.action_id,
+                        "loan_id": a.loan_id,
+                        "case_id": a.case_id,
+                        "channel": a.channel,
+                        "template": a.template,
+                        "borrower_id": a.borrower_id,
+                    }
+                ),
+            }
             for n, a in enumerate(actions[i : i + 10])
         ]
         resp = sqs.send_message_batch(QueueUrl=settings.sms_queue_url, Entries=entries)

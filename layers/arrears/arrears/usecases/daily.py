@@ -1,4 +1,5 @@
 """The daily run: fan out one work item per shard, and evaluate a shard's delinquent loans."""
+
 from __future__ import annotations
 
 import json
@@ -83,9 +84,21 @@ def run_shard(settings: Settings, work: ShardWork, time_left_ms: Callable[[], in
                 markers.append(store.eval_marker(loan.loan_id, work.run_at))
             if a.bucket != CURRENT:
                 result.delinquent += 1
-                sink.add(fact(settings, "loan_evaluated", work.run_at, loan, SOURCE, case_id=loan.case_id,
-                              bucket=a.bucket, dpd=a.dpd, amount_minor=to_minor(a.overdue, loan.currency),
-                              outstanding_minor=to_minor(a.outstanding, loan.currency), key=iso(work.run_at)))
+                sink.add(
+                    fact(
+                        settings,
+                        "loan_evaluated",
+                        work.run_at,
+                        loan,
+                        SOURCE,
+                        case_id=loan.case_id,
+                        bucket=a.bucket,
+                        dpd=a.dpd,
+                        amount_minor=to_minor(a.overdue, loan.currency),
+                        outstanding_minor=to_minor(a.outstanding, loan.currency),
+                        key=iso(work.run_at),
+                    )
+                )
         result.items_read += page.total_count
         sink.flush()
         store.save_all(markers)  # the ledger stream applies the bucket changes, in order per loan

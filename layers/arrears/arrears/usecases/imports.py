@@ -1,4 +1,5 @@
 """Import one platform file from S3 into the ledger, with a rejects report next to it."""
+
 from __future__ import annotations
 
 import json
@@ -50,6 +51,8 @@ def _write_report(bucket: str, key: str, result: ImportResult, rejects: list[dic
     """Always written, so the platform can tell 'processed, all good' from 'not processed yet'."""
     body = {**result.as_dict(), "rejects": rejects}
     client("s3").put_object(
-        Bucket=bucket, Key=key + REJECTS_SUFFIX, Body=json.dumps(body, indent=1).encode(),
+        Bucket=bucket,
+        Key=key + REJECTS_SUFFIX,
+        Body=json.dumps(body, indent=1).encode(),
         ContentType="application/json",
     )

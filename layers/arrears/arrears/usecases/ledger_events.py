@@ -5,6 +5,7 @@ oldest-first waterfall; an installment on a loan with nothing paid is appended),
 what a full recomputation gives. Anything else (a changed or removed entry, an installment after
 payments) recomputes the loan from its whole ledger.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -41,8 +42,13 @@ def _new_state(loan_id: str, change: LedgerChange, borrowers: dict[str, Any]) ->
     if b is None:
         logger.warning("loan has no known borrower; skipped", extra={"loan_id": loan_id})
         return None
-    return LoanModel(loan_id, borrower_id=b.borrower_id, product=new.get("product", ""),
-                     currency=new.get("currency", ""), tz=b.timezone)
+    return LoanModel(
+        loan_id,
+        borrower_id=b.borrower_id,
+        product=new.get("product", ""),
+        currency=new.get("currency", ""),
+        tz=b.timezone,
+    )
 
 
 def _incremental(loan: LoanModel, changes: list[LedgerChange]) -> tuple[bool, list[LedgerChange]]:
@@ -61,9 +67,16 @@ def _incremental(loan: LoanModel, changes: list[LedgerChange]) -> tuple[bool, li
         if c.entry.startswith("INST#"):
             if paid_total > ZERO or any(u.seq == int(c.new["seq"]) for u in unpaid):
                 return False, []
-            unpaid = add_installment(unpaid, Installment(
-                int(c.new["seq"]), date.fromisoformat(c.new["due_date"]), Decimal(c.new["principal_due"]),
-                Decimal(c.new["interest_due"]), Decimal(c.new["fee_due"])))
+            unpaid = add_installment(
+                unpaid,
+                Installment(
+                    int(c.new["seq"]),
+                    date.fromisoformat(c.new["due_date"]),
+                    Decimal(c.new["principal_due"]),
+                    Decimal(c.new["interest_due"]),
+                    Decimal(c.new["fee_due"]),
+                ),
+            )
         elif c.entry.startswith("PAY#"):
             pid = str(c.new["payment_id"])
             if pid in applied:
@@ -86,15 +99,24 @@ def _recompute(loan: LoanModel, changes: list[LedgerChange]) -> list[LedgerChang
     balance = allocate(installments, repayments)
     known = set(loan.payment_ids or ())
     _store_balance(loan, balance.unpaid, balance.credit, balance.paid_total, {r.payment_id for r in repayments})
-    return [c for c in changes if c.entry.startswith("PAY#") and c.new and not c.unchanged
-            and (c.event == "MODIFY" or str(c.new["payment_id"]) not in known)]
+    return [
+        c
+        for c in changes
+        if c.entry.startswith("PAY#")
+        and c.new
+        and not c.unchanged
+        and (c.event == "MODIFY" or str(c.new["payment_id"]) not in known)
+    ]
 
 
 def reevaluate(settings: Settings, by_loan: dict[str, list[LedgerChange]], sink: FactSink) -> None:
     """Re-evaluate each changed loan once, as of its latest change."""
     states = store.loans(sorted(by_loan))
-    fresh = {lid: next(c for c in cs if c.entry == "LOAN" and c.new) for lid, cs in by_loan.items()
-             if lid not in states and any(c.entry == "LOAN" and c.new for c in cs)}
+    fresh = {
+        lid: next(c for c in cs if c.entry == "LOAN" and c.new)
+        for lid, cs in by_loan.items()
+        if lid not in states and any(c.entry == "LOAN" and c.new for c in cs)
+    }
     borrowers = store.borrowers(str((c.new or {}).get("borrower_id", "")) for c in fresh.values())
     out = Outcome()
     for loan_id, changes in by_loan.items():
@@ -114,11 +136,22 @@ def reevaluate(settings: Settings, by_loan: dict[str, list[LedgerChange]], sink:
         out.merge(apply(settings, loan, a, SOURCE))
         for c in repaid:
             new = c.new or {}
-            out.facts.append(fact(
-                settings, "repayment_applied", c.at, loan, SOURCE, payment_id=new.get("payment_id"),
-                amount_minor=to_minor(Decimal(new["amount"]), loan.currency), from_bucket=from_bucket,
-                to_bucket=loan.bucket, bucket=from_bucket, dpd=a.dpd,
-                outstanding_minor=to_minor(a.outstanding, loan.currency), key=str(new.get("payment_id")),
-            ))
+            out.facts.append(
+                fact(
+                    settings,
+                    "repayment_applied",
+                    c.at,
+                    loan,
+                    SOURCE,
+                    payment_id=new.get("payment_id"),
+                    amount_minor=to_minor(Decimal(new["amount"]), loan.currency),
+                    from_bucket=from_bucket,
+                    to_bucket=loan.bucket,
+                    bucket=from_bucket,
+                    dpd=a.dpd,
+                    outstanding_minor=to_minor(a.outstanding, loan.currency),
+                    key=str(new.get("payment_id")),
+                )
+            )
         out.items.append(loan)
     finish(settings, out, sink)

@@ -1,4 +1,5 @@
 """The daily report, from the outcomes facts of one business date, written next to them in S3."""
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,9 @@ def build_report(settings: Settings, day: date) -> dict[str, Any]:
     rows = read_day(settings.outcomes_bucket, day.isoformat())
     report = daily_report(day, rows, settings.buckets.names)
     client("s3").put_object(
-        Bucket=settings.outcomes_bucket, Key=report_key(day), Body=json.dumps(report, indent=1).encode(),
+        Bucket=settings.outcomes_bucket,
+        Key=report_key(day),
+        Body=json.dumps(report, indent=1).encode(),
         ContentType="application/json",
     )
     return report

@@ -1,4 +1,5 @@
 """Send one planned SMS action, at most once, after re-checking the loan and the borrower."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -52,8 +53,10 @@ def send_action(settings: Settings, msg: ActionMessage, ctx: store.SendContext, 
         logger.info("action already handled", extra={"action_id": msg.action_id, "status": action.status})
         return action.status or ""
     decision = decide_send(
-        action_case_id=msg.case_id, channel=msg.channel,
-        loan_case_id=loan.case_id if loan else None, loan_bucket=loan.bucket if loan else "M0",
+        action_case_id=msg.case_id,
+        channel=msg.channel,
+        loan_case_id=loan.case_id if loan else None,
+        loan_bucket=loan.bucket if loan else "M0",
         opt_outs=frozenset(profile.opt_out or ()) if profile else frozenset(),
         has_address=bool(contact and contact.phone),
     )
@@ -61,8 +64,20 @@ def send_action(settings: Settings, msg: ActionMessage, ctx: store.SendContext, 
         status = "cancelled" if decision.verdict == "cancel" else "blocked"
         reason = decision.reason or "borrower or loan not found"
         if store.move_action(msg.loan_id, msg.action_id, "planned", status, reason=reason) and loan is not None:
-            sink.add(fact(settings, f"action_{status}", now, loan, SOURCE, case_id=msg.case_id,
-                          action_id=msg.action_id, channel=msg.channel, reason=reason, key=msg.action_id))
+            sink.add(
+                fact(
+                    settings,
+                    f"action_{status}",
+                    now,
+                    loan,
+                    SOURCE,
+                    case_id=msg.case_id,
+                    action_id=msg.action_id,
+                    channel=msg.channel,
+                    reason=reason,
+                    key=msg.action_id,
+                )
+            )
         metrics.add_metric(name=f"Actions{status.title()}", unit="Count", value=1)
         return status
     if not store.move_action(msg.loan_id, msg.action_id, "planned", "sending"):
@@ -71,16 +86,31 @@ def send_action(settings: Settings, msg: ActionMessage, ctx: store.SendContext, 
     body = render(msg.template, bucket=loan.bucket, overdue=str(overdue), currency=loan.currency)
     try:
         resp = client("sns").publish(
-            PhoneNumber=contact.phone, Message=body,
+            PhoneNumber=contact.phone,
+            Message=body,
             MessageAttributes={"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}},
         )
     except Exception:
         store.move_action(msg.loan_id, msg.action_id, "sending", "planned")  # not sent: safe to retry
         raise
     store.move_action(msg.loan_id, msg.action_id, "sending", "sent", sent_at=now, message_id=resp.get("MessageId"))
-    sink.add(fact(settings, "action_sent", now, loan, SOURCE, case_id=msg.case_id, action_id=msg.action_id,
-                  channel=msg.channel, bucket=loan.bucket, amount_minor=to_minor(overdue, loan.currency),
-                  strategy=action.strategy, strategy_version=action.strategy_version, key=msg.action_id))
+    sink.add(
+        fact(
+            settings,
+            "action_sent",
+            now,
+            loan,
+            SOURCE,
+            case_id=msg.case_id,
+            action_id=msg.action_id,
+            channel=msg.channel,
+            bucket=loan.bucket,
+            amount_minor=to_minor(overdue, loan.currency),
+            strategy=action.strategy,
+            strategy_version=action.strategy_version,
+            key=msg.action_id,
+        )
+    )
     metrics.add_metric(name="SmsSent", unit="Count", value=1)
     logger.info("sms sent", extra={"action_id": msg.action_id, "loan_id": msg.loan_id})
     return "sent"

@@ -1,0 +1,101 @@
+"""The local runner's Query acceleration gives exactly what unpatched moto gives."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from arrears_local import accel
+
+pytestmark = pytest.mark.integration
+
+
+def _queries(ddb) -> list[dict]:
+    out = []
+    for kw in (
+        {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "p3"}}},
+        {
+            "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
+            "ExpressionAttributeValues": {":p": {"S": "p7"}, ":s": {"S": "ACT#"}},
+        },
+        {
+            "KeyConditionExpression": "pk = :p",
+            "ExpressionAttributeValues": {":p": {"S": "p5"}},
+            "ScanIndexForward": False,
+            "Limit": 3,
+        },
+        {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "nothing"}}},
+        {
+            "IndexName": "gsi",
+            "KeyConditionExpression": "shard = :s AND due <= :d",
+            "ExpressionAttributeValues": {":s": {"S": "s1"}, ":d": {"S": "2026-03-15"}},
+        },
+        {
+            "IndexName": "gsi",
+            "KeyConditionExpression": "shard = :s",
+            "ExpressionAttributeValues": {":s": {"S": "s2"}},
+            "Limit": 7,
+        },
+        {
+            "KeyConditionExpression": "pk = :p",
+            "FilterExpression": "v > :v",
+            "ExpressionAttributeValues": {":p": {"S": "p1"}, ":v": {"N": "50"}},
+        },
+    ):
+        pages, start = [], None
+        while True:
+            resp = ddb.query(TableName="t", **kw, **({"ExclusiveStartKey": start} if start else {}))
+            pages.append({k: resp.get(k) for k in ("Items", "Count", "ScannedCount", "LastEvaluatedKey")})
+            start = resp.get("LastEvaluatedKey")
+            if not start or "Limit" not in kw:
+                break
+        out.append(pages)
+    return out
+
+
+def _table(ddb) -> None:
+    ddb.create_table(
+        TableName="t",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "shard", "due")],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "gsi",
+                "Projection": {"ProjectionType": "ALL"},
+                "KeySchema": [
+                    {"AttributeName": "shard", "KeyType": "HASH"},
+                    {"AttributeName": "due", "KeyType": "RANGE"},
+                ],
+            }
+        ],
+    )
+    rng = random.Random(3)
+    for i in range(600):
+        item = {
+            "pk": {"S": f"p{i % 10}"},
+            "sk": {"S": rng.choice(["ACT#", "BH#", "CASE#"]) + f"{i:04d}"},
+            "v": {"N": str(rng.randint(0, 100))},
+        }
+        if rng.random() < 0.7:
+            item["shard"] = {"S": f"s{rng.randint(0, 3)}"}
+            item["due"] = {"S": f"2026-03-{rng.randint(1, 28):02d}"}
+        ddb.put_item(TableName="t", Item=item)
+
+
+def test_accelerated_query_matches_unpatched_moto():
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    results = []
+    for patched in (False, True):
+        (accel.install if patched else accel.uninstall)()
+        with mock_aws():
+            ddb = boto3.client("dynamodb", region_name="us-east-1")
+            _table(ddb)
+            results.append(_queries(ddb))
+    accel.install()
+    assert results[0] == results[1]
+    assert any(p[0]["Count"] for p in results[0])

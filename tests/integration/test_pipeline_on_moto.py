@@ -1,0 +1,208 @@
+"""Integration: the real handlers on moto, with every resource created from template.yaml."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.conftest import csv_bytes
+
+pytestmark = pytest.mark.integration
+
+BORROWERS = [
+    {
+        "borrower_id": "IB1",
+        "name": "Wang Wei",
+        "phone": "+8613800000001",
+        "email": "",
+        "wechat_openid": "",
+        "id_number": "",
+        "timezone": "Asia/Shanghai",
+        "language": "zh-CN",
+        "jurisdiction": "CN",
+        "credit_grade": "B",
+        "opt_out": "",
+    },
+    {
+        "borrower_id": "IB2",
+        "name": "Li Na",
+        "phone": "+8613800000002",
+        "email": "",
+        "wechat_openid": "",
+        "id_number": "",
+        "timezone": "Asia/Shanghai",
+        "language": "zh-CN",
+        "jurisdiction": "CN",
+        "credit_grade": "C",
+        "opt_out": "sms",
+    },
+]
+LOANS = [
+    {
+        "loan_id": f"IL{n}",
+        "borrower_id": b,
+        "product": "cash-3m",
+        "currency": "CNY",
+        "principal": "300.00",
+        "disbursed_on": "2026-02-01",
+    }
+    for n, b in ((1, "IB1"), (2, "IB2"), (3, "IB1"))
+]
+INSTALLMENTS = [
+    {
+        "loan_id": f"IL{n}",
+        "seq": str(s),
+        "due_date": d,
+        "principal_due": "100.00",
+        "interest_due": "5.00",
+        "fee_due": "0",
+    }
+    for n in (1, 2, 3)
+    for s, d in ((1, "2026-03-01"), (2, "2026-04-01"), (3, "2026-05-01"))
+]
+
+
+def ddb_items(stack, logical: str) -> list[dict]:
+    from arrears.adapters.clients import client
+
+    return client("dynamodb").scan(TableName=stack.dep.physical[logical])["Items"]
+
+
+def sms_count() -> int:
+    from arrears_local.sim import sms_published
+
+    return sms_published()
+
+
+def sqs_send(stack, body: dict) -> None:
+    from arrears.adapters.clients import client
+
+    client("sqs").send_message(QueueUrl=stack.dep.physical["SmsQueue"], MessageBody=json.dumps(body))
+
+
+@pytest.fixture(scope="module")
+def book(stack):
+    stack.upload("borrowers/b.csv", csv_bytes(BORROWERS))
+    stack.upload("loans/l.csv", csv_bytes(LOANS))
+    stack.upload("installments/i.csv", csv_bytes(INSTALLMENTS))
+    return stack
+
+
+def test_import_lands_rows_and_writes_a_report_next_to_the_file(book):
+    from arrears.adapters.clients import client
+
+    ledger = ddb_items(book, "LedgerTable")
+    assert len(ledger) == 3 + 9
+    report = json.loads(
+        client("s3").get_object(Bucket=book.imports_bucket, Key="installments/i.csv.rejects.json")["Body"].read()
+    )
+    assert (report["rows"], report["accepted"], report["rejected"]) == (9, 9, 0)
+    pii = {k for item in ddb_items(book, "LedgerTable") + ddb_items(book, "LoansTable") for k in item}
+    assert not pii & {"name", "phone", "email", "id_number", "wechat_openid"}, "personal data outside ContactsTable"
+
+
+def test_reimporting_the_same_file_changes_nothing(book):
+    before = sorted(json.dumps(i, sort_keys=True) for i in ddb_items(book, "LoansTable"))
+    book.upload("installments/i-again.csv", csv_bytes(INSTALLMENTS))
+    after = sorted(json.dumps(i, sort_keys=True) for i in ddb_items(book, "LoansTable"))
+    assert before == after
+
+
+def test_bad_rows_are_rejected_with_row_and_reason_and_good_rows_land(book):
+    from arrears.adapters.clients import client
+
+    rows = [
+        {"payment_id": "IPX1", "loan_id": "NOPE", "paid_at": "2026-03-01T10:00:00+08:00", "amount": "1.00"},
+        {"payment_id": "IPX2", "loan_id": "IL3", "paid_at": "2026-02-20T10:00:00+08:00", "amount": "-3"},
+        {"payment_id": "IPX3", "loan_id": "IL3", "paid_at": "yesterday", "amount": "3.00"},
+    ]
+    book.upload("repayments/bad.csv", csv_bytes(rows))
+    report = json.loads(
+        client("s3").get_object(Bucket=book.imports_bucket, Key="repayments/bad.csv.rejects.json")["Body"].read()
+    )
+    reasons = {r["row"]: r["reason"] for r in report["rejects"]}
+    assert "unknown loan 'NOPE'" in reasons[1] and "negative" in reasons[2] and "ISO-8601" in reasons[3]
+    book.upload("loans/broken.csv", b"\x00\x01 not a csv at all")
+    whole = json.loads(
+        client("s3").get_object(Bucket=book.imports_bucket, Key="loans/broken.csv.rejects.json")["Body"].read()
+    )
+    assert whole["rejected_whole"]
+
+
+def test_daily_run_opens_cases_sends_one_sms_and_respects_opt_out(book):
+    sent_before = sms_count()
+    run_at = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai, 1 DPD
+    book.runner.clock.now = run_at
+    book.runner.schedule("DailyRunFunction").fire(run_at)
+    book.runner.pump()
+    loans = {i["loan_id"]["S"]: i for i in ddb_items(book, "LoansTable")}
+    assert {loans[f"IL{n}"]["bucket"]["S"] for n in (1, 2, 3)} == {"M1"}
+    actions = [i for i in ddb_items(book, "CollectionsTable") if i["sk"]["S"].startswith("ACT#")]
+    status = {i["loan_id"]["S"]: i["status"]["S"] for i in actions}
+    assert status == {"IL1": "sent", "IL2": "blocked", "IL3": "sent"}
+    assert sms_count() - sent_before == 2
+
+
+def test_redelivered_and_duplicate_messages_never_send_twice(book):
+    sent_before = sms_count()
+    act = next(
+        i for i in ddb_items(book, "CollectionsTable") if i["sk"]["S"].startswith("ACT#") and i["loan_id"]["S"] == "IL1"
+    )
+    body = {
+        "action_id": act["action_id"]["S"],
+        "loan_id": "IL1",
+        "case_id": act["case_id"]["S"],
+        "channel": "sms",
+        "template": "m1_reminder",
+        "borrower_id": "IB1",
+    }
+    for _ in range(3):
+        sqs_send(book, body)
+    book.runner.pump()
+    assert sms_count() == sent_before
+
+
+def test_repayment_cures_the_loan_closes_the_case_and_keeps_history(book):
+    pay = [{"payment_id": "IP1", "loan_id": "IL3", "paid_at": "2026-03-03T10:00:00+08:00", "amount": "105.00"}]
+    book.runner.clock.now = datetime(2026, 3, 3, 2, 5, tzinfo=UTC)
+    book.upload("repayments/p1.csv", csv_bytes(pay))
+    loan = {i["loan_id"]["S"]: i for i in ddb_items(book, "LoansTable")}["IL3"]
+    assert loan["bucket"]["S"] == "M0" and "case_id" not in loan
+    items = [i for i in ddb_items(book, "CollectionsTable") if i["loan_id"]["S"] == "IL3"]
+    case = next(i for i in items if i["sk"]["S"].startswith("CASE#"))
+    assert (case["status"]["S"], case["reason"]["S"]) == ("closed", "cured")
+    history = [i for i in items if i["sk"]["S"].startswith("BH#")]
+    assert [(h["bucket"]["S"], h["entered_on"]["S"], h["left_on"]["S"]) for h in history] == [
+        ("M1", "2026-03-02", "2026-03-03")
+    ]
+
+
+def test_partial_payment_keeps_the_case_open(book):
+    pay = [{"payment_id": "IP2", "loan_id": "IL1", "paid_at": "2026-03-03T11:00:00+08:00", "amount": "50.00"}]
+    book.upload("repayments/p2.csv", csv_bytes(pay))
+    loan = {i["loan_id"]["S"]: i for i in ddb_items(book, "LoansTable")}["IL1"]
+    assert loan["bucket"]["S"] == "M1" and loan["outstanding"]["N"] == "265.00"
+
+
+def test_a_cured_loan_cancels_its_pending_action_at_send_time(book):
+    """An action whose loan is cured before the sender gets to it is cancelled, not sent."""
+    from arrears.adapters.clients import client
+
+    sent_before = sms_count()
+    run_at = datetime(2026, 3, 2, 1, 0, tzinfo=UTC) + timedelta(days=31)  # IL2 and IL1 roll, IL3's 2nd is due
+    book.runner.clock.now = run_at
+    book.runner.schedule("DailyRunFunction").fire(run_at)
+    # deliver the shard work and the ledger stream, but hold back the SMS queue: pay IL3 in full first
+    worker = next(q for q in book.runner.sqs if q.fn.logical == "ShardWorkerFunction")
+    while worker.poll(book.runner.clock) or any(s.poll(book.runner.clock) for s in book.runner.streams):
+        pass
+    pay = [{"payment_id": "IP3", "loan_id": "IL3", "paid_at": "2026-04-02T10:00:00+08:00", "amount": "210.00"}]
+    client("s3").put_object(Bucket=book.imports_bucket, Key="repayments/p3.csv", Body=csv_bytes(pay))
+    book.runner.pump()
+    il3 = [
+        i for i in ddb_items(book, "CollectionsTable") if i["loan_id"]["S"] == "IL3" and i["sk"]["S"].startswith("ACT#")
+    ]
+    assert sorted(i["status"]["S"] for i in il3) == ["cancelled", "sent"]
+    assert sms_count() == sent_before

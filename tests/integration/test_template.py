@@ -1,0 +1,73 @@
+"""template.yaml is the single source of truth: lint it, and check what every consumer must have."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from arrears_local.stack import load_template, translate
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_cfn_lint_passes():
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
+    proc = subprocess.run([str(cfn_lint), str(ROOT / "template.yaml")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_every_queue_consumer_reports_partial_failures_and_has_a_dlq():
+    cfn, _ = translate(load_template())
+    res = cfn["Resources"]
+    mappings = [r["Properties"] for r in res.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    assert mappings
+    for m in mappings:
+        assert m.get("FunctionResponseTypes") == ["ReportBatchItemFailures"] or "Stream" in str(m["EventSourceArn"])
+        source = m["EventSourceArn"]["Fn::GetAtt"][0]
+        if res[source]["Type"] == "AWS::SQS::Queue":
+            assert "RedrivePolicy" in res[source]["Properties"], f"{source} has no DLQ"
+        else:
+            assert m["DestinationConfig"]["OnFailure"]["Destination"], "stream mapping without failure destination"
+
+
+def test_queue_visibility_is_at_least_six_times_the_function_timeout():
+    cfn, _ = translate(load_template())
+    res = cfn["Resources"]
+    for m in (r["Properties"] for r in res.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"):
+        source = m["EventSourceArn"]["Fn::GetAtt"][0]
+        if res[source]["Type"] == "AWS::SQS::Queue":
+            fn = res[m["FunctionName"]["Ref"]]["Properties"]
+            assert res[source]["Properties"]["VisibilityTimeout"] >= 6 * fn["Timeout"]
+
+
+def test_models_match_the_tables_declared_in_the_template():
+    from arrears.adapters import models
+
+    res = load_template()["Resources"]
+    for model, logical in (
+        (models.LedgerModel, "LedgerTable"),
+        (models.LoanModel, "LoansTable"),
+        (models.BorrowerModel, "BorrowersTable"),
+        (models.ContactModel, "ContactsTable"),
+        (models.CollectionModel, "CollectionsTable"),
+    ):
+        declared = {k["AttributeName"]: k["KeyType"] for k in res[logical]["Properties"]["KeySchema"]}
+        keys = {
+            name: ("HASH" if a.is_hash_key else "RANGE")
+            for name, a in model.get_attributes().items()
+            if a.is_hash_key or a.is_range_key
+        }
+        assert keys == declared, logical
+    gsi = res["LoansTable"]["Properties"]["GlobalSecondaryIndexes"][0]
+    assert gsi["IndexName"] == models.DueIndex.Meta.index_name
+
+
+def test_every_function_has_its_handler_file():
+    for name, r in load_template()["Resources"].items():
+        if r["Type"] == "AWS::Serverless::Function":
+            module = r["Properties"]["Handler"].split(".")[0]
+            assert (ROOT / r["Properties"]["CodeUri"] / f"{module}.py").is_file(), name
