@@ -8,6 +8,9 @@ from collections import Counter
 from typing import Any
 
 calls: Counter[tuple[str, str]] = Counter()
+#: per function (or "runner"): requests, items read, and items returned by index queries
+by_function: Counter[tuple[str, str]] = Counter()
+current = "runner"
 seconds: dict[tuple[str, str], float] = {}
 items_read: Counter[str] = Counter()
 _installed = False
@@ -28,15 +31,22 @@ def install() -> None:
         result = original(self, operation_name, api_params)
         with _lock:
             calls[key] += 1
+            by_function[(current, "requests")] += 1
+            if operation_name == "Scan":
+                by_function[(current, "scans")] += 1
             seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - t0
             if key[0] == "dynamodb":
+                read = 0
                 if operation_name in ("Query", "Scan"):
-                    items_read[api_params.get("TableName", "")] += int(result.get("ScannedCount", 0))
+                    read = int(result.get("ScannedCount", 0))
+                    if api_params.get("IndexName"):
+                        by_function[(current, "index_items")] += int(result.get("Count", 0))
                 elif operation_name == "GetItem":
-                    items_read[api_params.get("TableName", "")] += 1 if result.get("Item") else 0
+                    read = 1 if result.get("Item") else 0
                 elif operation_name == "BatchGetItem":
-                    for table, items in result.get("Responses", {}).items():
-                        items_read[table] += len(items)
+                    read = sum(len(items) for items in result.get("Responses", {}).values())
+                items_read[api_params.get("TableName", "")] += read
+                by_function[(current, "items_read")] += read
         return result
 
     BaseClient._make_api_call = counted

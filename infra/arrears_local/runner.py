@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from . import meter
 from .stack import ACCOUNT, REGION, ROOT, Deployed
 
 
@@ -62,6 +63,7 @@ class FakeContext:
 class Stats:
     invocations: dict[str, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
     dead_lettered: int = 0
 
 
@@ -100,6 +102,8 @@ class LocalFunction:
         fn = self._load()
         self.stats.invocations[self.logical] = self.stats.invocations.get(self.logical, 0) + 1
         ctx = FakeContext(self.name, self.timeout, self.memory)
+        meter.current = self.logical
+        started = time.monotonic()
         try:
             with contextlib.redirect_stdout(self.log):
                 return fn(event, ctx)
@@ -109,6 +113,9 @@ class LocalFunction:
 
             self.log.write(f"[local-runner] {self.logical} failed:\n{traceback.format_exc()}\n")
             raise
+        finally:
+            meter.current = "runner"
+            self.stats.seconds[self.logical] = self.stats.seconds.get(self.logical, 0.0) + time.monotonic() - started
 
 
 def _failed_ids(result: Any) -> set[str] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -25,6 +26,7 @@ class Simulation:
     runner: LocalRunner
     out: Path
     reports: list[dict[str, Any]] = field(default_factory=list)
+    cycles: list[dict[str, Any]] = field(default_factory=list)  # what each daily run cost (benchmarks)
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -76,8 +78,11 @@ class Simulation:
                 stamp = self.runner.clock.now.strftime("%Y%m%dT%H%M%S")
                 self.upload(f"repayments/{stamp}.jsonl", rows_to_jsonl([r for _, r in chunk]))
             self.runner.clock.now = at
+            before = (meter.by_function.copy(), meter.calls.copy())
             result = (daily if kind == "daily" else report).fire(at)
             self.runner.pump()
+            if kind == "daily":
+                self.cycles.append(cycle_figures(at, before))
             if kind == "report":
                 self.reports.append(result)
                 on_day(result)
@@ -107,6 +112,25 @@ class Simulation:
             },
         }
         (self.out / "summary.json").write_text(json.dumps(summary, indent=1))
+
+
+DETECTION = ("DailyRunFunction", "ShardWorkerFunction", "LedgerEventsFunction")
+
+
+def cycle_figures(at: datetime, before: tuple[Counter, Counter]) -> dict[str, Any]:
+    """What one daily cycle (the run, and everything it set off, until quiet) cost in AWS requests.
+    Detection = the scheduler, the shard workers and the ledger stream applying their EVAL markers
+    (no repayments are delivered inside a cycle)."""
+    fn = meter.by_function - before[0]
+    calls = meter.calls - before[1]
+    return {
+        "run_at": at.isoformat(),
+        "requests": sum(calls.values()),
+        "scans": calls[("dynamodb", "Scan")],
+        "detect_items_read": sum(fn[(f, "items_read")] for f in DETECTION),
+        "loans_evaluated": fn[("ShardWorkerFunction", "index_items")],
+        "actions_sent": calls[("sns", "Publish")],
+    }
 
 
 def sms_published() -> int:

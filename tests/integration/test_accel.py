@@ -54,6 +54,11 @@ def _queries(ddb) -> list[dict]:
             if not start or "Limit" not in kw:
                 break
         out.append(pages)
+    first = out[0][0]["Items"][0]
+    out.append([ddb.get_item(TableName="t", Key={"pk": first["pk"], "sk": first["sk"]})["Item"]])
+    keys = [{"pk": i["pk"], "sk": i["sk"]} for i in out[0][0]["Items"][:5]]
+    batch = ddb.batch_get_item(RequestItems={"t": {"Keys": keys}})["Responses"]["t"]
+    out.append(sorted(batch, key=lambda i: i["sk"]["S"]))
     return out
 
 
@@ -80,6 +85,12 @@ def _table(ddb) -> None:
             "pk": {"S": f"p{i % 10}"},
             "sk": {"S": rng.choice(["ACT#", "BH#", "CASE#"]) + f"{i:04d}"},
             "v": {"N": str(rng.randint(0, 100))},
+            "e": {"S": ""},
+            "t": {"BOOL": rng.random() < 0.5},
+            "z": {"NULL": True},
+            "ss": {"SS": ["a", f"b{i}"]},
+            "ns": {"NS": ["1", "2.50"]},
+            "m": {"M": {"x": {"N": "1"}, "l": {"L": [{"S": "y"}, {"M": {"q": {"BOOL": False}}}]}}},
         }
         if rng.random() < 0.7:
             item["shard"] = {"S": f"s{rng.randint(0, 3)}"}
@@ -87,7 +98,7 @@ def _table(ddb) -> None:
         ddb.put_item(TableName="t", Item=item)
 
 
-def test_accelerated_query_matches_unpatched_moto():
+def test_accelerated_query_and_serialisation_match_unpatched_moto():
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     results = []
     for patched in (False, True):

@@ -18,7 +18,7 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
 )
 from pynamodb.constants import NUMBER, STRING
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from ..config import Settings
@@ -108,7 +108,10 @@ class DueIndex(GlobalSecondaryIndex["LoanModel"]):
 
     class Meta:
         index_name = "due-index"
-        projection = AllProjection()
+        # what the daily run needs to assess a loan, and no more (keeps the index small)
+        projection = IncludeProjection(
+            ["borrower_id", "currency", "tz", "unpaid", "bucket", "bucket_since", "case_id", "opened_on"]
+        )
 
     due_shard = UnicodeAttribute(hash_key=True)
     next_due = UnicodeAttribute(range_key=True)

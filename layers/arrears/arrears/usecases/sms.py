@@ -44,8 +44,10 @@ def contexts(messages: list[ActionMessage]) -> dict[str, store.SendContext]:
 
 
 def send_action(settings: Settings, msg: ActionMessage, ctx: store.SendContext, now: datetime, sink: FactSink) -> str:
-    """Returns the action's final status. The status moves planned -> sending -> sent with
-    conditional writes, so a redelivered or concurrent message can never publish twice."""
+    """Returns the action's final status. The action is claimed (planned -> sent, a conditional write)
+    before SNS is called, and given back (sent -> planned) only if the call fails, so a redelivered or
+    concurrent message can never publish twice. A crash between the claim and the call loses that
+    one message rather than risking a second contact: at most once, by design."""
     action, loan, profile, contact = ctx.action, ctx.loan, ctx.borrower, ctx.contact
     if action is None:
         raise LookupError(f"action {msg.action_id} not found")
@@ -80,20 +82,19 @@ def send_action(settings: Settings, msg: ActionMessage, ctx: store.SendContext, 
             )
         metrics.add_metric(name=f"Actions{status.title()}", unit="Count", value=1)
         return status
-    if not store.move_action(msg.loan_id, msg.action_id, "planned", "sending"):
-        return "sending"
+    if not store.move_action(msg.loan_id, msg.action_id, "planned", "sent", sent_at=now):
+        return "sent"  # another delivery of this message claimed it first
     overdue = assess(store.unpaid_of(loan), loan.tz, now, settings.grace_days, settings.buckets).overdue
     body = render(msg.template, bucket=loan.bucket, overdue=str(overdue), currency=loan.currency)
     try:
-        resp = client("sns").publish(
+        client("sns").publish(
             PhoneNumber=contact.phone,
             Message=body,
             MessageAttributes={"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}},
         )
     except Exception:
-        store.move_action(msg.loan_id, msg.action_id, "sending", "planned")  # not sent: safe to retry
+        store.move_action(msg.loan_id, msg.action_id, "sent", "planned")  # not sent: safe to retry
         raise
-    store.move_action(msg.loan_id, msg.action_id, "sending", "sent", sent_at=now, message_id=resp.get("MessageId"))
     sink.add(
         fact(
             settings,
