@@ -41,7 +41,7 @@ def cold_start(repeat: int) -> dict[str, Any]:
 def raw_write_seconds(book: Path, dep: Any) -> float:
     """batch_write_item of exactly the items the importer writes, into fresh tables of the same
     definition (streams included), 25 items a request, straight through boto3."""
-    from arrears.adapters import store
+    from arrears.adapters import ledger_import
     from arrears.adapters.clients import client
     from arrears.domain.importing import parse_file
 
@@ -67,7 +67,7 @@ def raw_write_seconds(book: Path, dep: Any) -> float:
     for kind in ("borrowers", "loans", "installments"):
         parsed = parse_file(f"{kind}/{kind}.csv", (book / f"{kind}.csv").read_bytes())
         for _, rec in parsed.records:
-            for item in store._items_for(rec):
+            for item in ledger_import._items_for(rec):
                 requests.append((scratch[type(item).Meta.table_name], item.serialize()))
     t0 = time.perf_counter()
     for i in range(0, len(requests), 25):

@@ -3,7 +3,7 @@
 from arrears.config import settings
 from arrears.domain.timeutil import parse_instant
 from arrears.observability import logger, metrics
-from arrears.usecases.daily import start_run
+from arrears.usecases.fanout import start_run
 
 
 @logger.inject_lambda_context(clear_state=True)

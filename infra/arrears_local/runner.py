@@ -129,31 +129,37 @@ class SqsSource:
         self.fn, self.queue_url, self.arn, self.batch_size, self.partial = fn, queue_url, arn, batch_size, partial
 
     def poll(self, clock: Clock) -> int:
-        from arrears.adapters.clients import client
+        """Receive, invoke, delete what succeeded, make the failures visible again. Reads the emulator's
+        queue directly, as Lambda's poller would (moto's own receive: redrive to the DLQ after
+        maxReceiveCount happens there), without an HTTP round trip per poll."""
+        from moto.sqs.models import sqs_backends
 
-        sqs = client("sqs")
-        resp = sqs.receive_message(
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=min(10, self.batch_size),
-            WaitTimeSeconds=0,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
+        backend = sqs_backends[ACCOUNT][REGION]
+        name = self.queue_url.rsplit("/", 1)[1]
+        queue = backend.get_queue(name)
+        messages = backend.receive_message(
+            name,
+            min(10, self.batch_size),
+            0,
+            int(getattr(queue, "visibility_timeout", 30)),
+            message_attribute_names=["All"],
         )
-        messages = resp.get("Messages", [])
         if not messages:
             return 0
-        records = [
+        now_ms = str(clock.epoch_ms())
+        records: list[dict[str, Any]] = [
             {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
+                "messageId": m.id,
+                "receiptHandle": m.receipt_handle,
+                "body": m.body,
                 "attributes": {
-                    **m.get("Attributes", {}),
-                    "SentTimestamp": str(clock.epoch_ms()),
-                    "ApproximateFirstReceiveTimestamp": str(clock.epoch_ms()),
+                    "ApproximateReceiveCount": str(m.approximate_receive_count),
+                    "SentTimestamp": now_ms,
+                    "SenderId": m.sender_id,
+                    "ApproximateFirstReceiveTimestamp": now_ms,
                 },
-                "messageAttributes": m.get("MessageAttributes", {}),
-                "md5OfBody": m.get("MD5OfBody", ""),
+                "messageAttributes": {},
+                "md5OfBody": m.body_md5,
                 "eventSource": "aws:sqs",
                 "eventSourceARN": self.arn,
                 "awsRegion": REGION,
@@ -161,20 +167,14 @@ class SqsSource:
             for m in messages
         ]
         try:
-            failed = _failed_ids(self.fn.invoke({"Records": records}))
+            failed = _failed_ids(self.fn.invoke({"Records": records})) or set()
         except Exception:
             failed = {r["messageId"] for r in records}
-        done = [r for r in records if r["messageId"] not in (failed or set())]
-        for i in range(0, len(done), 10):
-            sqs.delete_message_batch(
-                QueueUrl=self.queue_url,
-                Entries=[{"Id": str(n), "ReceiptHandle": r["receiptHandle"]} for n, r in enumerate(done[i : i + 10])],
-            )
         for r in records:
-            if r["messageId"] in (failed or set()):  # visible again at once: the runner's retry delay is 0
-                sqs.change_message_visibility(
-                    QueueUrl=self.queue_url, ReceiptHandle=r["receiptHandle"], VisibilityTimeout=0
-                )
+            if r["messageId"] in failed:  # visible again at once: the runner's retry delay is 0
+                backend.change_message_visibility(name, r["receiptHandle"], 0)
+            else:
+                backend.delete_message(name, r["receiptHandle"])
         return len(records)
 
 

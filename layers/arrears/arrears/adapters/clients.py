@@ -1,15 +1,16 @@
-"""boto3 clients built lazily (never at import time), once per container."""
+"""boto3 clients, built on first use (never at import time, so tests and the local stack can point
+them elsewhere first) and then once per container."""
 
 from __future__ import annotations
 
 from functools import cache
 from typing import Any
 
+import boto3
+
 
 @cache
 def client(service: str) -> Any:
-    import boto3  # deferred: keeps cold start small for functions that never touch this service
-
     return boto3.session.Session().client(service)  # type: ignore[call-overload]
 
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 from ..adapters import store
 from ..adapters.clients import client
@@ -18,36 +16,12 @@ from ..domain.money import to_minor
 from ..domain.timeutil import iso
 from ..observability import logger, metrics
 from .collect import fact
+from .fanout import ShardWork
 
 SOURCE = "daily-run"
 PAGE_SIZE = 500
 #: The furthest-ahead zone (UTC+14): no borrower anywhere is on a later local date than this.
 MAX_UTC_OFFSET = timedelta(hours=14)
-
-
-@dataclass(frozen=True)
-class ShardWork:
-    run_at: datetime
-    shard: str
-    start_key: dict[str, Any] | None = None
-
-    def body(self) -> str:
-        return json.dumps({"run_at": iso(self.run_at), "shard": self.shard, "start_key": self.start_key})
-
-
-def start_run(settings: Settings, run_at: datetime) -> int:
-    """Enqueue one work item per shard (the fan-out). Returns the number of shards."""
-    sqs = client("sqs")
-    work = [ShardWork(run_at, f"{n:04d}") for n in range(settings.shard_count)]
-    for i in range(0, len(work), 10):
-        resp = sqs.send_message_batch(
-            QueueUrl=settings.work_queue_url,
-            Entries=[{"Id": str(n), "MessageBody": w.body()} for n, w in enumerate(work[i : i + 10])],
-        )
-        if resp.get("Failed"):
-            raise RuntimeError(f"could not enqueue {len(resp['Failed'])} shard work item(s)")
-    logger.info("daily run started", extra={"run_at": iso(run_at), "shards": len(work)})
-    return len(work)
 
 
 def cutoff(run_at: datetime, grace_days: int) -> date:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ..adapters import store
+from ..adapters import ledger_import
 from ..adapters.clients import client
 from ..domain.importing import FileRejected, parse_file
 from ..observability import logger, metrics
@@ -32,13 +32,13 @@ def import_object(bucket: str, key: str) -> ImportResult:
     s3 = client("s3")
     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     try:
-        parsed = parse_file(key, body, store.known_parents)
+        parsed = parse_file(key, body, ledger_import.known_parents)
     except FileRejected as e:
         result = ImportResult(key, None, 0, 0, 0, str(e))
         _write_report(bucket, key, result, [])
         logger.warning("import file rejected whole", extra={"key": key, "reason": str(e)})
         return result
-    store.write_records(rec for _, rec in parsed.records)
+    ledger_import.write_records(rec for _, rec in parsed.records)
     result = ImportResult(key, parsed.kind, parsed.rows_total, len(parsed.records), len(parsed.rejects))
     _write_report(bucket, key, result, [{"row": r.row, "reason": r.reason} for r in parsed.rejects])
     metrics.add_metric(name="ImportedRows", unit="Count", value=result.accepted)

@@ -1,0 +1,39 @@
+"""The daily run's fan-out: one work item per shard on the work queue. Kept apart from the shard
+evaluation so the scheduled function imports no table models (a smaller cold start)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ..adapters.clients import client
+from ..config import Settings
+from ..domain.timeutil import iso
+from ..observability import logger
+
+
+@dataclass(frozen=True)
+class ShardWork:
+    run_at: datetime
+    shard: str
+    start_key: dict[str, Any] | None = None
+
+    def body(self) -> str:
+        return json.dumps({"run_at": iso(self.run_at), "shard": self.shard, "start_key": self.start_key})
+
+
+def start_run(settings: Settings, run_at: datetime) -> int:
+    """Enqueue one work item per shard (the fan-out). Returns the number of shards."""
+    sqs = client("sqs")
+    work = [ShardWork(run_at, f"{n:04d}") for n in range(settings.shard_count)]
+    for i in range(0, len(work), 10):
+        resp = sqs.send_message_batch(
+            QueueUrl=settings.work_queue_url,
+            Entries=[{"Id": str(n), "MessageBody": w.body()} for n, w in enumerate(work[i : i + 10])],
+        )
+        if resp.get("Failed"):
+            raise RuntimeError(f"could not enqueue {len(resp['Failed'])} shard work item(s)")
+    logger.info("daily run started", extra={"run_at": iso(run_at), "shards": len(work)})
+    return len(work)

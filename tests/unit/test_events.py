@@ -1,0 +1,42 @@
+"""The sample events in events/ parse into the handlers' typed inputs (they are also console tests)."""
+
+import importlib.util
+import json
+import sys
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from arrears.usecases.sms import ActionMessage
+from tests.conftest import ROOT, load_event
+
+
+def handler_module(name: str):
+    spec = importlib.util.spec_from_file_location(f"events_test_{name}", ROOT / "functions" / name / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_ledger_stream_event():
+    app = handler_module("ledger_events")
+    pay, marker = (app.parse_change(r) for r in load_event("ledger_stream_repayment.json")["Records"])
+    assert (pay.loan_id, pay.entry, pay.event) == ("L0000010", "PAY#P-L0000010-1-1", "INSERT")
+    assert Decimal(pay.new["amount"]) == Decimal("352.50")
+    assert marker.at == datetime(2026, 3, 15, 1, tzinfo=UTC)  # an EVAL marker is applied as of its run
+
+
+def test_shard_work_event():
+    app = handler_module("shard_worker")
+    work = app.parse_work(load_event("shard_work_sqs.json")["Records"][0]["body"])
+    assert (work.shard, work.run_at, work.start_key) == ("0003", datetime(2026, 3, 15, 1, tzinfo=UTC), None)
+
+
+def test_sms_action_event():
+    msg = ActionMessage.parse(json.loads(load_event("sms_action_sqs.json")["Records"][0]["body"]))
+    assert (msg.channel, msg.template, msg.borrower_id) == ("sms", "m1_reminder", "B000011")
+
+
+def test_schedule_events_carry_the_scheduled_time():
+    for name in ("daily_run_schedule.json", "daily_report_schedule.json"):
+        assert load_event(name)["scheduled_time"].endswith("Z")
