@@ -1,11 +1,14 @@
 """DynamoDB stream of the ledger table -> re-evaluate each changed loan once per batch.
 
-A loan's changes must be applied in order, so the batch is handled as one unit: if it fails, the
-whole batch is retried (then bisected, then sent to the DLQ), which re-applies it idempotently.
+A loan's changes must be applied in order, so all of a loan's records in the batch are applied
+together; a loan that fails has its records reported as failures (Powertools batch processing), and
+the stream retries from the first of them, re-applying what follows idempotently.
 """
 
 from collections import defaultdict
 from datetime import UTC, datetime
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
 from arrears.adapters.facts_sink import FactSink
 from arrears.adapters.models import bind
@@ -13,6 +16,8 @@ from arrears.config import settings
 from arrears.domain.timeutil import parse_instant
 from arrears.observability import logger, metrics
 from arrears.usecases.ledger_events import SOURCE, LedgerChange, reevaluate
+
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 def _plain(image: dict) -> dict:
@@ -44,5 +49,10 @@ def handler(event: dict, context: object) -> dict:
         change = parse_change(r)
         by_loan[change.loan_id].append(change)
     metrics.add_metric(name="LedgerChanges", unit="Count", value=len(event.get("Records", [])))
-    reevaluate(s, by_loan, FactSink(s.outcomes_bucket, SOURCE))
-    return {"batchItemFailures": []}
+    failed = reevaluate(s, by_loan, FactSink(s.outcomes_bucket, SOURCE))
+
+    def record_handler(record) -> None:  # type: ignore[no-untyped-def]
+        if record.dynamodb.keys["loan_id"] in failed:
+            raise RuntimeError("loan not re-evaluated; retried from here")
+
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -67,7 +67,18 @@ class Stats:
     dead_lettered: int = 0
 
 
+def dead_letter(url: str | None, payload: dict, stats: Stats) -> None:
+    """Where AWS puts an event it gave up on (async invocation DLQ, schedule DLQ)."""
+    stats.dead_lettered += 1
+    if url:
+        from arrears.adapters.clients import client
+
+        client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(payload, default=str))
+
+
 class LocalFunction:
+    dead_letter_url: str | None = None
+
     def __init__(
         self,
         logical: str,
@@ -304,6 +315,8 @@ class S3Source:
                     break
                 except Exception:  # noqa: S112 - logged by invoke; AWS would retry the same way
                     continue
+            else:
+                dead_letter(self.fn.dead_letter_url, event, self.fn.stats)
         return len(fresh)
 
 
@@ -315,6 +328,7 @@ class Schedule:
     hours: list[int]
     tz: str
     input: str
+    dead_letter_url: str | None = None
 
     def fire_times(self, day: date) -> list[datetime]:
         zone = ZoneInfo(self.tz)
@@ -327,13 +341,19 @@ class Schedule:
     def fire(self, at: datetime, retries: int = 3) -> Any:
         stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         event = json.loads(self.input.replace("<aws.scheduler.scheduled-time>", stamp))
-        for attempt in range(retries + 1):
+        for _attempt in range(retries + 1):
             try:
                 return self.fn.invoke(event)
-            except Exception:
-                if attempt == retries:
-                    raise
+            except Exception:  # noqa: S112 - logged by invoke; the scheduler retries the same way
+                continue
+        dead_letter(self.dead_letter_url, event, self.fn.stats)
         return None
+
+
+def _queue_url(dep: Deployed, arn_ref: Any) -> str | None:
+    if isinstance(arn_ref, dict) and "Fn::GetAtt" in arn_ref:
+        return dep.physical.get(arn_ref["Fn::GetAtt"][0])
+    return None
 
 
 def parse_cron(expr: str) -> tuple[list[int], list[int]]:
@@ -371,6 +391,7 @@ class LocalRunner:
                     self.log,
                     self.stats,
                 )
+                self.functions[name].dead_letter_url = _queue_url(dep, p.get("DeadLetterConfig", {}).get("TargetArn"))
         self.sqs: list[SqsSource] = []
         self.streams: list[StreamSource] = []
         self.s3: list[S3Source] = []
@@ -419,6 +440,7 @@ class LocalRunner:
                         hours,
                         dep.resolve(p.get("ScheduleExpressionTimezone", "UTC")),
                         p["Target"].get("Input", "{}"),
+                        _queue_url(dep, p["Target"].get("DeadLetterConfig", {}).get("Arn")),
                     )
                 )
         for bucket_logical, conf in self.dep.notifications.items():

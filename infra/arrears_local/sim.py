@@ -83,7 +83,7 @@ class Simulation:
             self.runner.pump()
             if kind == "daily":
                 self.cycles.append(cycle_figures(at, before))
-            if kind == "report":
+            if kind == "report" and result is not None:  # a failed report went to the schedule's DLQ
                 self.reports.append(result)
                 on_day(result)
         self.timings["days_s"] = time.perf_counter() - t0

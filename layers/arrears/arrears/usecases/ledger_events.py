@@ -109,8 +109,10 @@ def _recompute(loan: LoanModel, changes: list[LedgerChange]) -> list[LedgerChang
     ]
 
 
-def reevaluate(settings: Settings, by_loan: dict[str, list[LedgerChange]], sink: FactSink) -> None:
-    """Re-evaluate each changed loan once, as of its latest change."""
+def reevaluate(settings: Settings, by_loan: dict[str, list[LedgerChange]], sink: FactSink) -> set[str]:
+    """Re-evaluate each changed loan once, as of its latest change. A loan that cannot be evaluated
+    (e.g. a ledger entry that does not parse) is left out and returned, so its records are reported
+    as failures and retried; the other loans are saved."""
     states = store.loans(sorted(by_loan))
     fresh = {
         lid: next(c for c in cs if c.entry == "LOAN" and c.new)
@@ -119,39 +121,60 @@ def reevaluate(settings: Settings, by_loan: dict[str, list[LedgerChange]], sink:
     }
     borrowers = store.borrowers(str((c.new or {}).get("borrower_id", "")) for c in fresh.values())
     out = Outcome()
+    failed: set[str] = set()
     for loan_id, changes in by_loan.items():
-        loan = states.get(loan_id)
-        if loan is None and loan_id in fresh:
-            loan = _new_state(loan_id, fresh[loan_id], borrowers)
-        if loan is None:
-            logger.warning("ledger entries for an unknown loan; skipped", extra={"loan_id": loan_id})
+        try:
+            one = _evaluate(settings, loan_id, changes, states, fresh, borrowers)
+        except Exception:
+            logger.exception("loan not re-evaluated; its records will be retried", extra={"loan_id": loan_id})
+            failed.add(loan_id)
             continue
-        loan.due_shard = store.shard_of(loan_id, settings.shard_count)
-        from_bucket = loan.bucket
-        done, repaid = _incremental(loan, changes)
-        if not done:
-            repaid = _recompute(loan, changes)
-        at = max(c.at for c in changes)
-        a = assess(store.unpaid_of(loan), loan.tz, at, settings.grace_days, settings.buckets)
-        out.merge(apply(settings, loan, a, SOURCE))
-        for c in repaid:
-            new = c.new or {}
-            out.facts.append(
-                fact(
-                    settings,
-                    "repayment_applied",
-                    c.at,
-                    loan,
-                    SOURCE,
-                    payment_id=new.get("payment_id"),
-                    amount_minor=to_minor(Decimal(new["amount"]), loan.currency),
-                    from_bucket=from_bucket,
-                    to_bucket=loan.bucket,
-                    bucket=from_bucket,
-                    dpd=a.dpd,
-                    outstanding_minor=to_minor(a.outstanding, loan.currency),
-                    key=str(new.get("payment_id")),
-                )
-            )
-        out.items.append(loan)
+        if one is not None:
+            out.merge(one)
     finish(settings, out, sink)
+    return failed
+
+
+def _evaluate(
+    settings: Settings,
+    loan_id: str,
+    changes: list[LedgerChange],
+    states: dict[str, LoanModel],
+    fresh: dict[str, LedgerChange],
+    borrowers: dict[str, Any],
+) -> Outcome | None:
+    loan = states.get(loan_id)
+    if loan is None and loan_id in fresh:
+        loan = _new_state(loan_id, fresh[loan_id], borrowers)
+    if loan is None:
+        logger.warning("ledger entries for an unknown loan; skipped", extra={"loan_id": loan_id})
+        return None
+    loan.due_shard = store.shard_of(loan_id, settings.shard_count)
+    from_bucket = loan.bucket
+    done, repaid = _incremental(loan, changes)
+    if not done:
+        repaid = _recompute(loan, changes)
+    at = max(c.at for c in changes)
+    a = assess(store.unpaid_of(loan), loan.tz, at, settings.grace_days, settings.buckets)
+    out = apply(settings, loan, a, SOURCE)
+    for c in repaid:
+        new = c.new or {}
+        out.facts.append(
+            fact(
+                settings,
+                "repayment_applied",
+                c.at,
+                loan,
+                SOURCE,
+                payment_id=new.get("payment_id"),
+                amount_minor=to_minor(Decimal(new["amount"]), loan.currency),
+                from_bucket=from_bucket,
+                to_bucket=loan.bucket,
+                bucket=from_bucket,
+                dpd=a.dpd,
+                outstanding_minor=to_minor(a.outstanding, loan.currency),
+                key=str(new.get("payment_id")),
+            )
+        )
+    out.items.append(loan)
+    return out
