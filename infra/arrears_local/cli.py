@@ -6,7 +6,7 @@ import argparse
 import sys
 import tempfile
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from .book import Book, synthetic_book
@@ -98,8 +98,6 @@ def _up(book: Book, params: dict[str, str], port: int) -> int:
     print("  files dropped into the imports bucket are imported; Ctrl-C stops", flush=True)
     try:
         while True:
-            from datetime import UTC, datetime
-
             sim.runner.clock.now = datetime.now(UTC)
             sim.runner.pump()
             time.sleep(1.0)
