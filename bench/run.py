@@ -8,9 +8,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -21,21 +24,65 @@ ROOT = Path(__file__).resolve().parents[1]
 HANDLERS = sorted(p.parent.name for p in (ROOT / "functions").glob("*/app.py"))
 
 
-def import_seconds(code: str, cwd: Path, repeat: int) -> float:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "arrears")}
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, check=True)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+def _lambda_like_env() -> dict[str, str]:
+    """A fresh interpreter laid out like a Lambda function with the layer: the handler folder, the
+    arrears package and the dependencies on sys.path, no site processing (the virtualenv's .pth
+    hooks, such as the editable install of arrears, do not exist in Lambda)."""
+    paths = [str(ROOT / "layers" / "arrears"), sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths)), "PYTHONHASHSEED": "0"}
+
+
+def _import_s(code: str, cwd: Path) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-S", "-c", code], cwd=cwd, env=_lambda_like_env(), check=True)
+    return time.perf_counter() - t0
+
+
+def _import_instructions(code: str, cwd: Path) -> int | None:
+    """Instructions executed (valgrind callgrind): the same count on every run, whatever the load."""
+    if not shutil.which("valgrind"):
+        return None
+    proc = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-S", "-c", code],
+        cwd=cwd,
+        env=_lambda_like_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    match = re.search(r"Collected : (\d+)", proc.stderr)
+    return int(match.group(1)) if match else None
 
 
 def cold_start(repeat: int) -> dict[str, Any]:
-    """`python -c "import <handler module>"` / `python -c "import boto3"`, fresh processes, medians."""
-    base = import_seconds("import boto3", ROOT, repeat)
-    ratios = {h: round(import_seconds("import app", ROOT / "functions" / h, repeat) / base, 3) for h in HANDLERS}
-    return {"boto3_import_s": round(base, 3), "ratio_by_handler": ratios, "max": max(ratios.values())}
+    """`python -c "import app"` in each function's folder / `python -c "import boto3"`, fresh processes,
+    the two alternated so that drift on a noisy machine hits both alike; medians."""
+    base: list[float] = []
+    ratios = {}
+    for h in HANDLERS:
+        handler: list[float] = []
+        for _ in range(repeat):
+            base.append(_import_s("import boto3", ROOT))
+            handler.append(_import_s("import app", ROOT / "functions" / h))
+        ratios[h] = round(statistics.median(handler) / statistics.median(base[-repeat:]), 3)
+    timed = {
+        "boto3_import_s": round(statistics.median(base), 3),
+        "ratio_by_handler": ratios,
+        "max": max(ratios.values()),
+    }
+    base_instr = _import_instructions("import boto3", ROOT)
+    if base_instr is None:
+        return {"method": "wall clock, medians", **timed}
+    by_instr = {
+        h: round((_import_instructions("import app", ROOT / "functions" / h) or 0) / base_instr, 3) for h in HANDLERS
+    }
+    return {
+        "method": "instructions executed (callgrind); wall-clock medians alongside",
+        "boto3_import_instructions": base_instr,
+        "ratio_by_handler": by_instr,
+        "max": max(by_instr.values()),
+        "wall_clock": timed,
+    }
 
 
 def raw_write_seconds(book: Path, dep: Any) -> float:
@@ -129,9 +176,9 @@ TARGETS = {
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--out", type=Path, default=ROOT / "out" / "bench.json")
-    p.add_argument("--borrowers", type=int, default=2000)
-    p.add_argument("--days", type=int, default=40)
-    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--borrowers", type=int, default=5000)
+    p.add_argument("--days", type=int, default=60)
+    p.add_argument("--repeat", type=int, default=11)
     args = p.parse_args()
     figures: dict[str, Any] = {"measured_at": datetime.now(UTC).isoformat(timespec="seconds")}
     figures.update(pipeline(args.borrowers, args.days))

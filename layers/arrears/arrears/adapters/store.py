@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pynamodb.exceptions import PutError, UpdateError
 
 from ..domain.delinquency import CaseState, Transition
 from ..domain.ledger import Installment, Repayment, Unpaid
-from ..domain.strategy import PlannedAction
 from ..domain.timeutil import iso, parse_instant
 from .models import BorrowerModel, CollectionModel, ContactModel, LedgerModel, LoanModel
+
+if TYPE_CHECKING:
+    from ..domain.strategy import PlannedAction
 
 BATCH_GET = 100
 
@@ -85,8 +86,7 @@ def contact(borrower_id: str) -> ContactModel | None:
         return None
 
 
-@dataclass(frozen=True)
-class SendContext:
+class SendContext(NamedTuple):
     """Everything a sender re-checks before a message leaves: one BatchGetItem across four tables."""
 
     action: CollectionModel | None

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 CURRENT = "M0"
 DEFAULT_SPEC = "M1:1-30,M2:31-60,M3:61-90,M4:91-120,M5:121-150,M6:151-180,M6+:181-"
 
 
-@dataclass(frozen=True)
-class Bucket:
+class Bucket(NamedTuple):
     name: str
     min_dpd: int
     max_dpd: int | None  # None: open-ended

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from .buckets import CURRENT, BucketScheme
 from .ledger import ZERO, Unpaid
@@ -23,8 +23,7 @@ def days_past_due(earliest_unpaid_due: date | None, as_of: datetime, tz: str, gr
     return max(0, late - grace_days)
 
 
-@dataclass(frozen=True)
-class Assessment:
+class Assessment(NamedTuple):
     as_of: datetime
     local_day: date
     dpd: int
@@ -49,8 +48,7 @@ def assess(
     )
 
 
-@dataclass(frozen=True)
-class CaseState:
+class CaseState(NamedTuple):
     """The collection state kept on a loan: no case (current) or one open case in one bucket."""
 
     bucket: str = CURRENT
@@ -63,8 +61,7 @@ class CaseState:
         return self.case_id is not None
 
 
-@dataclass(frozen=True)
-class Transition:
+class Transition(NamedTuple):
     """One fact about a case: kind is case_opened, bucket_entered, bucket_left or case_closed."""
 
     kind: str
@@ -93,4 +90,4 @@ def transition(loan_id: str, state: CaseState, a: Assessment) -> tuple[CaseState
         facts.append(Transition("case_closed", new.case_id, state.bucket, state.bucket, CURRENT, a.local_day, "cured"))
         return CaseState(), facts
     facts.append(Transition("bucket_entered", new.case_id, a.bucket, state.bucket, a.bucket, a.local_day))
-    return replace(new, bucket=a.bucket, bucket_since=a.local_day), facts
+    return new._replace(bucket=a.bucket, bucket_since=a.local_day), facts

@@ -6,15 +6,14 @@ interest, then principal). Overpayment is kept as credit and applied to later in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 ZERO = Decimal("0")
 
 
-@dataclass(frozen=True)
-class Installment:
+class Installment(NamedTuple):
     seq: int
     due_date: date
     principal_due: Decimal
@@ -26,15 +25,13 @@ class Installment:
         return self.principal_due + self.interest_due + self.fee_due
 
 
-@dataclass(frozen=True)
-class Repayment:
+class Repayment(NamedTuple):
     payment_id: str
     paid_at: datetime
     amount: Decimal
 
 
-@dataclass(frozen=True)
-class Unpaid:
+class Unpaid(NamedTuple):
     """What is left of one installment."""
 
     seq: int
@@ -42,8 +39,7 @@ class Unpaid:
     remaining: Decimal
 
 
-@dataclass(frozen=True)
-class Balance:
+class Balance(NamedTuple):
     unpaid: tuple[Unpaid, ...]
     paid_total: Decimal
     credit: Decimal  # paid beyond the whole schedule

@@ -6,8 +6,8 @@ The decision to send is re-made at send time: a cured loan cancels, an opted-out
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from .buckets import CURRENT
 from .delinquency import Transition
@@ -16,8 +16,7 @@ STRATEGY_ID = "default"
 STRATEGY_VERSION = 1
 
 
-@dataclass(frozen=True)
-class PlannedAction:
+class PlannedAction(NamedTuple):
     action_id: str
     loan_id: str
     borrower_id: str
@@ -62,8 +61,7 @@ def plan(loan_id: str, borrower_id: str, transitions: list[Transition]) -> list[
     return actions
 
 
-@dataclass(frozen=True)
-class SendDecision:
+class SendDecision(NamedTuple):
     verdict: str  # send | cancel | block
     reason: str | None = None
 

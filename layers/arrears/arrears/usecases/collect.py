@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from ..adapters import store
@@ -23,9 +22,10 @@ from ..adapters.models import LoanModel
 from ..config import Settings
 from ..domain.buckets import CURRENT
 from ..domain.delinquency import Assessment, transition
-from ..domain.facts import Fact, business_date
+from ..domain.facts import Fact
 from ..domain.money import to_minor
 from ..domain.strategy import PlannedAction, plan
+from .recording import fact
 
 
 @dataclass
@@ -40,19 +40,6 @@ class Outcome:
         self.to_enqueue += other.to_enqueue
         self.items += other.items
         self.cancels += other.cancels
-
-
-def fact(settings: Settings, kind: str, at: datetime, loan: LoanModel, source: str, **kw: Any) -> Fact:
-    return Fact(
-        kind,
-        at,
-        business_date(at, settings.business_tz),
-        loan.loan_id,
-        source,
-        borrower_id=loan.borrower_id,
-        currency=loan.currency,
-        **kw,
-    )  # type: ignore[arg-type]
 
 
 def apply(settings: Settings, loan: LoanModel, a: Assessment, source: str) -> Outcome:

@@ -15,8 +15,8 @@ from ..domain.delinquency import assess
 from ..domain.money import to_minor
 from ..domain.timeutil import iso
 from ..observability import logger, metrics
-from .collect import fact
 from .fanout import ShardWork
+from .recording import fact
 
 SOURCE = "daily-run"
 PAGE_SIZE = 500

@@ -4,9 +4,8 @@ evaluation so the scheduled function imports no table models (a smaller cold sta
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..adapters.clients import client
 from ..config import Settings
@@ -14,8 +13,7 @@ from ..domain.timeutil import iso
 from ..observability import logger
 
 
-@dataclass(frozen=True)
-class ShardWork:
+class ShardWork(NamedTuple):
     run_at: datetime
     shard: str
     start_key: dict[str, Any] | None = None

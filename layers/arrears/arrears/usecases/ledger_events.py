@@ -8,10 +8,9 @@ payments) recomputes the loan from its whole ledger.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..adapters import store
 from ..adapters.facts_sink import FactSink
@@ -21,13 +20,13 @@ from ..domain.delinquency import assess
 from ..domain.ledger import ZERO, Installment, add_installment, allocate, apply_payment
 from ..domain.money import to_minor
 from ..observability import logger
-from .collect import Outcome, apply, fact, finish
+from .collect import Outcome, apply, finish
+from .recording import fact
 
 SOURCE = "ledger-events"
 
 
-@dataclass(frozen=True)
-class LedgerChange:
+class LedgerChange(NamedTuple):
     loan_id: str
     entry: str
     event: str  # INSERT | MODIFY | REMOVE

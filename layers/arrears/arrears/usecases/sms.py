@@ -13,7 +13,7 @@ from ..domain.delinquency import assess
 from ..domain.money import to_minor
 from ..domain.strategy import decide_send, render
 from ..observability import logger, metrics
-from .collect import fact
+from .recording import fact
 
 SOURCE = "sms-sender"
 

@@ -1,0 +1,23 @@
+"""Facts about a loan, stamped with the operations calendar day they belong to."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ..adapters.models import LoanModel
+from ..config import Settings
+from ..domain.facts import Fact, business_date
+
+
+def fact(settings: Settings, kind: str, at: datetime, loan: LoanModel, source: str, **kw: Any) -> Fact:
+    return Fact(
+        kind,
+        at,
+        business_date(at, settings.business_tz),
+        loan.loan_id,
+        source,
+        borrower_id=loan.borrower_id,
+        currency=loan.currency,
+        **kw,
+    )  # type: ignore[arg-type]
