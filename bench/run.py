@@ -142,6 +142,8 @@ def pipeline(borrowers: int, days: int) -> dict[str, Any]:
     raw_s = raw_write_seconds(book_dir, sim.dep)
     sim.run_days(book, start, days, lambda r: None)
     sim.emulator.stop()
+    if sim.runner.stats.errors:  # figures from a run whose handlers failed mean nothing
+        raise SystemExit(f"handlers failed during the benchmark: {sim.runner.stats.errors} (see {tmp}/out/lambda.log)")
     cycles = sim.cycles
     total = {
         k: sum(c[k] for c in cycles)

@@ -72,20 +72,6 @@ def borrowers(ids: Iterable[str]) -> dict[str, BorrowerModel]:
     return out
 
 
-def borrower(borrower_id: str) -> BorrowerModel | None:
-    try:
-        return BorrowerModel.get(borrower_id)
-    except BorrowerModel.DoesNotExist:
-        return None
-
-
-def contact(borrower_id: str) -> ContactModel | None:
-    try:
-        return ContactModel.get(borrower_id)
-    except ContactModel.DoesNotExist:
-        return None
-
-
 class SendContext(NamedTuple):
     """Everything a sender re-checks before a message leaves: one BatchGetItem across four tables."""
 
@@ -93,6 +79,12 @@ class SendContext(NamedTuple):
     loan: LoanModel | None
     borrower: BorrowerModel | None
     contact: ContactModel | None
+
+
+def _lookup_key(m: Any) -> str:
+    if isinstance(m, CollectionModel):
+        return m.sk
+    return m.loan_id if isinstance(m, LoanModel) else m.borrower_id
 
 
 def send_contexts(wanted: list[tuple[str, str, str]]) -> dict[str, SendContext]:
@@ -116,14 +108,7 @@ def send_contexts(wanted: list[tuple[str, str, str]]) -> dict[str, SendContext]:
             for table, items in resp.get("Responses", {}).items():
                 for raw in items:
                     m = models[table].from_raw_data(raw)
-                    found[
-                        (
-                            table,
-                            m.sk
-                            if isinstance(m, CollectionModel)
-                            else (m.loan_id if isinstance(m, LoanModel) else m.borrower_id),
-                        )
-                    ] = m
+                    found[(table, _lookup_key(m))] = m
             request = resp.get("UnprocessedKeys") or {}
     return {
         aid: SendContext(
@@ -275,13 +260,6 @@ def create_action(a: PlannedAction) -> bool:
 
 def eval_marker(loan_id: str, run_at: datetime) -> LedgerModel:
     return LedgerModel(loan_id, f"EVAL#{iso(run_at)}", run_at=iso(run_at))
-
-
-def action(loan_id: str, action_id: str) -> CollectionModel | None:
-    try:
-        return CollectionModel.get(loan_id, f"ACT#{action_id}")
-    except CollectionModel.DoesNotExist:
-        return None
 
 
 def move_action(
