@@ -7,6 +7,7 @@ the stream retries from the first of them, re-applying what follows idempotently
 
 from collections import defaultdict
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
@@ -36,6 +37,7 @@ def parse_change(record: dict) -> LedgerChange:
         else datetime.fromtimestamp(float(ddb["ApproximateCreationDateTime"]), UTC),
         new=_plain(new) if new else None,
         unchanged=record["eventName"] == "MODIFY" and new == ddb.get("OldImage"),
+        old_amount=Decimal(ddb["OldImage"]["amount"]["N"]) if "amount" in (ddb.get("OldImage") or {}) else None,
     )
 
 

@@ -1,7 +1,8 @@
 """SMS queue -> publish through SNS, at most once per action (idempotent on action_id)."""
 
 import json
-from datetime import UTC, datetime
+import math
+from datetime import datetime
 from functools import lru_cache
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -11,13 +12,16 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
+from arrears import clock
+from arrears.adapters.clients import client
 from arrears.adapters.facts_sink import FactSink
 from arrears.adapters.models import bind
 from arrears.config import settings
 from arrears.observability import logger, metrics
-from arrears.usecases.sms import SOURCE, ActionMessage, contexts, send_action
+from arrears.usecases.sms import SOURCE, ActionMessage, Deferred, contexts, send_action
 
 processor = BatchProcessor(event_type=EventType.SQS)
+MAX_VISIBILITY_S = 12 * 3600  # SQS's limit; a longer wait takes several rounds
 _batch: dict = {}  # this invocation's prefetched contexts and fact sink
 
 
@@ -59,9 +63,15 @@ def handler(event: dict, context) -> dict:  # type: ignore[no-untyped-def]
     _batch["sink"] = FactSink(s.outcomes_bucket, SOURCE)
 
     def record_handler(record) -> dict:  # type: ignore[no-untyped-def]
-        received_ms = int(record.attributes.approximate_first_receive_timestamp)
-        sent_at = datetime.fromtimestamp(received_ms / 1000, UTC).isoformat()
-        return send(action=json.loads(record.body), sent_at=sent_at)
+        now = clock.now()
+        try:
+            return send(action=json.loads(record.body), sent_at=now.isoformat())
+        except Deferred as later:  # come back when the guard allows it (SQS keeps it hidden till then)
+            wait = max(1, min(MAX_VISIBILITY_S, math.ceil((later.retry_at - now).total_seconds())))
+            client("sqs").change_message_visibility(
+                QueueUrl=s.sms_queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=wait
+            )
+            raise
 
     try:
         return process_partial_response(

@@ -23,10 +23,12 @@ import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from moto.core.utils import unix_time_millis
 
 from . import meter
 from .stack import ACCOUNT, REGION, ROOT, Deployed
@@ -78,6 +80,7 @@ def dead_letter(url: str | None, payload: dict, stats: Stats) -> None:
 
 class LocalFunction:
     dead_letter_url: str | None = None
+    clock: Clock | None = None
 
     def __init__(
         self,
@@ -110,6 +113,8 @@ class LocalFunction:
 
     def invoke(self, event: dict) -> Any:
         os.environ.update(self.env)
+        if self.clock is not None:  # handlers that ask for the time get the simulated one
+            os.environ["ARREARS_SIMULATED_NOW"] = self.clock.now.isoformat()
         fn = self._load()
         self.stats.invocations[self.logical] = self.stats.invocations.get(self.logical, 0) + 1
         ctx = FakeContext(self.name, self.timeout, self.memory)
@@ -138,6 +143,7 @@ def _failed_ids(result: Any) -> set[str] | None:
 class SqsSource:
     def __init__(self, fn: LocalFunction, queue_url: str, arn: str, batch_size: int, partial: bool) -> None:
         self.fn, self.queue_url, self.arn, self.batch_size, self.partial = fn, queue_url, arn, batch_size, partial
+        self.held: dict[str, tuple[Any, datetime]] = {}
 
     def poll(self, clock: Clock) -> int:
         """Receive, invoke, delete what succeeded, make the failures visible again. Reads the emulator's
@@ -145,6 +151,7 @@ class SqsSource:
         maxReceiveCount happens there), without an HTTP round trip per poll."""
         from moto.sqs.models import sqs_backends
 
+        self.release(clock)
         backend = sqs_backends[ACCOUNT][REGION]
         name = self.queue_url.rsplit("/", 1)[1]
         queue = backend.get_queue(name)
@@ -182,11 +189,24 @@ class SqsSource:
         except Exception:
             failed = {r["messageId"] for r in records}
         for r in records:
-            if r["messageId"] in failed:  # visible again at once: the runner's retry delay is 0
-                backend.change_message_visibility(name, r["receiptHandle"], 0)
-            else:
+            if r["messageId"] not in failed:
                 backend.delete_message(name, r["receiptHandle"])
+                continue
+            message = next(m for m in queue._messages if m.had_receipt_handle(r["receiptHandle"]))
+            hidden_ms = message.visible_at - unix_time_millis()
+            if hidden_ms > 2000 + 1000 * int(getattr(queue, "visibility_timeout", 30)):
+                # the handler hid it until later (a deferred contact): that later is simulated time
+                self.held[message.id] = (message, clock.now + timedelta(milliseconds=hidden_ms))
+            else:  # visible again at once: the runner's retry delay is 0
+                backend.change_message_visibility(name, r["receiptHandle"], 0)
         return len(records)
+
+    def release(self, clock: Clock) -> None:
+        """Messages hidden until a simulated time that has come become visible."""
+        for message_id, (message, at) in list(self.held.items()):
+            if at <= clock.now:
+                message.visible_at = 0
+                del self.held[message_id]
 
 
 class StreamSource:
@@ -391,6 +411,7 @@ class LocalRunner:
                     self.log,
                     self.stats,
                 )
+                self.functions[name].clock = clock
                 self.functions[name].dead_letter_url = _queue_url(dep, p.get("DeadLetterConfig", {}).get("TargetArn"))
         self.sqs: list[SqsSource] = []
         self.streams: list[StreamSource] = []

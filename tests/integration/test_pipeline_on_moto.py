@@ -206,3 +206,35 @@ def test_a_cured_loan_cancels_its_pending_action_at_send_time(book):
     ]
     assert sorted(i["status"]["S"] for i in il3) == ["cancelled", "sent"]
     assert sms_count() == sent_before
+
+
+def test_sms_at_night_is_deferred_by_the_guard_and_sent_the_next_morning(book):
+    """The send-time guard: at 23:00 local the contact is not allowed; it is recorded as deferred
+    (rule and reason) and delivered when allowed, once."""
+    from arrears.adapters.clients import client
+
+    borrower = {**BORROWERS[0], "borrower_id": "IB9", "phone": "+8613800000009"}
+    loan = {**LOANS[0], "loan_id": "IL9", "borrower_id": "IB9"}
+    inst = [{**INSTALLMENTS[0], "loan_id": "IL9", "due_date": "2026-04-01"}]
+    night = datetime(2026, 4, 5, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai: 4 DPD when the schedule lands
+    book.runner.clock.now = night
+    book.upload("borrowers/b9.csv", csv_bytes([borrower]))
+    book.upload("loans/l9.csv", csv_bytes([loan]))
+    sent_before = sms_count()
+    book.upload("installments/i9.csv", csv_bytes(inst))
+    assert sms_count() == sent_before
+    act = next(i for i in ddb_items(book, "CollectionsTable") if i["loan_id"]["S"] == "IL9" and i["sk"]["S"].startswith("ACT#"))
+    assert act["status"]["S"] == "planned"
+    facts = [json.loads(line) for key in client("s3").list_objects_v2(Bucket=book.outcomes_bucket, Prefix="facts/dt=2026-04-05/")
+             .get("Contents", []) for line in client("s3").get_object(Bucket=book.outcomes_bucket, Key=key["Key"])["Body"]
+             .read().decode().splitlines()]
+    deferred = [f for f in facts if f["fact_type"] == "action_deferred" and f["loan_id"] == "IL9"]
+    assert deferred and deferred[0]["reason"].startswith("contact_hours: outside 08:00-22:00")
+    book.runner.clock.now = datetime(2026, 4, 5, 23, 59, tzinfo=UTC)  # 07:59 local: still held
+    book.runner.pump()
+    assert sms_count() == sent_before
+    book.runner.clock.now = datetime(2026, 4, 6, 0, 30, tzinfo=UTC)  # 08:30 local
+    book.runner.pump()
+    assert sms_count() == sent_before + 1
+    ledger = [i for i in ddb_items(book, "ContactLedgerTable") if i["borrower_id"]["S"] == "IB9"]
+    assert len(json.loads(ledger[0]["events"]["S"])) == 1

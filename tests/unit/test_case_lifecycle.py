@@ -20,7 +20,7 @@ def assessment(day: str, dpd: int) -> Assessment:
 def test_entering_m1_opens_a_case_and_plans_one_sms():
     state, facts = transition("L1", CaseState(), assessment("2026-03-11", 1))
     assert [f.kind for f in facts] == ["case_opened", "bucket_entered"]
-    assert state.case_id == "L1#2026-03-11" and state.bucket == "M1"
+    assert state.case_id == "L1#2026-03-11T01:00:00Z" and state.bucket == "M1"
     actions = plan("L1", "B1", facts)
     assert [(a.channel, a.template) for a in actions] == [("sms", "m1_reminder")]
     assert plan("L1", "B1", facts)[0].action_id == actions[0].action_id  # deterministic
@@ -48,9 +48,9 @@ def test_same_bucket_is_no_change():
 
 
 def test_send_time_recheck():
-    kw = dict(action_case_id="c1", channel="sms", opt_outs=frozenset(), has_address=True)
+    kw = dict(action_case_id="c1", channel="sms", has_address=True)
     assert decide_send(loan_case_id="c1", loan_bucket="M1", **kw).verdict == "send"
     assert decide_send(loan_case_id=None, loan_bucket=CURRENT, **kw).verdict == "cancel"
     assert decide_send(loan_case_id="c2", loan_bucket="M1", **kw).verdict == "cancel"
-    blocked = decide_send(loan_case_id="c1", loan_bucket="M1", **{**kw, "opt_outs": frozenset({"sms"})})
-    assert (blocked.verdict, blocked.reason) == ("block", "borrower opted out of sms")
+    blocked = decide_send(loan_case_id="c1", loan_bucket="M1", **{**kw, "has_address": False})
+    assert (blocked.verdict, blocked.reason) == ("block", "no sms address on file")

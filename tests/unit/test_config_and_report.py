@@ -16,6 +16,7 @@ GOOD = {
     "CONTACTS_TABLE": "c",
     "COLLECTIONS_TABLE": "co",
     "IDEMPOTENCY_TABLE": "i",
+    "CONTACT_LEDGER_TABLE": "cl",
     "OUTCOMES_BUCKET": "o",
     "WORK_QUEUE_URL": "w",
     "SMS_QUEUE_URL": "s",

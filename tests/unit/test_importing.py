@@ -28,7 +28,7 @@ def test_borrower_rows_are_checked_one_by_one():
     r = reasons(parsed)
     assert "E.164" in r[2]
     assert "unknown time zone" in r[3]
-    assert "unknown channel(s) fax" in r[4]
+    assert "opt_out has unknown value(s) fax" in r[4]
     assert "name is missing" in r[5]
     assert "duplicate of row 1" in r[6]
 
@@ -137,3 +137,39 @@ def test_parse_money(raw, ok):
     else:
         with pytest.raises(ValueError):
             parse_money(raw)
+
+
+def test_odd_numbers_are_rejected_per_row_not_whole_file():
+    body = (
+        "loan_id,seq,due_date,principal_due,interest_due,fee_due\nL1,1,2026-03-10,+inf,0,0\nL1,2,2026-03-10,1_000,0,0\n"
+    )
+    parsed = parse_file("installments/i.csv", body.encode(), lambda kind, ids: {"L1": "CNY"})
+    assert [r.row for r in parsed.rejects] == [1, 2]
+
+
+def test_line_separators_inside_json_strings_do_not_split_rows():
+    row = {
+        "payment_id": "P1",
+        "loan_id": "L1",
+        "paid_at": "2026-03-10T10:00:00+08:00",
+        "amount": "5",
+        "note": "a\u2028b",
+    }
+    body = (json.dumps(row, ensure_ascii=False) + "\n" + json.dumps({**row, "payment_id": "P2"})).encode()
+    parsed = parse_file("repayments/r.jsonl", body, lambda kind, ids: {"L1": "CNY"})
+    assert [n for n, _ in parsed.records] == [1, 2]
+
+
+def test_three_decimal_currency_accepts_three_places():
+    body = "payment_id,loan_id,paid_at,amount\nP1,L1,2026-03-10T10:00:00+03:00,10.125\n"
+    assert parse_file("repayments/r.csv", body.encode(), lambda kind, ids: {"L1": "BHD"}).rejects == []
+
+
+def test_holds_columns_are_validated():
+    body = (
+        "loan_id,borrower_id,product,currency,principal,disbursed_on,holds\n"
+        "L1,B1,p,CNY,100,2026-03-01,dispute\nL2,B1,p,CNY,100,2026-03-01,frozen\n"
+    )
+    parsed = parse_file("loans/l.csv", body.encode(), lambda kind, ids: {"B1": ""})
+    assert parsed.records[0][1].holds == frozenset({"dispute"})
+    assert "holds has unknown value(s) frozen" in parsed.rejects[0].reason

@@ -37,6 +37,7 @@ def _items_for(rec: Record) -> Iterator[Any]:
             jurisdiction=rec.jurisdiction,
             credit_grade=rec.credit_grade,
             opt_out=set(rec.opt_out) or None,
+            holds=set(rec.holds) or None,
         )
         yield ContactModel(
             rec.borrower_id,
@@ -55,6 +56,7 @@ def _items_for(rec: Record) -> Iterator[Any]:
             currency=rec.currency,
             principal=rec.principal,
             disbursed_on=rec.disbursed_on.isoformat(),
+            holds=set(rec.holds) or None,
         )
     elif isinstance(rec, InstallmentRow):
         yield LedgerModel(

@@ -59,6 +59,7 @@ class BorrowerModel(Model):
     jurisdiction = UnicodeAttribute()
     credit_grade = UnicodeAttribute(null=True)
     opt_out = UnicodeSetAttribute(null=True)
+    holds = UnicodeSetAttribute(null=True)  # deceased, bankrupt, cease_contact, attorney
 
 
 class ContactModel(Model):
@@ -100,7 +101,20 @@ class LedgerModel(Model):
     payment_id = UnicodeAttribute(null=True)
     paid_at = UnicodeAttribute(null=True)
     amount = DecimalAttribute(null=True)
+    holds = UnicodeSetAttribute(null=True)  # LOAN: dispute, hardship, paused
     run_at = UnicodeAttribute(null=True)  # EVAL#<run_at>: the daily run found the loan's bucket changed
+
+
+class ContactLedgerModel(Model):
+    """One borrower's recent contacts across lender and agencies (the compliance guard's ledger)."""
+
+    class Meta:  # each model its own Meta: table names are bound at run time
+        table_name = "unbound"
+        region = "us-east-1"
+
+    borrower_id = UnicodeAttribute(hash_key=True)
+    events = UnicodeAttribute(default="[]")  # JSON: [[at, channel, loan_id, action_id, outcome, number], ...]
+    version = NumberAttribute(default=0)
 
 
 class DueIndex(GlobalSecondaryIndex["LoanModel"]):
@@ -140,6 +154,8 @@ class LoanModel(Model):
     bucket_since = UnicodeAttribute(null=True)
     case_id = UnicodeAttribute(null=True)
     opened_on = UnicodeAttribute(null=True)
+    holds = UnicodeSetAttribute(null=True)  # dispute, hardship, paused
+    promise_until = UnicodeAttribute(null=True)  # an open promise to pay, YYYY-MM-DD
     due_index = DueIndex()
 
 
@@ -179,6 +195,7 @@ _TABLES: dict[type[Model], str] = {
     LedgerModel: "ledger_table",
     LoanModel: "loans_table",
     CollectionModel: "collections_table",
+    ContactLedgerModel: "contact_ledger_table",
 }
 
 

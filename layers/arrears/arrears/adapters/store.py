@@ -37,7 +37,7 @@ def ledger(loan_id: str) -> tuple[LedgerModel | None, list[Installment], list[Re
     header = None
     installments: list[Installment] = []
     repayments: list[Repayment] = []
-    for e in LedgerModel.query(loan_id):
+    for e in LedgerModel.query(loan_id, consistent_read=True):  # must see the write that triggered us
         if e.entry == "LOAN":
             header = e
         elif e.entry.startswith("INST#"):
@@ -58,7 +58,7 @@ def ledger(loan_id: str) -> tuple[LedgerModel | None, list[Installment], list[Re
 def loans(loan_ids: list[str]) -> dict[str, LoanModel]:
     out: dict[str, LoanModel] = {}
     for i in range(0, len(loan_ids), BATCH_GET):
-        for m in LoanModel.batch_get(loan_ids[i : i + BATCH_GET]):
+        for m in LoanModel.batch_get(loan_ids[i : i + BATCH_GET], consistent_read=True):
             out[m.loan_id] = m
     return out
 
@@ -76,6 +76,7 @@ class SendContext(NamedTuple):
     """Everything a sender re-checks before a message leaves: one BatchGetItem across four tables."""
 
     action: CollectionModel | None
+    case: CollectionModel | None
     loan: LoanModel | None
     borrower: BorrowerModel | None
     contact: ContactModel | None
@@ -87,19 +88,27 @@ def _lookup_key(m: Any) -> str:
     return m.loan_id if isinstance(m, LoanModel) else m.borrower_id
 
 
-def send_contexts(wanted: list[tuple[str, str, str]]) -> dict[str, SendContext]:
-    """(loan_id, action_id, borrower_id) -> context by action_id, 25 actions (100 keys) a request."""
+def send_contexts(wanted: list[tuple[str, str, str, str]]) -> dict[str, SendContext]:
+    """(loan_id, action_id, borrower_id, case_id) -> context by action_id, 20 actions (100 keys) a
+    request, strongly consistent (the sender must see the state the planner saved)."""
     from .clients import client
 
     models: dict[str, Any] = {m.Meta.table_name: m for m in (CollectionModel, LoanModel, BorrowerModel, ContactModel)}
     found: dict[tuple[str, str], Any] = {}
-    for i in range(0, len(wanted), 25):
-        chunk = wanted[i : i + 25]
+    for i in range(0, len(wanted), 20):
+        chunk = wanted[i : i + 20]
+        collection_keys = {(lid, f"ACT#{aid}") for lid, aid, _, _ in chunk} | {
+            (lid, f"CASE#{cid}") for lid, _, _, cid in chunk
+        }
         request: dict[str, Any] = {
             CollectionModel.Meta.table_name: {
-                "Keys": [{"loan_id": {"S": lid}, "sk": {"S": f"ACT#{aid}"}} for lid, aid, _ in chunk]
+                "Keys": [{"loan_id": {"S": lid}, "sk": {"S": sk}} for lid, sk in sorted(collection_keys)],
+                "ConsistentRead": True,
             },
-            LoanModel.Meta.table_name: {"Keys": [{"loan_id": {"S": lid}} for lid in sorted({c[0] for c in chunk})]},
+            LoanModel.Meta.table_name: {
+                "Keys": [{"loan_id": {"S": lid}} for lid in sorted({c[0] for c in chunk})],
+                "ConsistentRead": True,
+            },
             BorrowerModel.Meta.table_name: {"Keys": [{"borrower_id": {"S": b}} for b in sorted({c[2] for c in chunk})]},
             ContactModel.Meta.table_name: {"Keys": [{"borrower_id": {"S": b}} for b in sorted({c[2] for c in chunk})]},
         }
@@ -113,11 +122,12 @@ def send_contexts(wanted: list[tuple[str, str, str]]) -> dict[str, SendContext]:
     return {
         aid: SendContext(
             found.get((CollectionModel.Meta.table_name, f"ACT#{aid}")),
+            found.get((CollectionModel.Meta.table_name, f"CASE#{cid}")),
             found.get((LoanModel.Meta.table_name, lid)),
             found.get((BorrowerModel.Meta.table_name, bid)),
             found.get((ContactModel.Meta.table_name, bid)),
         )
-        for lid, aid, bid in wanted
+        for lid, aid, bid, cid in wanted
     }
 
 

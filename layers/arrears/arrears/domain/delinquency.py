@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 from .buckets import CURRENT, BucketScheme
 from .ledger import ZERO, Unpaid
-from .timeutil import local_date
+from .timeutil import iso, local_date
 
 
 def days_past_due(earliest_unpaid_due: date | None, as_of: datetime, tz: str, grace_days: int = 0) -> int:
@@ -80,7 +80,7 @@ def transition(loan_id: str, state: CaseState, a: Assessment) -> tuple[CaseState
     facts: list[Transition] = []
     new = state
     if not state.is_open and a.bucket != CURRENT:
-        case_id = f"{loan_id}#{a.local_day.isoformat()}"
+        case_id = f"{loan_id}#{iso(a.as_of)}"  # the instant: a loan can cure and relapse in one day
         new = CaseState(bucket=CURRENT, bucket_since=None, case_id=case_id, opened_on=a.local_day)
         facts.append(Transition("case_opened", case_id, a.bucket, None, a.bucket, a.local_day))
     assert new.case_id is not None

@@ -15,6 +15,7 @@ FACT_TYPES = (
     "bucket_left",
     "loan_evaluated",
     "action_planned",
+    "action_deferred",
     "action_sent",
     "action_cancelled",
     "action_blocked",

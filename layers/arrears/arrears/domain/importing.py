@@ -11,16 +11,18 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from .money import minor_units, parse_money
+from .money import MAX_MINOR_UNITS, minor_units, parse_money
 from .timeutil import parse_date, parse_instant, zone
 
 KINDS = ("borrowers", "loans", "installments", "repayments")
 CHANNELS = ("sms", "email", "voice", "wechat")
+BORROWER_HOLDS = ("deceased", "bankrupt", "cease_contact", "attorney")
+LOAN_HOLDS = ("dispute", "hardship", "paused")
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "borrowers": (
@@ -35,8 +37,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "jurisdiction",
         "credit_grade",
         "opt_out",
+        "holds",
     ),
-    "loans": ("loan_id", "borrower_id", "product", "currency", "principal", "disbursed_on"),
+    "loans": ("loan_id", "borrower_id", "product", "currency", "principal", "disbursed_on", "holds"),
     "installments": ("loan_id", "seq", "due_date", "principal_due", "interest_due", "fee_due"),
     "repayments": ("payment_id", "loan_id", "paid_at", "amount"),
 }
@@ -72,6 +75,7 @@ class Borrower:
     jurisdiction: str
     credit_grade: str | None
     opt_out: frozenset[str]
+    holds: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,7 @@ class Loan:
     currency: str
     principal: Decimal
     disbursed_on: date
+    holds: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -130,7 +135,7 @@ def kind_of(key: str) -> tuple[str, str]:
     if kind not in KINDS:
         raise FileRejected(f"cannot tell what {key!r} holds: put it under one of {', '.join(k + '/' for k in KINDS)}")
     name = parts[-1].lower()
-    for ext in (".csv", ".jsonl", ".ndjson"):
+    for ext in (".csv", ".jsonl"):
         if name.endswith(ext):
             return kind, "csv" if ext == ".csv" else "jsonl"
     raise FileRejected(f"{key!r} is neither .csv nor .jsonl")
@@ -144,22 +149,33 @@ def read_rows(body: bytes, fmt: str, kind: str) -> Iterable[tuple[int, dict[str,
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise FileRejected(f"file is not UTF-8 text (byte {e.start})") from None
-    if fmt == "csv":
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        header = reader.fieldnames
-        if not header:
-            raise FileRejected("CSV file is empty (no header row)")
-        missing = [c for c in REQUIRED[kind] if c not in header]
-        if missing:
-            raise FileRejected(f"CSV header lacks column(s) {', '.join(missing)} for {kind}")
+    return _csv_rows(text, kind) if fmt == "csv" else _jsonl_rows(text)
+
+
+def _csv_rows(text: str, kind: str) -> Iterable[tuple[int, dict[str, Any] | None, str | None]]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = reader.fieldnames
+    if not header:
+        raise FileRejected("CSV file is empty (no header row)")
+    missing = [c for c in REQUIRED[kind] if c not in header]
+    if missing:
+        raise FileRejected(f"CSV header lacks column(s) {', '.join(missing)} for {kind}")
+    rows: list[tuple[int, dict[str, Any] | None, str | None]] = []
+    try:
         for n, row in enumerate(reader, start=1):
             if None in row:
-                yield n, None, "row has more fields than the header"
-                continue
-            yield n, {k: v for k, v in row.items() if k is not None}, None
-        return
+                rows.append((n, None, "row has more fields than the header"))
+            else:
+                rows.append((n, {k: v for k, v in row.items() if k is not None}, None))
+    except csv.Error as e:
+        raise FileRejected(f"CSV cannot be read past line {reader.line_num}: {e}") from None
+    return rows
+
+
+def _jsonl_rows(text: str) -> Iterable[tuple[int, dict[str, Any] | None, str | None]]:
     n = 0
-    for line in text.splitlines():
+    for raw in text.split("\n"):  # not splitlines(): U+2028 and friends are valid inside JSON strings
+        line = raw.removesuffix("\r")
         if not line.strip():
             continue
         n += 1
@@ -199,6 +215,16 @@ def _field(name: str, fn: Callable[[Any], Any], raw: Any) -> Any:
         raise ValueError(f"{name}: {e}") from None
 
 
+def _word_list(row: dict[str, Any], name: str, known: tuple[str, ...]) -> frozenset[str]:
+    """An optional list of words from a fixed vocabulary: 'a;b' in CSV, a list or 'a;b' in JSON Lines."""
+    raw = row.get(name) or ""
+    words = [str(w) for w in raw] if isinstance(raw, list) else [p for p in re.split(r"[;|, ]+", str(raw)) if p]
+    bad = [w for w in words if w not in known]
+    if bad:
+        raise ValueError(f"{name} has unknown value(s) {', '.join(bad)} (known: {', '.join(known)})")
+    return frozenset(words)
+
+
 def _borrower(row: dict[str, Any]) -> Borrower:
     phone = _text(row, "phone")
     if not _E164.match(phone or ""):
@@ -212,11 +238,7 @@ def _borrower(row: dict[str, Any]) -> Borrower:
     language = _text(row, "language") or ""
     if not _LANGUAGE.match(language):
         raise ValueError(f"language {language!r} is not a BCP 47 tag such as zh-CN")
-    raw_opt = row.get("opt_out") or ""
-    opt = raw_opt if isinstance(raw_opt, list) else [p for p in re.split(r"[;|, ]+", str(raw_opt)) if p]
-    bad = [c for c in opt if c not in CHANNELS]
-    if bad:
-        raise ValueError(f"opt_out has unknown channel(s) {', '.join(map(str, bad))} (known: {', '.join(CHANNELS)})")
+    opt = _word_list(row, "opt_out", CHANNELS)
     return Borrower(
         borrower_id=_ident(row, "borrower_id"),
         name=_text(row, "name") or "",
@@ -228,7 +250,8 @@ def _borrower(row: dict[str, Any]) -> Borrower:
         language=language,
         jurisdiction=(_text(row, "jurisdiction") or "").upper(),
         credit_grade=_text(row, "credit_grade", required=False),
-        opt_out=frozenset(opt),
+        opt_out=opt,
+        holds=_word_list(row, "holds", BORROWER_HOLDS),
     )
 
 
@@ -244,7 +267,13 @@ def _loan(row: dict[str, Any]) -> Loan:
         currency=currency,
         principal=_field("principal", lambda v: parse_money(v, places=places, allow_zero=False), row.get("principal")),
         disbursed_on=_field("disbursed_on", parse_date, row.get("disbursed_on")),
+        holds=_word_list(row, "holds", LOAN_HOLDS),
     )
+
+
+def _any_currency_money(raw: object) -> Decimal:
+    """Decimals up to the most any currency has; the loan's own currency is checked once known."""
+    return parse_money(raw, places=MAX_MINOR_UNITS, quantize=False)
 
 
 def _installment(row: dict[str, Any]) -> InstallmentRow:
@@ -253,7 +282,7 @@ def _installment(row: dict[str, Any]) -> InstallmentRow:
         raise ValueError(f"seq {seq_raw!r} is not a positive whole number")
     # The ledger knows the loan's currency; amounts are checked to at most 2 places here and to the
     # currency's own minor units when the loan is known.
-    amounts = {n: _field(n, parse_money, row.get(n)) for n in ("principal_due", "interest_due", "fee_due")}
+    amounts = {n: _field(n, _any_currency_money, row.get(n)) for n in ("principal_due", "interest_due", "fee_due")}
     if sum(amounts.values()) <= 0:
         raise ValueError("installment amount due is zero")
     return InstallmentRow(
@@ -269,7 +298,11 @@ def _repayment(row: dict[str, Any]) -> RepaymentRow:
         payment_id=_ident(row, "payment_id"),
         loan_id=_ident(row, "loan_id"),
         paid_at=_field("paid_at", parse_instant, row.get("paid_at")),
-        amount=_field("amount", lambda v: parse_money(v, allow_zero=False), row.get("amount")),
+        amount=_field(
+            "amount",
+            lambda v: parse_money(v, places=MAX_MINOR_UNITS, allow_zero=False, quantize=False),
+            row.get("amount"),
+        ),
     )
 
 
@@ -350,8 +383,23 @@ def _check_parents(out: ParsedFile, known_parents: Callable[[str, set[str]], dic
         if reason:
             out.rejects.append(Reject(n, reason))
             continue
-        kept.append((n, rec))
+        kept.append((n, _in_minor_units(rec, currency) if currency else rec))
     out.records = kept
+
+
+def _in_minor_units(rec: Record, currency: str) -> Record:
+    """Amounts written with the currency's own number of decimals (CNY 10.5 -> 10.50)."""
+    step = Decimal(1).scaleb(-minor_units(currency))
+    if isinstance(rec, InstallmentRow):
+        return replace(
+            rec,
+            principal_due=rec.principal_due.quantize(step),
+            interest_due=rec.interest_due.quantize(step),
+            fee_due=rec.fee_due.quantize(step),
+        )
+    if isinstance(rec, RepaymentRow):
+        return replace(rec, amount=rec.amount.quantize(step))
+    return rec
 
 
 def _currency_places_problem(rec: Record, currency: str) -> str | None:

@@ -62,6 +62,7 @@ def daily_report(run_date: date, rows: Iterable[Mapping[str, Any]], bucket_names
             "sent": kinds["action_sent"],
             "cancelled": kinds["action_cancelled"],
             "blocked": kinds["action_blocked"],
+            "deferred": kinds["action_deferred"],
             "sent_by_channel": dict(sorted(sent_by_channel.items())),
         },
         "amount_recovered": _money(recovered),

@@ -67,21 +67,13 @@ class SendDecision(NamedTuple):
 
 
 def decide_send(
-    *,
-    action_case_id: str,
-    channel: str,
-    loan_case_id: str | None,
-    loan_bucket: str,
-    opt_outs: frozenset[str],
-    has_address: bool,
+    *, action_case_id: str, loan_case_id: str | None, loan_bucket: str, has_address: bool, channel: str
 ) -> SendDecision:
-    """Re-check a planned action just before it leaves the system."""
+    """Re-check a planned action just before it leaves the system (the compliance guard comes next)."""
     if loan_case_id is None or loan_bucket == CURRENT:
         return SendDecision("cancel", "loan is no longer delinquent")
     if loan_case_id != action_case_id:
         return SendDecision("cancel", "the case this action was planned for is closed")
-    if channel in opt_outs:
-        return SendDecision("block", f"borrower opted out of {channel}")
     if not has_address:
         return SendDecision("block", f"no {channel} address on file")
     return SendDecision("send")

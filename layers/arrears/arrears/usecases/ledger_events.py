@@ -33,6 +33,7 @@ class LedgerChange(NamedTuple):
     at: datetime
     new: dict[str, Any] | None  # the entry's new image as plain values
     unchanged: bool = False  # a MODIFY whose image did not change (an idempotent re-import)
+    old_amount: Decimal | None = None  # a re-imported repayment's amount before the change
 
 
 def _new_state(loan_id: str, change: LedgerChange, borrowers: dict[str, Any]) -> LoanModel | None:
@@ -149,6 +150,9 @@ def _evaluate(
         logger.warning("ledger entries for an unknown loan; skipped", extra={"loan_id": loan_id})
         return None
     loan.due_shard = store.shard_of(loan_id, settings.shard_count)
+    for c in changes:
+        if c.entry == "LOAN" and c.new is not None:
+            loan.holds = set(c.new.get("holds") or ()) or None  # dispute, hardship, paused
     from_bucket = loan.bucket
     done, repaid = _incremental(loan, changes)
     if not done:
@@ -158,6 +162,7 @@ def _evaluate(
     out = apply(settings, loan, a, SOURCE)
     for c in repaid:
         new = c.new or {}
+        amount = Decimal(new["amount"]) - (c.old_amount or Decimal(0))  # a corrected repayment: the difference
         out.facts.append(
             fact(
                 settings,
@@ -166,13 +171,13 @@ def _evaluate(
                 loan,
                 SOURCE,
                 payment_id=new.get("payment_id"),
-                amount_minor=to_minor(Decimal(new["amount"]), loan.currency),
+                amount_minor=to_minor(amount, loan.currency),
                 from_bucket=from_bucket,
                 to_bucket=loan.bucket,
                 bucket=from_bucket,
                 dpd=a.dpd,
                 outstanding_minor=to_minor(a.outstanding, loan.currency),
-                key=str(new.get("payment_id")),
+                key=f"{new.get('payment_id')}|{new['amount']}",
             )
         )
     out.items.append(loan)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from ..adapters import store
 from ..adapters.clients import client
+from ..adapters.contact_ledger import reserve_contact
 from ..adapters.facts_sink import FactSink
+from ..adapters.models import BorrowerModel, LoanModel
 from ..config import Settings
+from ..domain.compliance import ContactRequest, Holds, rules_for
 from ..domain.delinquency import assess
 from ..domain.money import to_minor
 from ..domain.strategy import decide_send, render
+from ..domain.timeutil import iso
 from ..observability import logger, metrics
 from .recording import fact
 
@@ -39,8 +43,35 @@ class ActionMessage:
         return cls(**{k: str(body[k]) for k in cls.FIELDS})
 
 
+class NotYetSaved(RuntimeError):
+    pass
+
+
+class Deferred(Exception):
+    """The guard allows this contact later: the message is to come back at ``retry_at``."""
+
+    def __init__(self, retry_at: datetime, reason: str) -> None:
+        super().__init__(f"deferred until {iso(retry_at)}: {reason}")
+        self.retry_at = retry_at
+
+
+def holds_of(profile: BorrowerModel, loan: LoanModel) -> Holds:
+    on_borrower, on_loan = set(profile.holds or ()), set(loan.holds or ())
+    return Holds(
+        opt_outs=frozenset(profile.opt_out or ()),
+        deceased="deceased" in on_borrower,
+        bankrupt="bankrupt" in on_borrower,
+        cease_contact="cease_contact" in on_borrower,
+        attorney="attorney" in on_borrower,
+        dispute="dispute" in on_loan,
+        hardship="hardship" in on_loan,
+        paused="paused" in on_loan,
+        promise_until=date.fromisoformat(loan.promise_until) if loan.promise_until else None,
+    )
+
+
 def contexts(messages: list[ActionMessage]) -> dict[str, store.SendContext]:
-    return store.send_contexts([(m.loan_id, m.action_id, m.borrower_id) for m in messages])
+    return store.send_contexts([(m.loan_id, m.action_id, m.borrower_id, m.case_id) for m in messages])
 
 
 def send_action(settings: Settings, msg: ActionMessage, ctx: store.SendContext, now: datetime, sink: FactSink) -> str:
@@ -54,17 +85,47 @@ def send_action(settings: Settings, msg: ActionMessage, ctx: store.SendContext, 
     if action.status != "planned":
         logger.info("action already handled", extra={"action_id": msg.action_id, "status": action.status})
         return action.status or ""
+    if loan is not None and loan.case_id != msg.case_id and (ctx.case is None or ctx.case.status != "closed"):
+        # the planner enqueues before it saves the loan: its case is not visible yet, not closed
+        raise NotYetSaved(f"case of action {msg.action_id} not saved yet; retried")
     decision = decide_send(
         action_case_id=msg.case_id,
         channel=msg.channel,
         loan_case_id=loan.case_id if loan else None,
         loan_bucket=loan.bucket if loan else "M0",
-        opt_outs=frozenset(profile.opt_out or ()) if profile else frozenset(),
         has_address=bool(contact and contact.phone),
     )
-    if decision.verdict != "send" or loan is None or contact is None:
+    verdict = None
+    if decision.verdict == "send" and loan is not None and profile is not None:
+        verdict = reserve_contact(
+            ContactRequest(profile.borrower_id, msg.loan_id, msg.action_id, msg.channel, now, (profile.timezone,)),
+            rules_for(profile.jurisdiction),
+            holds_of(profile, loan),
+        )
+        if not verdict.allowed and verdict.retry_at is not None:
+            sink.add(
+                fact(
+                    settings,
+                    "action_deferred",
+                    now,
+                    loan,
+                    SOURCE,
+                    case_id=msg.case_id,
+                    action_id=msg.action_id,
+                    channel=msg.channel,
+                    reason=f"{verdict.rule}: {verdict.reason}; retry at {iso(verdict.retry_at)}",
+                    key=f"{msg.action_id}|{iso(verdict.retry_at)}",
+                )
+            )
+            metrics.add_metric(name="ActionsDeferred", unit="Count", value=1)
+            raise Deferred(verdict.retry_at, f"{verdict.rule}: {verdict.reason}")
+    if decision.verdict != "send" or loan is None or contact is None or (verdict and not verdict.allowed):
         status = "cancelled" if decision.verdict == "cancel" else "blocked"
-        reason = decision.reason or "borrower or loan not found"
+        reason = (
+            f"{verdict.rule}: {verdict.reason}"
+            if verdict and not verdict.allowed
+            else decision.reason or "borrower or loan not found"
+        )
         if store.move_action(msg.loan_id, msg.action_id, "planned", status, reason=reason) and loan is not None:
             sink.add(
                 fact(
@@ -92,9 +153,11 @@ def send_action(settings: Settings, msg: ActionMessage, ctx: store.SendContext, 
             Message=body,
             MessageAttributes={"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}},
         )
-    except Exception:
+    except Exception as e:
         store.move_action(msg.loan_id, msg.action_id, "sent", "planned")  # not sent: safe to retry
-        raise
+        code = getattr(e, "response", {}).get("Error", {}).get("Code", type(e).__name__)
+        # SNS errors quote the phone number: never let that reach a log
+        raise RuntimeError(f"SNS publish failed for action {msg.action_id}: {code}") from None
     sink.add(
         fact(
             settings,

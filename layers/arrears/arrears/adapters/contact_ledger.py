@@ -1,0 +1,62 @@
+"""The borrower's contact ledger in DynamoDB: the compliance guard's atomic reservation.
+
+A reservation reads the ledger item (strongly consistent) and writes it back only if nobody wrote it
+meanwhile (a condition on its version): two requests per contact. Concurrent senders, retries and
+duplicate deliveries therefore decide one after another on what is really booked, and no cap can be
+exceeded; a sender that loses the race reads again and decides again.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from pynamodb.exceptions import PutError
+
+from ..domain.compliance import ContactEvent, ContactRequest, Holds, Ledger, Rules, Verdict, reserve
+from .models import ContactLedgerModel
+
+ATTEMPTS = 8
+
+
+class ReservationConflict(RuntimeError):
+    pass
+
+
+def _load(borrower_id: str) -> Ledger:
+    try:
+        item = ContactLedgerModel.get(borrower_id, consistent_read=True)
+    except ContactLedgerModel.DoesNotExist:
+        return Ledger()
+    events = tuple(
+        ContactEvent(datetime.fromisoformat(at), ch, loan, act, out, num)
+        for at, ch, loan, act, out, num in json.loads(item.events)
+    )
+    return Ledger(events, int(item.version))
+
+
+def _save(borrower_id: str, ledger: Ledger, expected: int) -> bool:
+    events = json.dumps(
+        [[e.at.isoformat(), e.channel, e.loan_id, e.action_id, e.outcome, e.number] for e in ledger.events],
+        separators=(",", ":"),
+    )
+    item = ContactLedgerModel(borrower_id, events=events, version=ledger.version)
+    condition = (
+        ContactLedgerModel.borrower_id.does_not_exist() if expected == 0 else ContactLedgerModel.version == expected
+    )
+    try:
+        item.save(condition=condition)
+        return True
+    except PutError as e:
+        if getattr(e, "cause_response_code", None) == "ConditionalCheckFailedException":
+            return False
+        raise
+
+
+def reserve_contact(req: ContactRequest, rules: Rules, holds: Holds) -> Verdict:
+    for _ in range(ATTEMPTS):
+        ledger = _load(req.borrower_id)
+        verdict, new = reserve(ledger, req, rules, holds)
+        if new is None or _save(req.borrower_id, new, ledger.version):
+            return verdict
+    raise ReservationConflict(f"contact ledger of {req.borrower_id} kept changing; retry later")
