@@ -20,7 +20,8 @@ from arrears.config import settings
 from arrears.observability import logger, metrics
 from arrears.usecases.sms import SOURCE, ActionMessage, Deferred, contexts, send_action
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# deferred contacts are expected failures: report them, do not fail the invocation for them
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 MAX_VISIBILITY_S = 12 * 3600  # SQS's limit; a longer wait takes several rounds
 _batch: dict = {}  # this invocation's prefetched contexts and fact sink
 

@@ -223,11 +223,21 @@ def test_sms_at_night_is_deferred_by_the_guard_and_sent_the_next_morning(book):
     sent_before = sms_count()
     book.upload("installments/i9.csv", csv_bytes(inst))
     assert sms_count() == sent_before
-    act = next(i for i in ddb_items(book, "CollectionsTable") if i["loan_id"]["S"] == "IL9" and i["sk"]["S"].startswith("ACT#"))
+    act = next(
+        i for i in ddb_items(book, "CollectionsTable") if i["loan_id"]["S"] == "IL9" and i["sk"]["S"].startswith("ACT#")
+    )
     assert act["status"]["S"] == "planned"
-    facts = [json.loads(line) for key in client("s3").list_objects_v2(Bucket=book.outcomes_bucket, Prefix="facts/dt=2026-04-05/")
-             .get("Contents", []) for line in client("s3").get_object(Bucket=book.outcomes_bucket, Key=key["Key"])["Body"]
-             .read().decode().splitlines()]
+    facts = [
+        json.loads(line)
+        for key in client("s3")
+        .list_objects_v2(Bucket=book.outcomes_bucket, Prefix="facts/dt=2026-04-05/")
+        .get("Contents", [])
+        for line in client("s3")
+        .get_object(Bucket=book.outcomes_bucket, Key=key["Key"])["Body"]
+        .read()
+        .decode()
+        .splitlines()
+    ]
     deferred = [f for f in facts if f["fact_type"] == "action_deferred" and f["loan_id"] == "IL9"]
     assert deferred and deferred[0]["reason"].startswith("contact_hours: outside 08:00-22:00")
     book.runner.clock.now = datetime(2026, 4, 5, 23, 59, tzinfo=UTC)  # 07:59 local: still held

@@ -1,7 +1,8 @@
 """The borrower's contact ledger in DynamoDB: the compliance guard's atomic reservation.
 
-A reservation reads the ledger item (strongly consistent) and writes it back only if nobody wrote it
-meanwhile (a condition on its version): two requests per contact. Concurrent senders, retries and
+A reservation reads the ledger item (strongly consistent; the SMS sender reads it in the same
+BatchGetItem as the rest of what it re-checks) and writes it back only if nobody wrote it meanwhile
+(a condition on its version): one write per contact, plus its share of that read. Concurrent senders, retries and
 duplicate deliveries therefore decide one after another on what is really booked, and no cap can be
 exceeded; a sender that loses the race reads again and decides again.
 """
@@ -25,8 +26,13 @@ class ReservationConflict(RuntimeError):
 
 def _load(borrower_id: str) -> Ledger:
     try:
-        item = ContactLedgerModel.get(borrower_id, consistent_read=True)
+        return ledger_of(ContactLedgerModel.get(borrower_id, consistent_read=True))
     except ContactLedgerModel.DoesNotExist:
+        return Ledger()
+
+
+def ledger_of(item: ContactLedgerModel | None) -> Ledger:
+    if item is None:
         return Ledger()
     events = tuple(
         ContactEvent(datetime.fromisoformat(at), ch, loan, act, out, num)
@@ -53,9 +59,12 @@ def _save(borrower_id: str, ledger: Ledger, expected: int) -> bool:
         raise
 
 
-def reserve_contact(req: ContactRequest, rules: Rules, holds: Holds) -> Verdict:
+def reserve_contact(req: ContactRequest, rules: Rules, holds: Holds, known: Ledger | None = None) -> Verdict:
+    """``known``: the ledger as just read with the rest of the send context (saves a read); if it has
+    changed since, the conditional write fails and the ledger is read again."""
     for _ in range(ATTEMPTS):
-        ledger = _load(req.borrower_id)
+        ledger = known if known is not None else _load(req.borrower_id)
+        known = None
         verdict, new = reserve(ledger, req, rules, holds)
         if new is None or _save(req.borrower_id, new, ledger.version):
             return verdict

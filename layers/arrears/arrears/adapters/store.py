@@ -13,7 +13,7 @@ from pynamodb.exceptions import PutError, UpdateError
 from ..domain.delinquency import CaseState, Transition
 from ..domain.ledger import Installment, Repayment, Unpaid
 from ..domain.timeutil import iso, parse_instant
-from .models import BorrowerModel, CollectionModel, ContactModel, LedgerModel, LoanModel
+from .models import BorrowerModel, CollectionModel, ContactLedgerModel, ContactModel, LedgerModel, LoanModel
 
 if TYPE_CHECKING:
     from ..domain.strategy import PlannedAction
@@ -80,6 +80,7 @@ class SendContext(NamedTuple):
     loan: LoanModel | None
     borrower: BorrowerModel | None
     contact: ContactModel | None
+    ledger: ContactLedgerModel | None = None  # the borrower's contact ledger, for the compliance guard
 
 
 def _lookup_key(m: Any) -> str:
@@ -89,14 +90,17 @@ def _lookup_key(m: Any) -> str:
 
 
 def send_contexts(wanted: list[tuple[str, str, str, str]]) -> dict[str, SendContext]:
-    """(loan_id, action_id, borrower_id, case_id) -> context by action_id, 20 actions (100 keys) a
-    request, strongly consistent (the sender must see the state the planner saved)."""
+    """(loan_id, action_id, borrower_id, case_id) -> context by action_id in one BatchGetItem per 16
+    actions, strongly consistent where it matters (the sender must see what the planner saved, and the
+    guard the latest contact ledger)."""
     from .clients import client
 
-    models: dict[str, Any] = {m.Meta.table_name: m for m in (CollectionModel, LoanModel, BorrowerModel, ContactModel)}
+    models: dict[str, Any] = {
+        m.Meta.table_name: m for m in (CollectionModel, LoanModel, BorrowerModel, ContactModel, ContactLedgerModel)
+    }
     found: dict[tuple[str, str], Any] = {}
-    for i in range(0, len(wanted), 20):
-        chunk = wanted[i : i + 20]
+    for i in range(0, len(wanted), 16):  # 16 actions: at most 100 keys over the five tables
+        chunk = wanted[i : i + 16]
         collection_keys = {(lid, f"ACT#{aid}") for lid, aid, _, _ in chunk} | {
             (lid, f"CASE#{cid}") for lid, _, _, cid in chunk
         }
@@ -111,6 +115,10 @@ def send_contexts(wanted: list[tuple[str, str, str, str]]) -> dict[str, SendCont
             },
             BorrowerModel.Meta.table_name: {"Keys": [{"borrower_id": {"S": b}} for b in sorted({c[2] for c in chunk})]},
             ContactModel.Meta.table_name: {"Keys": [{"borrower_id": {"S": b}} for b in sorted({c[2] for c in chunk})]},
+            ContactLedgerModel.Meta.table_name: {
+                "Keys": [{"borrower_id": {"S": b}} for b in sorted({c[2] for c in chunk})],
+                "ConsistentRead": True,
+            },
         }
         while request:
             resp = client("dynamodb").batch_get_item(RequestItems=request)
@@ -126,6 +134,7 @@ def send_contexts(wanted: list[tuple[str, str, str, str]]) -> dict[str, SendCont
             found.get((LoanModel.Meta.table_name, lid)),
             found.get((BorrowerModel.Meta.table_name, bid)),
             found.get((ContactModel.Meta.table_name, bid)),
+            found.get((ContactLedgerModel.Meta.table_name, bid)),
         )
         for lid, aid, bid, cid in wanted
     }

@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from ..adapters import store
 from ..adapters.clients import client
-from ..adapters.contact_ledger import reserve_contact
+from ..adapters.contact_ledger import ledger_of, reserve_contact
 from ..adapters.facts_sink import FactSink
 from ..adapters.models import BorrowerModel, LoanModel
 from ..config import Settings
@@ -101,6 +101,7 @@ def send_action(settings: Settings, msg: ActionMessage, ctx: store.SendContext, 
             ContactRequest(profile.borrower_id, msg.loan_id, msg.action_id, msg.channel, now, (profile.timezone,)),
             rules_for(profile.jurisdiction),
             holds_of(profile, loan),
+            known=ledger_of(ctx.ledger),
         )
         if not verdict.allowed and verdict.retry_at is not None:
             sink.add(
