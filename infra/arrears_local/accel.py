@@ -76,6 +76,7 @@ def install() -> None:
     if _installed:
         return
     _install_serializer()
+    _install_write_hooks()
     from moto.dynamodb.models.table import Table
 
     original = Table.query
@@ -86,15 +87,10 @@ def install() -> None:
         conditions = kwargs.get("hash_key_conditions")
         if index_name and conditions:
             range_test = _range_test(self, index_name, args, kwargs)
-            candidates = [
-                item
-                for item in _unsorted_items(self)
-                if all(
-                    (v := item.attrs.get(a)) is not None and v.type == e.type and v.value == e.value
-                    for a, e in conditions
-                )
-                and range_test(item)
-            ]
+            group = _index_groups(self, tuple(sorted(a for a, _ in conditions))).get(
+                tuple((e.type, e.value) for _, e in sorted(conditions, key=lambda c: c[0])), []
+            )
+            candidates = [item for item in group if range_test(item)]
         elif not index_name and hash_key is not None and self.range_key_attr is not None:
             partition = self.items.get(hash_key)
             candidates = list(partition.values()) if partition else []
@@ -110,6 +106,68 @@ def install() -> None:
     Table.query = query  # type: ignore[method-assign]
     Table._arrears_original_query = original  # type: ignore[attr-defined]
     _installed = True
+
+
+def _bump(table: Any) -> None:
+    table._arrears_version = getattr(table, "_arrears_version", 0) + 1
+
+
+def _index_groups(table: Any, attrs: tuple[str, ...]) -> dict[tuple, list[Any]]:
+    """Items grouped by the values of ``attrs`` (an index's hash key), rebuilt after any write to the
+    table (every write path bumps the table's version: put, delete, update, transactions)."""
+    version = getattr(table, "_arrears_version", 0)
+    cache: tuple[int, dict[tuple[str, ...], dict[tuple, list[Any]]]] | None = getattr(table, "_arrears_groups", None)
+    if cache is None or cache[0] != version:
+        cache = (version, {})
+        table._arrears_groups = cache
+    if attrs not in cache[1]:
+        groups: dict[tuple, list[Any]] = {}
+        for item in _unsorted_items(table):
+            values = [item.attrs.get(a) for a in attrs]
+            if all(v is not None for v in values):
+                groups.setdefault(tuple((v.type, v.value) for v in values), []).append(item)
+        cache[1][attrs] = groups
+    return cache[1][attrs]
+
+
+_hooks_installed = False
+
+
+def _install_write_hooks() -> None:
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    def on_table(name: str) -> Any:
+        original = getattr(Table, name)
+
+        def hooked(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                _bump(self)
+
+        setattr(Table, name, hooked)
+
+    def on_backend(name: str) -> None:
+        original = getattr(DynamoDBBackend, name)
+
+        def hooked(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                for table in self.tables.values():
+                    _bump(table)  # cheap: a counter; the next index query regroups that table
+
+        setattr(DynamoDBBackend, name, hooked)
+
+    for name in ("put_item", "delete_item"):
+        on_table(name)
+    for name in ("update_item", "transact_write_items"):  # they change items in place, or swap tables
+        on_backend(name)
 
 
 def _unsorted_items(table: Any) -> list[Any]:

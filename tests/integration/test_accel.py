@@ -54,6 +54,35 @@ def _queries(ddb) -> list[dict]:
             if not start or "Limit" not in kw:
                 break
         out.append(pages)
+    # writes between index queries: puts, in-place updates of index keys, deletes
+    gsi = {"IndexName": "gsi", "KeyConditionExpression": "shard = :s", "ExpressionAttributeValues": {":s": {"S": "s1"}}}
+    out.append([ddb.query(TableName="t", **gsi)["Items"]])  # index groups built now
+    moved = out[5][0]["Items"][0]  # an item of shard s2: an update moves it into s1
+    ddb.update_item(
+        TableName="t",
+        Key={"pk": moved["pk"], "sk": moved["sk"]},
+        UpdateExpression="SET #s = :x",
+        ExpressionAttributeNames={"#s": "shard"},
+        ExpressionAttributeValues={":x": {"S": "s1"}},
+    )
+    out.append([ddb.query(TableName="t", **gsi)["Items"]])
+    ddb.put_item(
+        TableName="t", Item={"pk": {"S": "new"}, "sk": {"S": "x"}, "shard": {"S": "s1"}, "due": {"S": "2026-03-01"}}
+    )
+    out.append([ddb.query(TableName="t", **gsi)["Items"]])
+    ddb.delete_item(TableName="t", Key={"pk": {"S": "new"}, "sk": {"S": "x"}})
+    ddb.batch_write_item(
+        RequestItems={
+            "t": [
+                {
+                    "PutRequest": {
+                        "Item": {"pk": {"S": "b"}, "sk": {"S": "y"}, "shard": {"S": "s1"}, "due": {"S": "2026-03-02"}}
+                    }
+                }
+            ]
+        }
+    )
+    out.append([ddb.query(TableName="t", **gsi)["Items"]])
     first = out[0][0]["Items"][0]
     out.append([ddb.get_item(TableName="t", Key={"pk": first["pk"], "sk": first["sk"]})["Item"]])
     keys = [{"pk": i["pk"], "sk": i["sk"]} for i in out[0][0]["Items"][:5]]
