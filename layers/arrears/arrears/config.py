@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from .domain.buckets import DEFAULT_SPEC, BucketScheme
 from .domain.timeutil import zone
@@ -15,8 +15,7 @@ class ConfigError(RuntimeError):
     pass
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     ledger_table: str
     loans_table: str
     borrowers_table: str

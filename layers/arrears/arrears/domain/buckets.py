@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
 
 CURRENT = "M0"
@@ -18,8 +17,7 @@ class Bucket(NamedTuple):
         return dpd >= self.min_dpd and (self.max_dpd is None or dpd <= self.max_dpd)
 
 
-@dataclass(frozen=True)
-class BucketScheme:
+class BucketScheme(NamedTuple):
     buckets: tuple[Bucket, ...]
 
     @classmethod

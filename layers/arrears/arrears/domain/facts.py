@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
+from typing import NamedTuple
 
 from .timeutil import iso, local_date
 
@@ -48,8 +48,7 @@ COLUMNS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class Fact:
+class Fact(NamedTuple):
     fact_type: str
     occurred_at: datetime
     business_date: date
@@ -70,11 +69,7 @@ class Fact:
     payment_id: str | None = None
     strategy: str | None = None
     strategy_version: int | None = None
-    key: str = field(default="", compare=False)  # what makes the fact unique besides type and loan
-
-    def __post_init__(self) -> None:
-        if self.fact_type not in FACT_TYPES:
-            raise ValueError(f"unknown fact type {self.fact_type!r}")
+    key: str = ""  # what makes the fact unique besides type and loan
 
     @property
     def fact_id(self) -> str:
@@ -82,7 +77,9 @@ class Fact:
         return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
     def row(self) -> dict[str, object]:
-        data = asdict(self)
+        if self.fact_type not in FACT_TYPES:
+            raise ValueError(f"unknown fact type {self.fact_type!r}")
+        data = self._asdict()
         data.pop("key")
         data["fact_id"] = self.fact_id
         data["occurred_at"] = iso(self.occurred_at)

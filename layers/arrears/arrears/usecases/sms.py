@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 
 from ..adapters import store
 from ..adapters.clients import client
@@ -22,8 +22,10 @@ from .recording import fact
 SOURCE = "sms-sender"
 
 
-@dataclass(frozen=True)
-class ActionMessage:
+FIELDS = ("action_id", "loan_id", "case_id", "channel", "template", "borrower_id")
+
+
+class ActionMessage(NamedTuple):
     action_id: str
     loan_id: str
     case_id: str
@@ -31,16 +33,14 @@ class ActionMessage:
     template: str
     borrower_id: str
 
-    FIELDS = ("action_id", "loan_id", "case_id", "channel", "template", "borrower_id")
-
     @classmethod
     def parse(cls, body: object) -> ActionMessage:
         if not isinstance(body, dict):
             raise ValueError("action message is not a JSON object")
-        missing = [k for k in cls.FIELDS if not body.get(k)]
+        missing = [k for k in FIELDS if not body.get(k)]
         if missing:
             raise ValueError(f"action message lacks {', '.join(missing)}")
-        return cls(**{k: str(body[k]) for k in cls.FIELDS})
+        return cls(**{k: str(body[k]) for k in FIELDS})
 
 
 class NotYetSaved(RuntimeError):
