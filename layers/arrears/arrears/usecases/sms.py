@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ..adapters import store
 from ..adapters.clients import client
@@ -14,7 +15,7 @@ from ..config import Settings
 from ..domain.compliance import ContactRequest, Holds, rules_for
 from ..domain.delinquency import assess
 from ..domain.money import to_minor
-from ..domain.strategy import decide_send, render
+from ..domain.strategy import SendDecision, decide_send, render
 from ..domain.timeutil import iso
 from ..observability import logger, metrics
 from .recording import fact
@@ -74,6 +75,36 @@ def contexts(messages: list[ActionMessage]) -> dict[str, store.SendContext]:
     return store.send_contexts([(m.loan_id, m.action_id, m.borrower_id, m.case_id) for m in messages])
 
 
+def _guard(
+    msg: ActionMessage,
+    profile: BorrowerModel,
+    loan: LoanModel,
+    ctx: store.SendContext,
+    now: datetime,
+    record: Callable[..., None],
+) -> SendDecision:
+    """The compliance guard at send time: reserve the contact on the borrower's ledger, or say why
+    not; a contact allowed later is recorded as deferred and comes back then."""
+    verdict = reserve_contact(
+        ContactRequest(profile.borrower_id, msg.loan_id, msg.action_id, msg.channel, now, (profile.timezone,)),
+        rules_for(profile.jurisdiction),
+        holds_of(profile, loan),
+        known=ledger_of(ctx.ledger),
+    )
+    if verdict.allowed:
+        return SendDecision("send")
+    why = f"{verdict.rule}: {verdict.reason}"
+    if verdict.retry_at is not None:
+        record(
+            "action_deferred",
+            key=f"{msg.action_id}|{iso(verdict.retry_at)}",
+            reason=f"{why}; retry at {iso(verdict.retry_at)}",
+        )
+        metrics.add_metric(name="ActionsDeferred", unit="Count", value=1)
+        raise Deferred(verdict.retry_at, why)
+    return SendDecision("block", why)
+
+
 def send_action(settings: Settings, msg: ActionMessage, ctx: store.SendContext, now: datetime, sink: FactSink) -> str:
     """Returns the action's final status. The action is claimed (planned -> sent, a conditional write)
     before SNS is called, and given back (sent -> planned) only if the call fails, so a redelivered or
@@ -88,6 +119,24 @@ def send_action(settings: Settings, msg: ActionMessage, ctx: store.SendContext, 
     if loan is not None and loan.case_id != msg.case_id and (ctx.case is None or ctx.case.status != "closed"):
         # the planner enqueues before it saves the loan: its case is not visible yet, not closed
         raise NotYetSaved(f"case of action {msg.action_id} not saved yet; retried")
+
+    def record(kind: str, key: str = msg.action_id, **kw: Any) -> None:
+        assert loan is not None
+        sink.add(
+            fact(
+                settings,
+                kind,
+                now,
+                loan,
+                SOURCE,
+                case_id=msg.case_id,
+                action_id=msg.action_id,
+                channel=msg.channel,
+                key=key,
+                **kw,
+            )
+        )
+
     decision = decide_send(
         action_case_id=msg.case_id,
         channel=msg.channel,
@@ -95,53 +144,15 @@ def send_action(settings: Settings, msg: ActionMessage, ctx: store.SendContext, 
         loan_bucket=loan.bucket if loan else "M0",
         has_address=bool(contact and contact.phone),
     )
-    verdict = None
+    if decision.verdict == "send" and (loan is None or profile is None or contact is None):
+        decision = SendDecision("block", "borrower or loan not found")
     if decision.verdict == "send" and loan is not None and profile is not None:
-        verdict = reserve_contact(
-            ContactRequest(profile.borrower_id, msg.loan_id, msg.action_id, msg.channel, now, (profile.timezone,)),
-            rules_for(profile.jurisdiction),
-            holds_of(profile, loan),
-            known=ledger_of(ctx.ledger),
-        )
-        if not verdict.allowed and verdict.retry_at is not None:
-            sink.add(
-                fact(
-                    settings,
-                    "action_deferred",
-                    now,
-                    loan,
-                    SOURCE,
-                    case_id=msg.case_id,
-                    action_id=msg.action_id,
-                    channel=msg.channel,
-                    reason=f"{verdict.rule}: {verdict.reason}; retry at {iso(verdict.retry_at)}",
-                    key=f"{msg.action_id}|{iso(verdict.retry_at)}",
-                )
-            )
-            metrics.add_metric(name="ActionsDeferred", unit="Count", value=1)
-            raise Deferred(verdict.retry_at, f"{verdict.rule}: {verdict.reason}")
-    if decision.verdict != "send" or loan is None or contact is None or (verdict and not verdict.allowed):
+        decision = _guard(msg, profile, loan, ctx, now, record)
+    if decision.verdict != "send" or loan is None or contact is None:
         status = "cancelled" if decision.verdict == "cancel" else "blocked"
-        reason = (
-            f"{verdict.rule}: {verdict.reason}"
-            if verdict and not verdict.allowed
-            else decision.reason or "borrower or loan not found"
-        )
+        reason = decision.reason or status
         if store.move_action(msg.loan_id, msg.action_id, "planned", status, reason=reason) and loan is not None:
-            sink.add(
-                fact(
-                    settings,
-                    f"action_{status}",
-                    now,
-                    loan,
-                    SOURCE,
-                    case_id=msg.case_id,
-                    action_id=msg.action_id,
-                    channel=msg.channel,
-                    reason=reason,
-                    key=msg.action_id,
-                )
-            )
+            record(f"action_{status}", reason=reason)
         metrics.add_metric(name=f"Actions{status.title()}", unit="Count", value=1)
         return status
     if not store.move_action(msg.loan_id, msg.action_id, "planned", "sent", sent_at=now):
@@ -159,22 +170,12 @@ def send_action(settings: Settings, msg: ActionMessage, ctx: store.SendContext, 
         code = getattr(e, "response", {}).get("Error", {}).get("Code", type(e).__name__)
         # SNS errors quote the phone number: never let that reach a log
         raise RuntimeError(f"SNS publish failed for action {msg.action_id}: {code}") from None
-    sink.add(
-        fact(
-            settings,
-            "action_sent",
-            now,
-            loan,
-            SOURCE,
-            case_id=msg.case_id,
-            action_id=msg.action_id,
-            channel=msg.channel,
-            bucket=loan.bucket,
-            amount_minor=to_minor(overdue, loan.currency),
-            strategy=action.strategy,
-            strategy_version=action.strategy_version,
-            key=msg.action_id,
-        )
+    record(
+        "action_sent",
+        bucket=loan.bucket,
+        amount_minor=to_minor(overdue, loan.currency),
+        strategy=action.strategy,
+        strategy_version=action.strategy_version,
     )
     metrics.add_metric(name="SmsSent", unit="Count", value=1)
     logger.info("sms sent", extra={"action_id": msg.action_id, "loan_id": msg.loan_id})
