@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="import a book and run simulated days")
     up = sub.add_parser("up", help="deploy the stack and keep it running for the AWS CLI / SDKs")
     gen = sub.add_parser("book", help="write the synthetic book to a folder")
+    chk = sub.add_parser("strategy-check", help="validate strategy documents (YAML or JSON)")
+    chk.add_argument("files", type=Path, nargs="+")
     for sp in (run, up):
         sp.add_argument("--book", type=Path, help="folder with borrowers/loans/installments/repayments files")
         sp.add_argument(
@@ -52,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--seed", type=int, default=7)
     args = p.parse_args(argv)
 
+    if args.cmd == "strategy-check":
+        return _check_strategies(args.files)
     if args.cmd == "book":
         synthetic_book(args.dest, args.borrowers, args.seed)
         print(f"synthetic book written to {args.dest}")
@@ -84,6 +88,28 @@ def main(argv: list[str] | None = None) -> int:
     sim.emulator.stop()
     print(f"done in {time.perf_counter() - t0:.1f}s; reports and outcomes in {out}/")
     return 0
+
+
+def _check_strategies(files: list[Path]) -> int:
+    import yaml
+
+    from arrears.domain.strategies import StrategyError, parse_strategy
+
+    bad = 0
+    for path in files:
+        try:
+            s = parse_strategy(yaml.safe_load(path.read_text(encoding="utf-8")))
+            arms = ", ".join(f"{v.name} {v.share:.0%}" for v in s.variants)
+            print(f"{path}: ok ({s.id} v{s.version}; {len(s.champion.segments)} segments; arms: {arms})")
+        except (OSError, yaml.YAMLError) as e:
+            bad += 1
+            print(f"{path}: cannot be read: {e}")
+        except StrategyError as e:
+            bad += 1
+            print(f"{path}: invalid")
+            for problem in e.problems:
+                print(f"  - {problem}")
+    return 1 if bad else 0
 
 
 def _up(book: Book, params: dict[str, str], port: int) -> int:

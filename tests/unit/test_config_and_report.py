@@ -17,6 +17,7 @@ GOOD = {
     "COLLECTIONS_TABLE": "co",
     "IDEMPOTENCY_TABLE": "i",
     "CONTACT_LEDGER_TABLE": "cl",
+    "STRATEGIES_TABLE": "st",
     "OUTCOMES_BUCKET": "o",
     "WORK_QUEUE_URL": "w",
     "SMS_QUEUE_URL": "s",

@@ -144,3 +144,13 @@ def test_capacity_is_a_limit_and_ranking_is_deterministic():
     assert len(plan.work) == 4 and len(plan.deferred) == 6
     assert all(w.expected_recovery >= d.expected_recovery for w in plan.work for d in plan.deferred)
     assert prioritise(list(reversed(proposals)), {"sms": 4}) == plan  # ties broken by loan id, not input order
+
+
+def test_strategy_check_command(tmp_path, capsys):
+    from arrears_local.cli import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: x\nversion: 1\nsegments: [{name: s, steps: [{id: a, channel: fax, template: t}]}]\n")
+    assert main(["strategy-check", str(DEFAULTS / "cn-default.yaml")]) == 0
+    assert main(["strategy-check", str(bad)]) == 1
+    assert "segments[0].steps[0].channel: 'fax'" in capsys.readouterr().out

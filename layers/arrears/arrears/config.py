@@ -23,6 +23,7 @@ class Settings(NamedTuple):
     collections_table: str
     idempotency_table: str
     contact_ledger_table: str
+    strategies_table: str
     outcomes_bucket: str
     work_queue_url: str
     sms_queue_url: str
@@ -67,6 +68,7 @@ class Settings(NamedTuple):
             collections_table=need("COLLECTIONS_TABLE"),
             idempotency_table=need("IDEMPOTENCY_TABLE"),
             contact_ledger_table=need("CONTACT_LEDGER_TABLE"),
+            strategies_table=need("STRATEGIES_TABLE"),
             outcomes_bucket=need("OUTCOMES_BUCKET"),
             work_queue_url=need("WORK_QUEUE_URL"),
             sms_queue_url=need("SMS_QUEUE_URL"),

@@ -117,6 +117,21 @@ class ContactLedgerModel(Model):
     version = NumberAttribute(default=0)
 
 
+class StrategyModel(Model):
+    """Strategy documents: sk v000001.. (immutable versions) and ACTIVE (which version runs)."""
+
+    class Meta:  # each model its own Meta: table names are bound at run time
+        table_name = "unbound"
+        region = "us-east-1"
+
+    strategy_id = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    document = UnicodeAttribute(null=True)  # JSON, as validated
+    version = NumberAttribute(null=True)  # ACTIVE: the version in force
+    history = UnicodeAttribute(null=True)  # ACTIVE: JSON list of the versions activated before, newest last
+    created_at = UnicodeAttribute(null=True)
+
+
 class DueIndex(GlobalSecondaryIndex["LoanModel"]):
     """Sparse: only loans with an unpaid installment carry due_shard/next_due."""
 
@@ -196,6 +211,7 @@ _TABLES: dict[type[Model], str] = {
     LoanModel: "loans_table",
     CollectionModel: "collections_table",
     ContactLedgerModel: "contact_ledger_table",
+    StrategyModel: "strategies_table",
 }
 
 

@@ -1,0 +1,50 @@
+"""Strategy versions in the StrategiesTable deployed from template.yaml: publish, activate, roll back."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.integration
+DEFAULTS = Path(__file__).resolve().parents[2] / "layers" / "arrears" / "arrears" / "strategies"
+NOW = datetime(2026, 4, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def store(stack):
+    from arrears.adapters import strategy_store
+    from arrears.adapters.models import bind
+    from arrears.config import settings
+
+    os.environ.update(stack.runner.functions["SmsSenderFunction"].env)
+    settings.cache_clear()
+    bind(settings())
+    return strategy_store
+
+
+def test_publish_versions_activate_and_roll_back(store):
+    doc = yaml.safe_load((DEFAULTS / "cn-default.yaml").read_text())
+    assert store.publish(doc, NOW).version == 1
+    doc["segments"][0]["cooldown_hours"] = 30
+    assert store.publish(doc, NOW).version == 2
+    assert store.active("cn-default").champion.segments[0].cooldown_hours == 30
+    assert store.rollback("cn-default") == 1
+    assert store.active("cn-default").version == 1
+    assert store.active("cn-default").champion.segments[0].cooldown_hours == 20
+    assert store.versions("cn-default") == [1, 2]  # versions are kept; only the pointer moved
+    with pytest.raises(store.StrategyStoreError, match="no earlier version"):
+        store.rollback("cn-default")
+
+
+def test_an_invalid_document_is_refused_before_anything_is_written(store):
+    from arrears.domain.strategies import StrategyError
+
+    doc = yaml.safe_load((DEFAULTS / "us-default.yaml").read_text())
+    doc["segments"][0]["steps"][0]["channel"] = "pigeon"
+    with pytest.raises(StrategyError, match="pigeon"):
+        store.publish(doc, NOW)
+    assert store.versions("us-default") == []
