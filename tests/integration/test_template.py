@@ -71,3 +71,21 @@ def test_every_function_has_its_handler_file():
         if r["Type"] == "AWS::Serverless::Function":
             module = r["Properties"]["Handler"].split(".")[0]
             assert (ROOT / r["Properties"]["CodeUri"] / f"{module}.py").is_file(), name
+
+
+def test_each_function_may_touch_the_tables_its_code_writes():
+    """moto does not check IAM: make sure the template grants what the code needs."""
+    res = load_template()["Resources"]
+
+    def tables(fn: str, kinds: tuple[str, ...]) -> set[str]:
+        return {
+            next(iter(p.values()))["TableName"]["Ref"]
+            for p in res[fn]["Properties"]["Policies"]
+            if isinstance(p, dict) and next(iter(p)) in kinds
+        }
+
+    write = ("DynamoDBCrudPolicy", "DynamoDBWritePolicy")
+    assert "LedgerTable" in tables("ShardWorkerFunction", write)  # EVAL markers
+    assert {"LedgerTable", "BorrowersTable", "ContactsTable"} <= tables("ImporterFunction", write)
+    assert {"LoansTable", "CollectionsTable"} <= tables("LedgerEventsFunction", write)
+    assert {"CollectionsTable", "IdempotencyTable", "ContactLedgerTable"} <= tables("SmsSenderFunction", write)
