@@ -136,3 +136,21 @@ def test_outcomes_table_answers_the_same_as_the_report(run):
     assert {str(d): n for d, n in got.items() if n} == {
         d: r["actions"]["sent"] for d, r in reports.items() if r["actions"]["sent"]
     }
+
+
+def test_no_sms_left_outside_contact_hours_or_to_an_opted_out_borrower(run):
+    """The guard's invariant over the whole simulated run, from the outcomes the analysts see."""
+    book, out, _, _ = run
+    people = {b["borrower_id"]: b for b in rows(book, "borrowers")}
+    hours = {"CN": (8, 22), "US": (8, 21)}
+    sent = [
+        json.loads(line) for p in (out / "outcomes" / "facts").glob("*/*.json") for line in p.read_text().splitlines()
+    ]
+    sent = [f for f in sent if f["fact_type"] == "action_sent"]
+    assert sent
+    for f in sent:
+        who = people[f["borrower_id"]]
+        local = datetime.fromisoformat(f["occurred_at"].replace("Z", "+00:00")).astimezone(ZoneInfo(who["timezone"]))
+        start, end = hours[who["jurisdiction"]]
+        assert start <= local.hour < end, (f["action_id"], local)
+        assert "sms" not in who["opt_out"].split(";")
