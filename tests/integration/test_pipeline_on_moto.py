@@ -248,3 +248,14 @@ def test_sms_at_night_is_deferred_by_the_guard_and_sent_the_next_morning(book):
     assert sms_count() == sent_before + 1
     ledger = [i for i in ddb_items(book, "ContactLedgerTable") if i["borrower_id"]["S"] == "IB9"]
     assert len(json.loads(ledger[0]["events"]["S"])) == 1
+    sent = [
+        json.loads(line)
+        for key in client("s3").list_objects_v2(Bucket=book.outcomes_bucket, Prefix="facts/dt=2026-04-06/")["Contents"]
+        for line in client("s3")
+        .get_object(Bucket=book.outcomes_bucket, Key=key["Key"])["Body"]
+        .read()
+        .decode()
+        .splitlines()
+    ]
+    [why] = [f["reason"] for f in sent if f["fact_type"] == "action_sent" and f["loan_id"] == "IL9"]
+    assert why.startswith("M1:sms:m1_reminder (default v1); passed: borrower_only, holds, opt_out")  # explainable

@@ -91,8 +91,8 @@ def _guard(
         holds_of(profile, loan),
         known=ledger_of(ctx.ledger),
     )
-    if verdict.allowed:
-        return SendDecision("send")
+    if verdict.allowed:  # the reason says which rules it passed: every contact can be explained
+        return SendDecision("send", "passed: " + ", ".join(verdict.passed))
     why = f"{verdict.rule}: {verdict.reason}"
     if verdict.retry_at is not None:
         record(
@@ -172,6 +172,7 @@ def send_action(settings: Settings, msg: ActionMessage, ctx: store.SendContext, 
         raise RuntimeError(f"SNS publish failed for action {msg.action_id}: {code}") from None
     record(
         "action_sent",
+        reason=f"{action.step or msg.template} ({action.strategy} v{action.strategy_version}); {decision.reason}",
         bucket=loan.bucket,
         amount_minor=to_minor(overdue, loan.currency),
         strategy=action.strategy,
