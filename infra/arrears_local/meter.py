@@ -16,7 +16,6 @@ by_table: Counter[tuple[str, str]] = Counter()
 by_function: Counter[tuple[str, str]] = Counter()
 current = "runner"
 seconds: dict[tuple[str, str], float] = {}
-items_read: Counter[str] = Counter()
 _installed = False
 _lock = threading.Lock()
 
@@ -70,16 +69,4 @@ def _count(key: tuple[str, str], operation_name: str, api_params: dict, result: 
         read = 1 if result.get("Item") else 0
     elif operation_name == "BatchGetItem":
         read = sum(len(items) for items in result.get("Responses", {}).values())
-    items_read[api_params.get("TableName", "")] += read
     by_function[(current, "items_read")] += read
-
-
-def snapshot() -> tuple[Counter, dict, Counter]:
-    with _lock:
-        return Counter(calls), dict(seconds), Counter(items_read)
-
-
-def top(n: int = 15) -> str:
-    return "\n".join(
-        f"{svc}.{op}: {c} calls, {seconds.get((svc, op), 0.0):.1f}s" for (svc, op), c in calls.most_common(n)
-    )

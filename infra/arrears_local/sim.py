@@ -108,6 +108,7 @@ class Simulation:
             "dead_lettered_stream_records": self.runner.stats.dead_lettered,
             "sms_published": sms_published(),
             "aws_requests": {f"{svc}.{op}": n for (svc, op), n in meter.calls.most_common()},
+            "aws_failed_requests": {f"{svc}.{op}": n for (svc, op), n in meter.failures.most_common()},
             "aws_seconds": {
                 f"{svc}.{op}": round(t, 2) for (svc, op), t in sorted(meter.seconds.items(), key=lambda kv: -kv[1])
             },

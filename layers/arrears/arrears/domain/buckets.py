@@ -56,14 +56,6 @@ class BucketScheme(NamedTuple):
                 return bucket.name
         raise AssertionError("unreachable: the scheme is contiguous and open-ended")
 
-    def rank(self, name: str) -> int:
-        if name == CURRENT:
-            return 0
-        for i, bucket in enumerate(self.buckets, start=1):
-            if bucket.name == name:
-                return i
-        raise ValueError(f"unknown bucket {name!r}")
-
     @property
     def names(self) -> list[str]:
         return [b.name for b in self.buckets]
