@@ -159,7 +159,7 @@ def pipeline(borrowers: int, days: int) -> dict[str, Any]:
     import_total_s = sim.timings["import_s"]
     raw_s = raw_write_seconds(book_dir, sim.dep)
     sim.run_days(book, start, days, lambda r: None)
-    sim.emulator.stop()
+    sim.stop()
     if sim.runner.stats.errors:  # figures from a run whose handlers failed mean nothing
         raise SystemExit(f"handlers failed during the benchmark: {sim.runner.stats.errors} (see {tmp}/out/lambda.log)")
     cycles = sim.cycles

@@ -28,7 +28,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
         tmp_path_factory.mktemp("stack"), {"ShardCount": "4"}, serve=False, start_clock=datetime(2026, 3, 1, tzinfo=UTC)
     )
     yield sim
-    sim.emulator.stop()
+    sim.stop()
 
 
 def csv_bytes(rows: list[dict[str, str]]) -> bytes:

@@ -1,4 +1,5 @@
-"""Work queue (one message per shard) -> evaluate the shard's delinquent loans."""
+"""Work queue -> evaluate and plan one shard's delinquent loans, or (once every shard has planned)
+dispatch the run's work under each channel's capacity."""
 
 import json
 
@@ -8,15 +9,19 @@ from arrears.adapters.models import bind
 from arrears.config import settings
 from arrears.domain.timeutil import parse_instant
 from arrears.observability import logger, metrics
-from arrears.usecases.daily import ShardWork, run_shard
+from arrears.usecases.daily import run_shard
+from arrears.usecases.dispatch import dispatch
+from arrears.usecases.fanout import Dispatch, ShardWork
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-def parse_work(body: str) -> ShardWork:
+def parse_work(body: str) -> ShardWork | Dispatch:
     data = json.loads(body)
+    if isinstance(data, dict) and "dispatch" in data:
+        return Dispatch(parse_instant(data["dispatch"]))
     if not isinstance(data, dict) or "shard" not in data or "run_at" not in data:
-        raise ValueError("shard work item needs 'shard' and 'run_at'")
+        raise ValueError("work item needs 'shard' and 'run_at' (or 'dispatch')")
     return ShardWork(parse_instant(data["run_at"]), str(data["shard"]), data.get("start_key"))
 
 
@@ -27,6 +32,10 @@ def handler(event: dict, context) -> dict:  # type: ignore[no-untyped-def]
     bind(s)
 
     def record_handler(record) -> None:  # type: ignore[no-untyped-def]
-        run_shard(s, parse_work(record.body), context.get_remaining_time_in_millis)
+        work = parse_work(record.body)
+        if isinstance(work, Dispatch):
+            dispatch(s, work.run_at)
+        else:
+            run_shard(s, work, context.get_remaining_time_in_millis)
 
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -133,6 +133,7 @@ def synthetic_book(dest: Path, borrowers: int = 5000, seed: int = 7, anchor: dat
                 "email": f"user{i}@example.com" if rng.random() < 0.7 else "",
                 "wechat_openid": "" if us else f"o{rng.getrandbits(96):024x}",
                 "id_number": f"{rng.randint(10**17, 10**18 - 1)}",
+                "address": f"{i % 997 + 1} Example Street, Springfield" if us else f"示例路{i % 997 + 1}号, 上海市",
                 "timezone": tz,
                 "language": "en-US" if us else "zh-CN",
                 "jurisdiction": "US" if us else "CN",

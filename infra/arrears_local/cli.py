@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"imported book in {sim.timings['import_s']:.1f}s; simulating {args.days} days from {start}")
     sim.run_days(book, start, args.days, lambda r: print(day_line(r), flush=True))
     sim.write_out()
-    sim.emulator.stop()
+    sim.stop()
     print(f"done in {time.perf_counter() - t0:.1f}s; reports and outcomes in {out}/")
     return 0
 
@@ -128,7 +128,7 @@ def _up(book: Book, params: dict[str, str], port: int) -> int:
             sim.runner.pump()
             time.sleep(1.0)
     except KeyboardInterrupt:
-        sim.emulator.stop()
+        sim.stop()
     return 0
 
 

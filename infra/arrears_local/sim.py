@@ -16,7 +16,10 @@ from zoneinfo import ZoneInfo
 from . import meter
 from .book import Book, rows_to_jsonl
 from .runner import Clock, LocalRunner
-from .stack import Deployed, Emulator, deploy
+from .stack import ROOT, Deployed, Emulator, deploy
+from .wechat import FakeWechatGateway
+
+STRATEGIES = ROOT / "layers" / "arrears" / "arrears" / "strategies"
 
 
 @dataclass
@@ -25,9 +28,34 @@ class Simulation:
     dep: Deployed
     runner: LocalRunner
     out: Path
+    gateway: FakeWechatGateway
     reports: list[dict[str, Any]] = field(default_factory=list)
     cycles: list[dict[str, Any]] = field(default_factory=list)  # what each daily run cost (benchmarks)
     timings: dict[str, float] = field(default_factory=dict)
+
+    def contacts(self) -> dict[str, int]:
+        """What each provider received: SNS texts, SES emails, the gateway's WeChat messages, the
+        dialer's calls and the letters in the print house's outbox."""
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.s3.models import s3_backends
+        from moto.ses.models import ses_backends
+
+        from arrears.adapters.channels import SimulatedVoice
+
+        from .stack import ACCOUNT, REGION
+
+        outbox = s3_backends[ACCOUNT]["aws"].buckets[self.dep.physical["OutboxBucket"]]
+        return {
+            "sms": sms_published(),
+            "email": len(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages),
+            "voice": len(SimulatedVoice.placed),
+            "wechat": len(self.gateway.messages),
+            "letter": sum(1 for k in outbox.keys if k.startswith("letters/")),
+        }
+
+    def stop(self) -> None:
+        self.gateway.stop()
+        self.emulator.stop()
 
     @property
     def imports_bucket(self) -> str:
@@ -107,6 +135,7 @@ class Simulation:
             "errors": self.runner.stats.errors,
             "dead_lettered_stream_records": self.runner.stats.dead_lettered,
             "sms_published": sms_published(),
+            "contacts": self.contacts(),
             "aws_requests": {f"{svc}.{op}": n for (svc, op), n in meter.calls.most_common()},
             "aws_failed_requests": {f"{svc}.{op}": n for (svc, op), n in meter.failures.most_common()},
             "aws_seconds": {
@@ -154,10 +183,33 @@ def start_stack(
     serve: bool = True,
 ) -> Simulation:
     emulator = Emulator(port=port, in_process=in_process, serve=serve).start()
-    dep = deploy(params)
+    from arrears.adapters.channels import SimulatedVoice
+
+    gateway = FakeWechatGateway()
+    SimulatedVoice.placed.clear()  # the dialer's log is per stack
+    local = {"VoiceDialer": "simulated", "WechatGatewayUrl": gateway.url}  # no Connect, no WeChat here
+    dep = deploy({**local, **(params or {})})
     clock = Clock(start_clock or datetime.now(UTC))
     runner = LocalRunner(dep, clock, out / "lambda.log")
-    return Simulation(emulator, dep, runner, out)
+    publish_default_strategies(runner, clock.now)
+    return Simulation(emulator, dep, runner, out, gateway)
+
+
+def publish_default_strategies(runner: LocalRunner, now: datetime) -> list[str]:
+    """What an operator does once after deploying: publish the shipped strategies (a new version
+    each, activated)."""
+    import yaml
+
+    from arrears.adapters import strategy_store
+    from arrears.adapters.models import bind
+    from arrears.config import Settings
+
+    bind(Settings.from_env(runner.functions["DailyRunFunction"].env))
+    published = []
+    for path in sorted(STRATEGIES.glob("*.yaml")):
+        s = strategy_store.publish(yaml.safe_load(path.read_text(encoding="utf-8")), now)
+        published.append(f"{s.id} v{s.version}")
+    return published
 
 
 def default_start(book: Book) -> date:

@@ -20,31 +20,35 @@ def store(stack):
     from arrears.adapters.models import bind
     from arrears.config import settings
 
-    os.environ.update(stack.runner.functions["SmsSenderFunction"].env)
+    os.environ.update(stack.runner.functions["DailyRunFunction"].env)
     settings.cache_clear()
     bind(settings())
     return strategy_store
 
 
+def test_the_local_stack_publishes_the_shipped_defaults(store):
+    assert store.active("cn-default").version == store.active("us-default").version == 1
+
+
 def test_publish_versions_activate_and_roll_back(store):
-    doc = yaml.safe_load((DEFAULTS / "cn-default.yaml").read_text())
+    doc = {**yaml.safe_load((DEFAULTS / "cn-default.yaml").read_text()), "id": "cn-trial"}
     assert store.publish(doc, NOW).version == 1
     doc["segments"][0]["cooldown_hours"] = 30
     assert store.publish(doc, NOW).version == 2
-    assert store.active("cn-default").champion.segments[0].cooldown_hours == 30
-    assert store.rollback("cn-default") == 1
-    assert store.active("cn-default").version == 1
-    assert store.active("cn-default").champion.segments[0].cooldown_hours == 20
-    assert store.versions("cn-default") == [1, 2]  # versions are kept; only the pointer moved
+    assert store.active("cn-trial").champion.segments[0].cooldown_hours == 30
+    assert store.rollback("cn-trial") == 1
+    assert store.active("cn-trial").version == 1
+    assert store.active("cn-trial").champion.segments[0].cooldown_hours == 20
+    assert store.versions("cn-trial") == [1, 2]  # versions are kept; only the pointer moved
     with pytest.raises(store.StrategyStoreError, match="no earlier version"):
-        store.rollback("cn-default")
+        store.rollback("cn-trial")
 
 
 def test_an_invalid_document_is_refused_before_anything_is_written(store):
     from arrears.domain.strategies import StrategyError
 
-    doc = yaml.safe_load((DEFAULTS / "us-default.yaml").read_text())
+    doc = {**yaml.safe_load((DEFAULTS / "us-default.yaml").read_text()), "id": "us-trial"}
     doc["segments"][0]["steps"][0]["channel"] = "pigeon"
     with pytest.raises(StrategyError, match="pigeon"):
         store.publish(doc, NOW)
-    assert store.versions("us-default") == []
+    assert store.versions("us-trial") == []

@@ -54,6 +54,9 @@ def test_models_match_the_tables_declared_in_the_template():
         (models.BorrowerModel, "BorrowersTable"),
         (models.ContactModel, "ContactsTable"),
         (models.CollectionModel, "CollectionsTable"),
+        (models.RunModel, "RunsTable"),
+        (models.StrategyModel, "StrategiesTable"),
+        (models.ContactLedgerModel, "ContactLedgerTable"),
     ):
         declared = {k["AttributeName"]: k["KeyType"] for k in res[logical]["Properties"]["KeySchema"]}
         keys = {
@@ -64,6 +67,9 @@ def test_models_match_the_tables_declared_in_the_template():
         assert keys == declared, logical
     gsi = res["LoansTable"]["Properties"]["GlobalSecondaryIndexes"][0]
     assert gsi["IndexName"] == models.DueIndex.Meta.index_name
+    # planning reads only the index: everything it needs must be projected, and nothing else
+    assert set(gsi["Projection"]["NonKeyAttributes"]) == set(models.PLANNING_ATTRIBUTES)
+    assert set(models.PLANNING_ATTRIBUTES) <= set(models.LoanModel.get_attributes())
 
 
 def test_every_function_has_its_handler_file():
@@ -85,7 +91,18 @@ def test_each_function_may_touch_the_tables_its_code_writes():
         }
 
     write = ("DynamoDBCrudPolicy", "DynamoDBWritePolicy")
-    assert "LedgerTable" in tables("ShardWorkerFunction", write)  # EVAL markers
+    assert {"LedgerTable", "RunsTable"} <= tables("ShardWorkerFunction", write)  # EVAL/PLAN entries, run
+    assert "StrategiesTable" in tables("ShardWorkerFunction", ("DynamoDBReadPolicy",))
     assert {"LedgerTable", "BorrowersTable", "ContactsTable"} <= tables("ImporterFunction", write)
     assert {"LoansTable", "CollectionsTable"} <= tables("LedgerEventsFunction", write)
-    assert {"CollectionsTable", "IdempotencyTable", "ContactLedgerTable"} <= tables("SmsSenderFunction", write)
+    for channel in ("Sms", "Email", "Voice", "Wechat", "Letter"):
+        fn = f"{channel}SenderFunction"
+        assert {"CollectionsTable", "IdempotencyTable", "ContactLedgerTable"} <= tables(fn, write), fn
+        assert res[fn]["Properties"]["Environment"]["Variables"]["CHANNEL"] == channel.lower()
+    assert "LedgerTable" in tables("VoiceSenderFunction", write)  # promises to pay made on calls
+    queues = {
+        p["SQSSendMessagePolicy"]["QueueName"]["Fn::GetAtt"][0]
+        for p in res["LedgerEventsFunction"]["Properties"]["Policies"]
+        if isinstance(p, dict) and "SQSSendMessagePolicy" in p
+    }
+    assert {f"{c}Queue" for c in ("Sms", "Email", "Voice", "Wechat", "Letter")} <= queues

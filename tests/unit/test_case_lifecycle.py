@@ -1,11 +1,11 @@
-"""Case transitions: open on entering M1, history on bucket moves, close on cure; SMS on M1 entry."""
+"""Case transitions: open on entering M1, history on bucket moves, close on cure; the send-time re-check."""
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from arrears.domain.buckets import CURRENT, DEFAULT_SPEC, BucketScheme
 from arrears.domain.delinquency import Assessment, CaseState, transition
-from arrears.domain.strategy import decide_send, plan
+from arrears.domain.strategy import decide_send
 
 SCHEME = BucketScheme.parse(DEFAULT_SPEC)
 
@@ -17,21 +17,17 @@ def assessment(day: str, dpd: int) -> Assessment:
     )
 
 
-def test_entering_m1_opens_a_case_and_plans_one_sms():
+def test_entering_m1_opens_a_case():
     state, facts = transition("L1", CaseState(), assessment("2026-03-11", 1))
     assert [f.kind for f in facts] == ["case_opened", "bucket_entered"]
     assert state.case_id == "L1#2026-03-11T01:00:00Z" and state.bucket == "M1"
-    actions = plan("L1", "B1", facts)
-    assert [(a.channel, a.template) for a in actions] == [("sms", "m1_reminder")]
-    assert plan("L1", "B1", facts)[0].action_id == actions[0].action_id  # deterministic
 
 
-def test_rolling_to_m2_records_exit_and_entry_and_no_new_sms():
+def test_rolling_to_m2_records_exit_and_entry():
     state, _ = transition("L1", CaseState(), assessment("2026-03-11", 1))
     state2, facts = transition("L1", state, assessment("2026-04-10", 31))
     assert [(f.kind, f.bucket) for f in facts] == [("bucket_left", "M1"), ("bucket_entered", "M2")]
     assert state2.case_id == state.case_id and state2.bucket_since == date(2026, 4, 10)
-    assert plan("L1", "B1", facts) == []
 
 
 def test_cure_closes_the_case():

@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from arrears.config import ConfigError, Settings
+from arrears.config import ChannelSettings, ConfigError, Settings
 from arrears.domain.facts import Fact
 from arrears.domain.report import daily_report
 from arrears.observability import mask_email, mask_phone
@@ -19,24 +19,66 @@ GOOD = {
     "CONTACT_LEDGER_TABLE": "cl",
     "STRATEGIES_TABLE": "st",
     "OUTCOMES_BUCKET": "o",
+    "RUNS_TABLE": "r",
     "WORK_QUEUE_URL": "w",
     "SMS_QUEUE_URL": "s",
+    "EMAIL_QUEUE_URL": "e",
+    "VOICE_QUEUE_URL": "v",
+    "WECHAT_QUEUE_URL": "wc",
+    "LETTER_QUEUE_URL": "lt",
 }
 
 
 def test_settings_parse():
-    s = Settings.from_env({**GOOD, "SHARD_COUNT": "4", "GRACE_DAYS": "2"})
+    s = Settings.from_env({**GOOD, "SHARD_COUNT": "4", "GRACE_DAYS": "2", "CHANNEL_CAPACITY": "sms=10, voice=0"})
     assert (s.shard_count, s.grace_days, s.business_tz) == (4, 2, "Asia/Shanghai")
+    assert s.capacity == {"sms": 10, "voice": 0} and s.queue_urls["voice"] == "v"
+    assert s.strategy_for == {"CN": "cn-default", "US": "us-default"}
 
 
 def test_every_bad_setting_is_named():
-    env = {**GOOD, "SHARD_COUNT": "zero", "BUCKETS": "M1:1-30", "BUSINESS_TZ": "Nowhere/City"}
-    del env["SMS_QUEUE_URL"]
+    env = {
+        **GOOD,
+        "SHARD_COUNT": "zero",
+        "BUCKETS": "M1:1-30",
+        "BUSINESS_TZ": "Nowhere/City",
+        "CHANNEL_CAPACITY": "fax=3",
+        "STRATEGIES": "CN",
+    }
+    del env["VOICE_QUEUE_URL"]
     with pytest.raises(ConfigError) as e:
         Settings.from_env(env)
     text = str(e.value)
-    for words in ("SMS_QUEUE_URL is not set", "SHARD_COUNT='zero'", "BUCKETS", "BUSINESS_TZ"):
+    for words in (
+        "VOICE_QUEUE_URL is not set",
+        "SHARD_COUNT='zero'",
+        "BUCKETS",
+        "BUSINESS_TZ",
+        "CHANNEL_CAPACITY: fax=3",
+        "STRATEGIES: 'CN' is not NAME=VALUE",
+    ):
         assert words in text
+
+
+def test_channel_settings_name_what_each_sender_lacks():
+    with pytest.raises(ConfigError, match="CHANNEL='fax'"):
+        ChannelSettings.from_env({"CHANNEL": "fax"})
+    with pytest.raises(ConfigError, match="EMAIL_FROM is not set"):
+        ChannelSettings.from_env({"CHANNEL": "email", "EMAIL_QUEUE_URL": "q"})
+    with pytest.raises(ConfigError, match="CONNECT_INSTANCE_ID is not set.*CONNECT_QUEUE_ID is not set"):
+        ChannelSettings.from_env({"CHANNEL": "voice", "VOICE_QUEUE_URL": "q"})
+    sim = ChannelSettings.from_env({"CHANNEL": "voice", "VOICE_QUEUE_URL": "q", "VOICE_DIALER": "simulated"})
+    assert sim.voice_dialer == "simulated" and sim.queue_url == "q"
+    flows = ChannelSettings.from_env(
+        {
+            "CHANNEL": "voice",
+            "VOICE_QUEUE_URL": "q",
+            "CONNECT_INSTANCE_ID": "i",
+            "CONNECT_QUEUE_ID": "c",
+            "CONNECT_FLOWS": "flow/en/m2_call=abc",
+        }
+    )
+    assert flows.connect_flows == {"flow/en/m2_call": "abc"}
 
 
 def row(kind, loan, **kw):

@@ -6,7 +6,7 @@ import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from arrears.usecases.sms import ActionMessage
+from arrears.usecases.send import ActionMessage
 from tests.conftest import ROOT, load_event
 
 
@@ -34,7 +34,18 @@ def test_shard_work_event():
 
 def test_sms_action_event():
     msg = ActionMessage.parse(json.loads(load_event("sms_action_sqs.json")["Records"][0]["body"]))
-    assert (msg.channel, msg.template, msg.borrower_id) == ("sms", "m1_reminder", "B000011")
+    assert (msg.channel, msg.template, msg.borrower_id) == ("sms", "zh-CN/m1_reminder", "B000011")
+
+
+def test_voice_action_event():
+    msg = ActionMessage.parse(json.loads(load_event("voice_action_sqs.json")["Records"][0]["body"]))
+    assert (msg.channel, msg.template) == ("voice", "flow/zh-CN/m2_firm_call")
+
+
+def test_dispatch_work_event():
+    app = handler_module("shard_worker")
+    work = app.parse_work(load_event("dispatch_work_sqs.json")["Records"][0]["body"])
+    assert type(work).__name__ == "Dispatch" and work.run_at == datetime(2026, 3, 15, 1, tzinfo=UTC)
 
 
 def test_schedule_events_carry_the_scheduled_time():

@@ -86,7 +86,9 @@ def with_challenger(share: float = 0.2) -> dict:
                 {
                     "name": "m1-call-first",
                     "match": {"buckets": ["M1"]},
-                    "steps": [{"id": "call", "after_days": 0, "channel": "voice", "template": "flow/x"}],
+                    "steps": [
+                        {"id": "call", "after_days": 0, "channel": "voice", "template": "flow/zh-CN/m1_soft_call"}
+                    ],
                 }
             ],
         }

@@ -10,9 +10,23 @@ from typing import NamedTuple
 from .domain.buckets import DEFAULT_SPEC, BucketScheme
 from .domain.timeutil import zone
 
+CHANNELS = ("sms", "email", "voice", "wechat", "letter")
+DEFAULT_STRATEGIES = "CN=cn-default,US=us-default"
+
 
 class ConfigError(RuntimeError):
     pass
+
+
+def parse_pairs(raw: str) -> dict[str, str]:
+    """``a=1,b=2`` -> {"a": "1", "b": "2"}; a malformed part raises ValueError naming it."""
+    out: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ValueError(f"{part!r} is not NAME=VALUE")
+        out[key.strip()] = value.strip()
+    return out
 
 
 class Settings(NamedTuple):
@@ -25,12 +39,19 @@ class Settings(NamedTuple):
     contact_ledger_table: str
     strategies_table: str
     outcomes_bucket: str
+    runs_table: str
     work_queue_url: str
-    sms_queue_url: str
+    queue_urls: Mapping[str, str]  # channel -> its sender's queue
     shard_count: int
     grace_days: int
     buckets: BucketScheme
     business_tz: str
+    capacity: Mapping[str, int]  # channel -> work dispatched a day (channels not named: unlimited)
+    strategy_for: Mapping[str, str]  # jurisdiction -> strategy id
+
+    @property
+    def sms_queue_url(self) -> str:
+        return self.queue_urls["sms"]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -60,6 +81,19 @@ class Settings(NamedTuple):
             zone(business_tz)
         except ValueError as e:
             problems.append(f"BUSINESS_TZ: {e}")
+        capacity: dict[str, int] = {}
+        try:
+            for channel, n in parse_pairs(env.get("CHANNEL_CAPACITY", "")).items():
+                if channel not in CHANNELS or not n.isdigit():
+                    raise ValueError(f"{channel}={n} (channels: {', '.join(CHANNELS)}; a whole number)")
+                capacity[channel] = int(n)
+        except ValueError as e:
+            problems.append(f"CHANNEL_CAPACITY: {e}")
+        strategy_for: dict[str, str] = {}
+        try:
+            strategy_for = {k.upper(): v for k, v in parse_pairs(env.get("STRATEGIES", DEFAULT_STRATEGIES)).items()}
+        except ValueError as e:
+            problems.append(f"STRATEGIES: {e}")
         settings = cls(
             ledger_table=need("LEDGER_TABLE"),
             loans_table=need("LOANS_TABLE"),
@@ -70,12 +104,15 @@ class Settings(NamedTuple):
             contact_ledger_table=need("CONTACT_LEDGER_TABLE"),
             strategies_table=need("STRATEGIES_TABLE"),
             outcomes_bucket=need("OUTCOMES_BUCKET"),
+            runs_table=need("RUNS_TABLE"),
             work_queue_url=need("WORK_QUEUE_URL"),
-            sms_queue_url=need("SMS_QUEUE_URL"),
+            queue_urls={c: need(f"{c.upper()}_QUEUE_URL") for c in CHANNELS},
             shard_count=integer("SHARD_COUNT", 16, 1, 4096),
             grace_days=integer("GRACE_DAYS", 0, 0, 90),
             buckets=scheme,
             business_tz=business_tz,
+            capacity=capacity,
+            strategy_for=strategy_for,
         )
         if problems:
             raise ConfigError("bad configuration: " + "; ".join(problems))
@@ -85,3 +122,55 @@ class Settings(NamedTuple):
 @lru_cache(maxsize=1)
 def settings() -> Settings:
     return Settings.from_env()
+
+
+class ChannelSettings(NamedTuple):
+    """What one channel's sender needs besides the shared settings (read by that sender only)."""
+
+    channel: str
+    queue_url: str
+    email_from: str | None  # email: a verified SES identity
+    voice_dialer: str  # voice: "connect" (Amazon Connect) or "simulated" (local stack, tests)
+    connect_instance_id: str | None
+    connect_queue_id: str | None  # the queue whose outbound caller id places the calls
+    connect_flows: Mapping[str, str]  # contact flow name -> Connect contact flow id
+    wechat_gateway_url: str | None  # wechat: the platform's template-message gateway
+    outbox_bucket: str | None  # letter: where the print house picks letters up
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ChannelSettings:
+        env = os.environ if env is None else env
+        channel = env.get("CHANNEL", "").strip()
+        if channel not in CHANNELS:
+            raise ConfigError(f"bad configuration: CHANNEL={channel!r} must be one of {', '.join(CHANNELS)}")
+        problems: list[str] = []
+
+        def need(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            if not value:
+                problems.append(f"{name} is not set (needed by the {channel} sender)")
+            return value or None
+
+        flows: dict[str, str] = {}
+        dialer = env.get("VOICE_DIALER", "connect").strip()
+        out = cls(channel, need(f"{channel.upper()}_QUEUE_URL") or "", None, dialer, None, None, flows, None, None)
+        if channel == "email":
+            out = out._replace(email_from=need("EMAIL_FROM"))
+        elif channel == "voice":
+            if dialer not in ("connect", "simulated"):
+                problems.append(f"VOICE_DIALER={dialer!r} must be connect or simulated")
+            if dialer == "connect":
+                try:
+                    flows.update(parse_pairs(env.get("CONNECT_FLOWS", "")))
+                except ValueError as e:
+                    problems.append(f"CONNECT_FLOWS: {e}")
+                out = out._replace(
+                    connect_instance_id=need("CONNECT_INSTANCE_ID"), connect_queue_id=need("CONNECT_QUEUE_ID")
+                )
+        elif channel == "wechat":
+            out = out._replace(wechat_gateway_url=need("WECHAT_GATEWAY_URL"))
+        elif channel == "letter":
+            out = out._replace(outbox_bucket=need("OUTBOX_BUCKET"))
+        if problems:
+            raise ConfigError("bad configuration: " + "; ".join(problems))
+        return out

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from pynamodb.exceptions import PutError
 
-from ..domain.compliance import ContactEvent, ContactRequest, Holds, Ledger, Rules, Verdict, reserve
+from ..domain.compliance import ContactEvent, ContactRequest, Holds, Ledger, Rules, Verdict, record_outcome, reserve
 from .models import ContactLedgerModel
 
 ATTEMPTS = 8
@@ -69,3 +69,28 @@ def reserve_contact(req: ContactRequest, rules: Rules, holds: Holds, known: Ledg
         if new is None or _save(req.borrower_id, new, ledger.version):
             return verdict
     raise ReservationConflict(f"contact ledger of {req.borrower_id} kept changing; retry later")
+
+
+#: a call's result as the voice caps count it
+CALL_OUTCOMES = {
+    "no_answer": "attempt",
+    "connected": "connected",
+    "conversation": "conversation",
+    "promise": "conversation",
+}
+
+
+def record_call(borrower_id: str, action_id: str, result: str) -> None:
+    """Record a call's result on the borrower's ledger (same optimistic concurrency as reserving)."""
+    outcome = CALL_OUTCOMES.get(result)
+    if outcome is None:
+        raise ValueError(f"unknown call result {result!r} (known: {', '.join(CALL_OUTCOMES)})")
+    if outcome == "attempt":
+        return  # booked as an attempt when it was reserved
+    for _ in range(ATTEMPTS):
+        ledger = _load(borrower_id)
+        if not any(e.action_id == action_id for e in ledger.events):
+            raise LookupError(f"call {action_id} was never reserved on the borrower's contact ledger")
+        if _save(borrower_id, record_outcome(ledger, action_id, outcome), ledger.version):
+            return
+    raise ReservationConflict(f"contact ledger of {borrower_id} kept changing; retry later")

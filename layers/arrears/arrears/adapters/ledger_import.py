@@ -46,6 +46,7 @@ def _items_for(rec: Record) -> Iterator[Any]:
             email=rec.email,
             wechat_openid=rec.wechat_openid,
             id_number=rec.id_number,
+            address=rec.address,
         )
     elif isinstance(rec, Loan):
         yield LedgerModel(

@@ -75,6 +75,7 @@ class ContactModel(Model):
     email = UnicodeAttribute(null=True)
     wechat_openid = UnicodeAttribute(null=True)
     id_number = UnicodeAttribute(null=True)
+    address = UnicodeAttribute(null=True)  # postal, for letters
 
 
 class LedgerModel(Model):
@@ -102,7 +103,9 @@ class LedgerModel(Model):
     paid_at = UnicodeAttribute(null=True)
     amount = DecimalAttribute(null=True)
     holds = UnicodeSetAttribute(null=True)  # LOAN: dispute, hardship, paused
-    run_at = UnicodeAttribute(null=True)  # EVAL#<run_at>: the daily run found the loan's bucket changed
+    run_at = UnicodeAttribute(null=True)  # EVAL#/PLAN#: the daily run that wrote the entry
+    plan = UnicodeAttribute(null=True)  # PLAN#<action_id>: the dispatched work (JSON)
+    promise = UnicodeAttribute(null=True)  # PTP#<id>: a promise to pay (JSON: until, amount, action)
 
 
 class ContactLedgerModel(Model):
@@ -132,15 +135,39 @@ class StrategyModel(Model):
     created_at = UnicodeAttribute(null=True)
 
 
+#: what the daily run needs to assess and plan a loan, and no more (keeps the due index small);
+#: template.yaml projects the same attributes (a test checks)
+PLANNING_ATTRIBUTES = (
+    "borrower_id",
+    "currency",
+    "tz",
+    "unpaid",
+    "bucket",
+    "bucket_since",
+    "case_id",
+    "opened_on",
+    "product",
+    "jurisdiction",
+    "language",
+    "credit_grade",
+    "holds",
+    "payment_ids",
+    "promise_until",
+    "broken_promises",
+    "done_steps",
+    "last_contact_at",
+    "escalation",
+    "variant",
+)
+
+
 class DueIndex(GlobalSecondaryIndex["LoanModel"]):
     """Sparse: only loans with an unpaid installment carry due_shard/next_due."""
 
     class Meta:
         index_name = "due-index"
         # what the daily run needs to assess a loan, and no more (keeps the index small)
-        projection = IncludeProjection(
-            ["borrower_id", "currency", "tz", "unpaid", "bucket", "bucket_since", "case_id", "opened_on"]
-        )
+        projection = IncludeProjection(list(PLANNING_ATTRIBUTES))
 
     due_shard = UnicodeAttribute(hash_key=True)
     next_due = UnicodeAttribute(range_key=True)
@@ -170,7 +197,22 @@ class LoanModel(Model):
     case_id = UnicodeAttribute(null=True)
     opened_on = UnicodeAttribute(null=True)
     holds = UnicodeSetAttribute(null=True)  # dispute, hardship, paused
-    promise_until = UnicodeAttribute(null=True)  # an open promise to pay, YYYY-MM-DD
+    # the borrower's profile as of the loan's first evaluation (for strategy segments)
+    jurisdiction = UnicodeAttribute(null=True)
+    language = UnicodeAttribute(null=True)
+    credit_grade = UnicodeAttribute(null=True)
+    # the open case's collection state: strategy arm, steps taken, escalation level, promise
+    strategy = UnicodeAttribute(null=True)
+    strategy_version = NumberAttribute(null=True)
+    variant = UnicodeAttribute(null=True)
+    done_steps = UnicodeSetAttribute(null=True)
+    last_contact_at = UnicodeAttribute(null=True)
+    escalation = UnicodeAttribute(null=True)
+    promise_until = UnicodeAttribute(null=True)  # an open promise to pay, YYYY-MM-DD (local)
+    promise_amount = DecimalAttribute(null=True)
+    promise_id = UnicodeAttribute(null=True)
+    paid_at_promise = DecimalAttribute(null=True)  # paid_total when the promise was made
+    broken_promises = NumberAttribute(null=True)
     due_index = DueIndex()
 
 
@@ -202,6 +244,25 @@ class CollectionModel(Model):
     message_id = UnicodeAttribute(null=True)
     strategy = UnicodeAttribute(null=True)
     strategy_version = NumberAttribute(null=True)
+    variant = UnicodeAttribute(null=True)
+    segment = UnicodeAttribute(null=True)
+    why = UnicodeAttribute(null=True)  # the strategy's reason for the step (explainability)
+    expected_recovery = DecimalAttribute(null=True)
+    escalation = UnicodeAttribute(null=True)
+    outcome = UnicodeAttribute(null=True)  # voice: no_answer, connected, conversation, promise
+
+
+class RunModel(Model):
+    """One daily run: which shards finished planning, and the dispatcher's summary."""
+
+    class Meta:  # each model its own Meta: table names are bound at run time
+        table_name = "unbound"
+        region = "us-east-1"
+
+    run_at = UnicodeAttribute(hash_key=True)
+    shards_done = UnicodeSetAttribute(null=True)
+    dispatched_at = UnicodeAttribute(null=True)
+    summary = UnicodeAttribute(null=True)  # JSON
 
 
 _TABLES: dict[type[Model], str] = {
@@ -212,6 +273,7 @@ _TABLES: dict[type[Model], str] = {
     CollectionModel: "collections_table",
     ContactLedgerModel: "contact_ledger_table",
     StrategyModel: "strategies_table",
+    RunModel: "runs_table",
 }
 
 

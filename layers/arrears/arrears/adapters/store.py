@@ -234,30 +234,35 @@ def transition_items(loan: LoanModel, before: CaseState, transitions: list[Trans
                     closed_on=day,
                     reason=t.reason,
                     borrower_id=loan.borrower_id,
+                    strategy=loan.strategy,
+                    strategy_version=loan.strategy_version,
+                    variant=loan.variant,
+                    escalation=loan.escalation,
                 )
             )
     return items
 
 
 def save_all(items: Iterable[Any]) -> None:
-    """Unconditional whole-item puts, 25 a request, grouped by table."""
-    by_model: dict[Any, list[Any]] = {}
+    """Unconditional whole-item puts, 25 a request, grouped by table; of several puts of one key
+    (a case opened and given its strategy in one batch) the last wins, as it would one by one."""
+    by_model: dict[Any, dict[tuple, Any]] = {}
     for item in items:
-        by_model.setdefault(type(item), []).append(item)
+        by_model.setdefault(type(item), {})[tuple(sorted(item._get_keys().items()))] = item
     for model, group in by_model.items():
         with model.batch_write() as batch:
-            for item in group:
+            for item in group.values():
                 batch.save(item)
 
 
-def create_action(a: PlannedAction) -> bool:
-    """Create a planned action once (conditional put). False when it already exists (redelivery)."""
-    item = CollectionModel(
+def action_item(a: PlannedAction, status: str = "planned") -> CollectionModel:
+    """An action with how it came about: strategy, version, arm, segment, step and the step's reason."""
+    return CollectionModel(
         a.loan_id,
         f"ACT#{a.action_id}",
-        kind="action",
+        kind="action" if a.channel else "escalation",
         case_id=a.case_id,
-        status="planned",
+        status=status,
         borrower_id=a.borrower_id,
         action_id=a.action_id,
         channel=a.channel,
@@ -267,7 +272,41 @@ def create_action(a: PlannedAction) -> bool:
         planned_for=a.planned_for.isoformat(),
         strategy=a.strategy,
         strategy_version=a.strategy_version,
+        variant=a.variant,
+        segment=a.segment,
+        why=a.why,
+        expected_recovery=a.expected_recovery,
+        escalation=a.step.split(":", 1)[1] if not a.channel else None,
     )
+
+
+def case_item(loan: LoanModel) -> CollectionModel:
+    """The open case as the loan's state has it: with its strategy, version, arm and escalation."""
+    return CollectionModel(
+        loan.loan_id,
+        f"CASE#{loan.case_id}",
+        kind="case",
+        case_id=loan.case_id,
+        status="open",
+        opened_on=loan.opened_on,
+        borrower_id=loan.borrower_id,
+        strategy=loan.strategy,
+        strategy_version=loan.strategy_version,
+        variant=loan.variant,
+        escalation=loan.escalation,
+    )
+
+
+def reset_case_work(loan: LoanModel) -> None:
+    """A new case (or none) starts with no strategy arm, no steps done, no escalation, no promise."""
+    loan.strategy = loan.strategy_version = loan.variant = None
+    loan.done_steps = loan.last_contact_at = loan.escalation = None
+    loan.promise_until = loan.promise_amount = loan.promise_id = loan.paid_at_promise = None
+
+
+def create_action(a: PlannedAction) -> bool:
+    """Create a planned action once (conditional put). False when it already exists (redelivery)."""
+    item = action_item(a)
     try:
         item.save(condition=CollectionModel.sk.does_not_exist())
         return True

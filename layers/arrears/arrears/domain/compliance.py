@@ -22,7 +22,9 @@ from typing import NamedTuple
 
 from .timeutil import zone
 
-CHANNELS = ("sms", "email", "voice", "wechat")
+CHANNELS = ("sms", "email", "voice", "wechat", "letter")
+#: posted, not delivered at an hour: contact hours do not apply (holds, opt-outs and caps do)
+UNTIMED = ("letter",)
 WEEK = timedelta(days=7)
 
 
@@ -194,6 +196,8 @@ def _promise(req: ContactRequest, rules: Rules, holds: Holds, events: list[Conta
 
 
 def _hours(req: ContactRequest, rules: Rules, holds: Holds, events: list[ContactEvent]) -> None:
+    if req.channel in UNTIMED:
+        return
     if not allowed_at(req.at, req.zones, rules):
         window = f"{rules.allowed_from:%H:%M}-{rules.allowed_until:%H:%M}"
         where = req.zones[0] if len(req.zones) == 1 else f"all of {', '.join(req.zones)}"

@@ -20,6 +20,11 @@ FACT_TYPES = (
     "action_cancelled",
     "action_blocked",
     "repayment_applied",
+    "case_escalated",
+    "call_outcome",
+    "promise_made",
+    "promise_kept",
+    "promise_broken",
 )
 
 #: Column order and Athena/Glue types of the outcomes table; template.yaml declares the same columns.
@@ -44,6 +49,8 @@ COLUMNS: dict[str, str] = {
     "payment_id": "string",
     "strategy": "string",
     "strategy_version": "int",
+    "variant": "string",
+    "step": "string",
     "source": "string",
 }
 
@@ -69,6 +76,8 @@ class Fact(NamedTuple):
     payment_id: str | None = None
     strategy: str | None = None
     strategy_version: int | None = None
+    variant: str | None = None
+    step: str | None = None
     key: str = ""  # what makes the fact unique besides type and loan
 
     @property

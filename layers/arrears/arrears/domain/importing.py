@@ -20,7 +20,7 @@ from .money import MAX_MINOR_UNITS, minor_units, parse_money
 from .timeutil import parse_date, parse_instant, zone
 
 KINDS = ("borrowers", "loans", "installments", "repayments")
-CHANNELS = ("sms", "email", "voice", "wechat")
+CHANNELS = ("sms", "email", "voice", "wechat", "letter")
 BORROWER_HOLDS = ("deceased", "bankrupt", "cease_contact", "attorney")
 LOAN_HOLDS = ("dispute", "hardship", "paused")
 
@@ -32,6 +32,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "email",
         "wechat_openid",
         "id_number",
+        "address",
         "timezone",
         "language",
         "jurisdiction",
@@ -70,6 +71,7 @@ class Borrower:
     email: str | None
     wechat_openid: str | None
     id_number: str | None
+    address: str | None
     timezone: str
     language: str
     jurisdiction: str
@@ -246,6 +248,7 @@ def _borrower(row: dict[str, Any]) -> Borrower:
         email=email,
         wechat_openid=_text(row, "wechat_openid", required=False),
         id_number=_text(row, "id_number", required=False),
+        address=_text(row, "address", required=False),
         timezone=tz,
         language=language,
         jurisdiction=(_text(row, "jurisdiction") or "").upper(),

@@ -18,6 +18,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from . import templates
+
 CHANNELS = ("sms", "email", "voice", "wechat", "letter")
 CONDITIONS = ("no_open_promise", "no_contact_today", "reachable")
 ESCALATIONS = ("high_risk", "legal", "agency")
@@ -165,6 +167,28 @@ def _unknown(e: _Errors, path: str, raw: Mapping, allowed: Sequence[str]) -> Non
             e.add(f"{path}.{key}", f"unknown field (allowed: {', '.join(allowed)})")
 
 
+def _step(e: _Errors, sp: str, s: Any) -> Step | None:
+    if not isinstance(s, dict):
+        e.add(sp, "must be a mapping")
+        return None
+    _unknown(e, sp, s, ("id", "after_days", "from", "channel", "template", "when"))
+    step = Step(
+        id=_text(e, f"{sp}.id", s.get("id")),
+        after_days=_int(e, f"{sp}.after_days", s.get("after_days", 0)),
+        anchor=s.get("from", "bucket_entry"),
+        channel=s.get("channel", ""),
+        template=_text(e, f"{sp}.template", s.get("template")),
+        conditions=tuple(sorted(_words(e, f"{sp}.when", s.get("when", []), CONDITIONS) or ())),
+    )
+    if step.anchor not in ANCHORS:
+        e.add(f"{sp}.from", f"{step.anchor!r} is not one of {', '.join(ANCHORS)}")
+    if step.channel not in CHANNELS:
+        e.add(f"{sp}.channel", f"{step.channel!r} is not one of {', '.join(CHANNELS)}")
+    elif step.template and (why := templates.problem(step.channel, step.template)):
+        e.add(f"{sp}.template", why)
+    return step
+
+
 def _segment(e: _Errors, path: str, raw: Any) -> Segment:
     if not isinstance(raw, dict):
         e.add(path, "must be a mapping")
@@ -188,25 +212,11 @@ def _segment(e: _Errors, path: str, raw: Any) -> Segment:
     steps = []
     seen: set[str] = set()
     for i, s in enumerate(raw.get("steps") or []):
-        sp = f"{path}.steps[{i}]"
-        if not isinstance(s, dict):
-            e.add(sp, "must be a mapping")
+        step = _step(e, f"{path}.steps[{i}]", s)
+        if step is None:
             continue
-        _unknown(e, sp, s, ("id", "after_days", "from", "channel", "template", "when"))
-        step = Step(
-            id=_text(e, f"{sp}.id", s.get("id")),
-            after_days=_int(e, f"{sp}.after_days", s.get("after_days", 0)),
-            anchor=s.get("from", "bucket_entry"),
-            channel=s.get("channel", ""),
-            template=_text(e, f"{sp}.template", s.get("template")),
-            conditions=tuple(sorted(_words(e, f"{sp}.when", s.get("when", []), CONDITIONS) or ())),
-        )
-        if step.anchor not in ANCHORS:
-            e.add(f"{sp}.from", f"{step.anchor!r} is not one of {', '.join(ANCHORS)}")
-        if step.channel not in CHANNELS:
-            e.add(f"{sp}.channel", f"{step.channel!r} is not one of {', '.join(CHANNELS)}")
         if step.id in seen:
-            e.add(f"{sp}.id", f"{step.id!r} is used twice in this segment")
+            e.add(f"{path}.steps[{i}].id", f"{step.id!r} is used twice in this segment")
         seen.add(step.id)
         steps.append(step)
     escalations = []
@@ -328,8 +338,16 @@ class Proposal(NamedTuple):
     why: str
 
 
-def propose(strategy: Strategy, loan: LoanView, today: date, now: datetime) -> list[Proposal]:
-    variant = arm_for(strategy, loan.loan_id)
+def variant_named(strategy: Strategy, name: str | None) -> Variant | None:
+    return next((v for v in strategy.variants if v.name == name), None)
+
+
+def propose(
+    strategy: Strategy, loan: LoanView, today: date, now: datetime, variant: Variant | None = None
+) -> list[Proposal]:
+    """Today's work for one loan. ``variant``: the arm already recorded on the loan's case (a loan
+    never switches arm mid-cycle); by default the loan's deterministic arm."""
+    variant = variant or arm_for(strategy, loan.loan_id)
     seg = segment_for(variant, loan)
     if seg is None:
         return []

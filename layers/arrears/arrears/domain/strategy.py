@@ -1,19 +1,17 @@
-"""Collection strategy (walking skeleton): a loan entering M1 gets one SMS reminder.
+"""Planned actions and the re-check just before one leaves the system.
 
-The decision to send is re-made at send time: a cured loan cancels, an opted-out channel blocks.
+What to do for a loan is the strategy's (``strategies``, ``planning``); this module is the action
+it becomes and the last look before sending: a cured loan or closed case cancels, a missing address
+blocks (the compliance guard comes after).
 """
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date
+from decimal import Decimal
 from typing import NamedTuple
 
 from .buckets import CURRENT
-from .delinquency import Transition
-
-STRATEGY_ID = "default"
-STRATEGY_VERSION = 1
 
 
 class PlannedAction(NamedTuple):
@@ -21,44 +19,17 @@ class PlannedAction(NamedTuple):
     loan_id: str
     borrower_id: str
     case_id: str
-    channel: str
-    template: str
+    channel: str | None  # None: an escalation (no contact)
+    template: str | None
     step: str
     bucket: str
     planned_for: date
-    strategy: str = STRATEGY_ID
-    strategy_version: int = STRATEGY_VERSION
-
-
-def action_id_for(case_id: str, step: str) -> str:
-    """Deterministic: re-planning the same step of the same case yields the same action."""
-    return hashlib.sha256(f"{case_id}|{step}".encode()).hexdigest()[:24]
-
-
-_RULES = {"M1": ("sms", "m1_reminder")}
-
-
-def plan(loan_id: str, borrower_id: str, transitions: list[Transition]) -> list[PlannedAction]:
-    actions = []
-    for t in transitions:
-        if t.kind != "bucket_entered" or t.bucket not in _RULES:
-            continue
-        channel, template = _RULES[t.bucket]
-        step = f"{t.bucket}:{channel}:{template}"
-        actions.append(
-            PlannedAction(
-                action_id=action_id_for(t.case_id, step),
-                loan_id=loan_id,
-                borrower_id=borrower_id,
-                case_id=t.case_id,
-                channel=channel,
-                template=template,
-                step=step,
-                bucket=t.bucket,
-                planned_for=t.day,
-            )
-        )
-    return actions
+    strategy: str
+    strategy_version: int
+    variant: str
+    segment: str
+    why: str
+    expected_recovery: Decimal
 
 
 class SendDecision(NamedTuple):
@@ -77,13 +48,3 @@ def decide_send(
     if not has_address:
         return SendDecision("block", f"no {channel} address on file")
     return SendDecision("send")
-
-
-def render(template: str, *, bucket: str, overdue: str, currency: str) -> str:
-    """Message bodies carry no personal data beyond what the borrower already knows (the amount)."""
-    if template == "m1_reminder":
-        return (
-            f"Reminder: your loan repayment of {overdue} {currency} is overdue. "
-            "Please repay in the app to avoid further fees. Reply STOP to opt out."
-        )
-    raise ValueError(f"unknown template {template!r}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from ..adapters import store
@@ -23,8 +24,13 @@ from ..config import Settings
 from ..domain.buckets import CURRENT
 from ..domain.delinquency import Assessment, transition
 from ..domain.facts import Fact
+from ..domain.ledger import ZERO
 from ..domain.money import to_minor
-from ..domain.strategy import PlannedAction, plan
+from ..domain.planning import Work
+from ..domain.promises import Promise, PromiseState, resolve
+from ..domain.strategy import PlannedAction
+from ..domain.timeutil import iso
+from ..observability import logger
 from .recording import fact
 
 
@@ -86,25 +92,90 @@ def apply(settings: Settings, loan: LoanModel, a: Assessment, source: str) -> Ou
                     key=act.action_id or "",
                 )
             )
-    for p in plan(loan.loan_id, loan.borrower_id, transitions):
-        out.to_enqueue.append(p)
-        out.facts.append(
-            fact(
-                settings,
-                "action_planned",
-                a.as_of,
-                loan,
-                source,
-                case_id=p.case_id,
-                action_id=p.action_id,
-                channel=p.channel,
-                bucket=p.bucket,
-                strategy=p.strategy,
-                strategy_version=p.strategy_version,
-                key=p.action_id,
-            )
-        )
     store.set_case_state(loan, after)
+    if after.case_id != before.case_id:
+        store.reset_case_work(loan)  # strategy arm, steps done, escalation and promise belong to a case
+    return out
+
+
+def apply_plans(settings: Settings, loan: LoanModel, plans: list[dict[str, Any]], source: str) -> Outcome:
+    """Work the dispatcher wrote for this loan (PLAN entries): contacts become planned actions for
+    their channel's sender, escalations raise the case's level. Each step once per case; the case
+    records its strategy, version and arm (fixed for the case: planning reuses the recorded arm)."""
+    out = Outcome()
+    done = set(loan.done_steps or ())
+    touched = False
+    for row in plans:
+        w = Work.from_row(row)
+        p = w.proposal
+        common: dict[str, Any] = {
+            "case_id": p.case_id,
+            "action_id": w.action_id,
+            "bucket": w.bucket,
+            "dpd": w.dpd,
+            "strategy": p.strategy,
+            "strategy_version": p.version,
+            "variant": p.variant,
+            "step": p.step_id,
+            "key": w.action_id,
+        }
+        if p.case_id != loan.case_id:  # cured (or cured and relapsed) since the run planned it
+            logger.info("dispatched work dropped: its case closed", extra={"loan_id": loan.loan_id, "step": p.step_id})
+            continue
+        if p.step_id in done:
+            continue  # a redelivered PLAN entry
+        done.add(p.step_id)
+        touched = True
+        loan.strategy, loan.strategy_version, loan.variant = p.strategy, p.version, p.variant
+        action = PlannedAction(
+            w.action_id,
+            loan.loan_id,
+            loan.borrower_id,
+            p.case_id,
+            p.channel,
+            p.template,
+            p.step_id,
+            w.bucket,
+            w.run_at.date(),
+            p.strategy,
+            p.version,
+            p.variant,
+            p.segment,
+            p.why,
+            p.expected_recovery,
+        )
+        if p.kind == "escalate":
+            loan.escalation = p.step_id.split(":", 1)[1]
+            out.items.append(store.action_item(action, status="done"))
+            out.facts.append(
+                fact(
+                    settings,
+                    "case_escalated",
+                    w.run_at,
+                    loan,
+                    source,
+                    **common,
+                    reason=f"escalated to {loan.escalation}: {p.why}",
+                )
+            )
+        else:
+            loan.last_contact_at = iso(w.run_at)
+            out.to_enqueue.append(action)
+            out.facts.append(
+                fact(
+                    settings,
+                    "action_planned",
+                    w.run_at,
+                    loan,
+                    source,
+                    channel=p.channel,
+                    **common,
+                    reason=f"{p.segment}/{p.step_id}: {p.why}",
+                )
+            )
+    if touched:
+        loan.done_steps = done
+        out.items.append(store.case_item(loan))
     return out
 
 
@@ -122,6 +193,15 @@ def finish(settings: Settings, out: Outcome, sink: FactSink) -> None:
 
 
 def enqueue(settings: Settings, actions: list[PlannedAction]) -> None:
+    """Each action onto its channel's queue, ten a request."""
+    by_channel: dict[str, list[PlannedAction]] = {}
+    for a in actions:
+        by_channel.setdefault(a.channel or "", []).append(a)
+    for channel, group in sorted(by_channel.items()):
+        _send_batches(settings.queue_urls[channel], group)
+
+
+def _send_batches(queue_url: str, actions: list[PlannedAction]) -> None:
     sqs = client("sqs")
     for i in range(0, len(actions), 10):
         entries = [
@@ -140,6 +220,70 @@ def enqueue(settings: Settings, actions: list[PlannedAction]) -> None:
             }
             for n, a in enumerate(actions[i : i + 10])
         ]
-        resp = sqs.send_message_batch(QueueUrl=settings.sms_queue_url, Entries=entries)
+        resp = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
         if resp.get("Failed"):
             raise RuntimeError(f"could not enqueue {len(resp['Failed'])} action(s)")
+
+
+def resolve_promise(settings: Settings, loan: LoanModel, a: Assessment, source: str) -> Outcome:
+    """Settle the loan's open promise against its repayments and the date (before ``apply``, which
+    clears a closed case's promise)."""
+    out = Outcome()
+    if not loan.promise_until or loan.promise_amount is None:
+        return out
+    state = PromiseState(date.fromisoformat(loan.promise_until), loan.promise_amount, loan.paid_at_promise or ZERO)
+    result = resolve(state, loan.paid_total or ZERO, a.local_day, cured=a.bucket == CURRENT)
+    if result is None:
+        return out
+    out.facts.append(
+        fact(
+            settings,
+            f"promise_{result}",
+            a.as_of,
+            loan,
+            source,
+            case_id=loan.case_id,
+            action_id=loan.promise_id,
+            amount_minor=to_minor(state.amount, loan.currency),
+            bucket=a.bucket,
+            dpd=a.dpd,
+            strategy=loan.strategy,
+            strategy_version=loan.strategy_version,
+            variant=loan.variant,
+            reason=f"promised {state.amount} {loan.currency} by {state.until.isoformat()}",
+            key=loan.promise_id or "",
+        )
+    )
+    if result == "broken":
+        loan.broken_promises = int(loan.broken_promises or 0) + 1
+    loan.promise_until = loan.promise_amount = loan.promise_id = loan.paid_at_promise = None
+    return out
+
+
+def open_promises(settings: Settings, loan: LoanModel, promises: list[Promise], source: str) -> Outcome:
+    """Promises made on calls (PTP entries): the latest one for the open case is the loan's promise."""
+    out = Outcome()
+    for p in promises:
+        if p.case_id != loan.case_id or p.promise_id == loan.promise_id:
+            continue  # made on a case that has closed since, or a redelivery
+        loan.promise_until, loan.promise_amount = p.until.isoformat(), p.amount
+        loan.promise_id, loan.paid_at_promise = p.promise_id, loan.paid_total or ZERO
+        out.facts.append(
+            fact(
+                settings,
+                "promise_made",
+                p.made_at,
+                loan,
+                source,
+                case_id=p.case_id,
+                action_id=p.promise_id,
+                amount_minor=to_minor(p.amount, loan.currency),
+                bucket=loan.bucket,
+                strategy=loan.strategy,
+                strategy_version=loan.strategy_version,
+                variant=loan.variant,
+                reason=f"promised {p.amount} {loan.currency} by {p.until.isoformat()}",
+                key=p.promise_id,
+            )
+        )
+    return out

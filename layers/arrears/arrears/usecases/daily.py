@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from ..adapters import store
+from ..adapters import runs, store, strategy_store
 from ..adapters.clients import client
 from ..adapters.facts_sink import FactSink
+from ..adapters.models import LoanModel
 from ..config import Settings
 from ..domain.buckets import CURRENT
-from ..domain.delinquency import assess
+from ..domain.delinquency import Assessment, assess, transition
 from ..domain.money import to_minor
-from ..domain.timeutil import iso
+from ..domain.planning import Candidate, plan_loans
+from ..domain.strategies import LoanView, Strategy
+from ..domain.timeutil import iso, parse_instant
 from ..observability import logger, metrics
-from .fanout import ShardWork
+from .fanout import Dispatch, ShardWork
 from .recording import fact
 
 SOURCE = "daily-run"
@@ -35,7 +39,9 @@ class ShardResult:
     delinquent: int = 0
     transitions: int = 0
     items_read: int = 0
+    proposed: int = 0
     continued: bool = False
+    dispatch_requested: bool = False
 
 
 def run_shard(settings: Settings, work: ShardWork, time_left_ms: Callable[[], int]) -> ShardResult:
@@ -45,19 +51,26 @@ def run_shard(settings: Settings, work: ShardWork, time_left_ms: Callable[[], in
     delinquent loan (the report's bucket snapshot)."""
     result = ShardResult()
     sink = FactSink(settings.outcomes_bucket, f"{SOURCE}-{work.shard}")
+    strategies = active_strategies(settings)
     start_key = work.start_key
     last = cutoff(work.run_at, settings.grace_days)
+    rows: list[dict] = []
+    stats: Counter[str] = Counter()
     while True:
         page = store.due_loans(work.shard, last, start_key, PAGE_SIZE)
         markers = []
+        candidates = []
         for loan in page:
             result.evaluated += 1
             a = assess(store.unpaid_of(loan), loan.tz, work.run_at, settings.grace_days, settings.buckets)
             if a.bucket != loan.bucket:
                 result.transitions += 1
                 markers.append(store.eval_marker(loan.loan_id, work.run_at))
+            elif loan.promise_until and a.local_day.isoformat() > loan.promise_until:
+                markers.append(store.eval_marker(loan.loan_id, work.run_at))  # the stream settles it: broken
             if a.bucket != CURRENT:
                 result.delinquent += 1
+                candidates.append(candidate(loan, a))
                 sink.add(
                     fact(
                         settings,
@@ -74,6 +87,11 @@ def run_shard(settings: Settings, work: ShardWork, time_left_ms: Callable[[], in
                     )
                 )
         result.items_read += page.total_count
+        shard_plan = plan_loans(strategies, candidates, work.run_at)
+        rows += [w.row() for w in shard_plan.work]
+        stats.update({f"gated:{k}": n for k, n in shard_plan.gated.items()})
+        stats.update({f"unassigned:{k}": n for k, n in shard_plan.unassigned.items()})
+        stats.update({"no_segment": shard_plan.no_segment, "delinquent": len(candidates)})
         sink.flush()
         store.save_all(markers)  # the ledger stream applies the bucket changes, in order per loan
         start_key = page.last_evaluated_key
@@ -83,11 +101,58 @@ def run_shard(settings: Settings, work: ShardWork, time_left_ms: Callable[[], in
             _continue(settings, ShardWork(work.run_at, work.shard, start_key))
             result.continued = True
             break
+    result.proposed = len(rows)
+    runs.write_part(settings.outcomes_bucket, work.run_at, work.shard, work.start_key, rows, dict(stats))
+    if not result.continued and runs.shard_done(work.run_at, work.shard) >= settings.shard_count:
+        _continue(settings, Dispatch(work.run_at))  # the last shard to finish asks for the dispatch
+        result.dispatch_requested = True
     metrics.add_metric(name="LoansEvaluated", unit="Count", value=result.evaluated)
     metrics.add_metric(name="LoansDelinquent", unit="Count", value=result.delinquent)
     logger.info("shard evaluated", extra={"shard": work.shard, **result.__dict__})
     return result
 
 
-def _continue(settings: Settings, work: ShardWork) -> None:
+def active_strategies(settings: Settings) -> dict[str, Strategy]:
+    """The active version of each jurisdiction's strategy (StrategyStoreError if one has none)."""
+    loaded: dict[str, Strategy] = {}
+    return {j: loaded.setdefault(sid, strategy_store.active(sid)) for j, sid in settings.strategy_for.items()}
+
+
+def candidate(loan: LoanModel, a: Assessment) -> Candidate:
+    """The loan as planning sees it, after today's assessment (its case as the stream will make it)."""
+    after, _ = transition(loan.loan_id, store.case_state_of(loan), a)
+    same_case = after.case_id == loan.case_id  # otherwise a new case: nothing done on it yet
+    promise = date.fromisoformat(loan.promise_until) if loan.promise_until and same_case else None
+    view = LoanView(
+        loan_id=loan.loan_id,
+        case_id=after.case_id or "",
+        bucket=a.bucket,
+        dpd=a.dpd,
+        outstanding=a.outstanding,
+        overdue=a.overdue,
+        credit_grade=loan.credit_grade,
+        risk=None,
+        product=loan.product or "",
+        jurisdiction=loan.jurisdiction or "",
+        language=loan.language or "",
+        bucket_since=after.bucket_since or a.local_day,
+        last_contact_at=parse_instant(loan.last_contact_at) if loan.last_contact_at and same_case else None,
+        promise_open=promise is not None and promise >= a.local_day,
+        broken_promises=int(loan.broken_promises or 0),
+        payments_made=len(loan.payment_ids or ()),
+        reachable=True,
+        done_steps=frozenset(loan.done_steps or ()) if same_case else frozenset(),
+        escalation=loan.escalation if same_case else None,
+    )
+    return Candidate(
+        view,
+        a.local_day,
+        frozenset(loan.holds or ()),
+        loan.variant if same_case else None,
+        loan.borrower_id,
+        loan.currency,
+    )
+
+
+def _continue(settings: Settings, work: ShardWork | Dispatch) -> None:
     client("sqs").send_message(QueueUrl=settings.work_queue_url, MessageBody=work.body())

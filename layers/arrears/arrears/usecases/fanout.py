@@ -22,6 +22,15 @@ class ShardWork(NamedTuple):
         return json.dumps({"run_at": iso(self.run_at), "shard": self.shard, "start_key": self.start_key})
 
 
+class Dispatch(NamedTuple):
+    """Every shard has planned: rank the whole run's proposals and dispatch them."""
+
+    run_at: datetime
+
+    def body(self) -> str:
+        return json.dumps({"dispatch": iso(self.run_at)})
+
+
 def start_run(settings: Settings, run_at: datetime) -> int:
     """Enqueue one work item per shard (the fan-out). Returns the number of shards."""
     sqs = client("sqs")

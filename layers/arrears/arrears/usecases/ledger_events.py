@@ -8,6 +8,7 @@ payments) recomputes the loan from its whole ledger.
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -19,8 +20,9 @@ from ..config import Settings
 from ..domain.delinquency import assess
 from ..domain.ledger import ZERO, Installment, add_installment, allocate, apply_payment
 from ..domain.money import to_minor
+from ..domain.promises import Promise
 from ..observability import logger
-from .collect import Outcome, apply, finish
+from .collect import Outcome, apply, apply_plans, finish, open_promises, resolve_promise
 from .recording import fact
 
 SOURCE = "ledger-events"
@@ -48,6 +50,9 @@ def _new_state(loan_id: str, change: LedgerChange, borrowers: dict[str, Any]) ->
         product=new.get("product", ""),
         currency=new.get("currency", ""),
         tz=b.timezone,
+        jurisdiction=b.jurisdiction,
+        language=b.language,
+        credit_grade=b.credit_grade,
     )
 
 
@@ -60,7 +65,7 @@ def _incremental(loan: LoanModel, changes: list[LedgerChange]) -> tuple[bool, li
     applied = set(loan.payment_ids or ())
     repayments: list[LedgerChange] = []
     for c in changes:
-        if c.unchanged or c.entry == "LOAN" or c.entry.startswith("EVAL#"):
+        if c.unchanged or c.entry == "LOAN" or c.entry.startswith(("EVAL#", "PLAN#", "PTP#")):
             continue
         if c.event != "INSERT" or c.new is None:
             return False, []
@@ -159,7 +164,17 @@ def _evaluate(
         repaid = _recompute(loan, changes)
     at = max(c.at for c in changes)
     a = assess(store.unpaid_of(loan), loan.tz, at, settings.grace_days, settings.buckets)
+    settled = resolve_promise(settings, loan, a, SOURCE)
     out = apply(settings, loan, a, SOURCE)
+    out.merge(settled)
+    promises = [
+        Promise.from_json(c.new["promise"]) for c in changes if c.entry.startswith("PTP#") and c.new and not c.unchanged
+    ]
+    if promises:
+        out.merge(open_promises(settings, loan, promises, SOURCE))
+    plans = [json.loads(c.new["plan"]) for c in changes if c.entry.startswith("PLAN#") and c.new and not c.unchanged]
+    if plans:
+        out.merge(apply_plans(settings, loan, plans, SOURCE))
     for c in repaid:
         new = c.new or {}
         amount = Decimal(new["amount"]) - (c.old_amount or Decimal(0))  # a corrected repayment: the difference

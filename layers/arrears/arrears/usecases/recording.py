@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from ..adapters.models import LoanModel
 from ..config import Settings
 from ..domain.facts import Fact, business_date
 
 
-def fact(settings: Settings, kind: str, at: datetime, loan: LoanModel, source: str, **kw: Any) -> Fact:
+class LoanLike(Protocol):
+    @property
+    def loan_id(self) -> str: ...
+    @property
+    def borrower_id(self) -> str: ...
+    @property
+    def currency(self) -> str: ...
+
+
+def fact(settings: Settings, kind: str, at: datetime, loan: LoanLike, source: str, **kw: Any) -> Fact:
     return Fact(
         kind,
         at,

@@ -1,4 +1,5 @@
-"""SMS queue -> publish through SNS, at most once per action (idempotent on action_id)."""
+"""A channel's queue -> contact the borrower on that channel, at most once per action (idempotent on
+action_id). One code for every channel; the function's CHANNEL setting picks the provider adapter."""
 
 import json
 import math
@@ -13,12 +14,13 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from arrears import clock
+from arrears.adapters.channels import sender_for
 from arrears.adapters.clients import client
 from arrears.adapters.facts_sink import FactSink
 from arrears.adapters.models import bind
-from arrears.config import settings
+from arrears.config import ChannelSettings, settings
 from arrears.observability import logger, metrics
-from arrears.usecases.sms import SOURCE, ActionMessage, Deferred, contexts, send_action
+from arrears.usecases.send import ActionMessage, Deferred, contexts, send_action, source_of
 
 # deferred contacts are expected failures: report them, do not fail the invocation for them
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -28,19 +30,22 @@ _batch: dict = {}  # this invocation's prefetched contexts and fact sink
 
 @lru_cache(maxsize=1)
 def once():  # type: ignore[no-untyped-def]
-    """Built on first use, not at import: the table name and endpoint come from settings."""
-    s = settings()
+    """Built on first use, not at import: table names, channel and endpoint come from settings."""
+    s, cs = settings(), ChannelSettings.from_env()  # per function: each channel's own
+    sender = sender_for(cs)
     config = IdempotencyConfig(event_key_jmespath="action_id", expires_after_seconds=30 * 86400)
     persistence = DynamoDBPersistenceLayer(table_name=s.idempotency_table)
 
     @idempotent_function(data_keyword_argument="action", persistence_store=persistence, config=config)
     def send(action: dict, sent_at: str) -> dict:
         msg = ActionMessage.parse(action)
+        if msg.channel != cs.channel:
+            raise ValueError(f"action {msg.action_id} is for {msg.channel}, not this {cs.channel} sender")
         ctx = _batch["contexts"].get(msg.action_id) or contexts([msg])[msg.action_id]
-        status = send_action(s, msg, ctx, datetime.fromisoformat(sent_at), _batch["sink"])
+        status = send_action(s, sender, msg, ctx, datetime.fromisoformat(sent_at), _batch["sink"])
         return {"action_id": msg.action_id, "status": status}
 
-    return send, config
+    return send, config, cs
 
 
 def _parse_all(records: list[dict]) -> list[ActionMessage]:
@@ -58,10 +63,10 @@ def _parse_all(records: list[dict]) -> list[ActionMessage]:
 def handler(event: dict, context) -> dict:  # type: ignore[no-untyped-def]
     s = settings()
     bind(s)
-    send, config = once()
+    send, config, cs = once()
     config.register_lambda_context(context)
     _batch["contexts"] = contexts(_parse_all(event.get("Records", [])))
-    _batch["sink"] = FactSink(s.outcomes_bucket, SOURCE)
+    _batch["sink"] = FactSink(s.outcomes_bucket, source_of(cs.channel))
 
     def record_handler(record) -> dict:  # type: ignore[no-untyped-def]
         now = clock.now()
@@ -70,8 +75,11 @@ def handler(event: dict, context) -> dict:  # type: ignore[no-untyped-def]
         except Deferred as later:  # come back when the guard allows it (SQS keeps it hidden till then)
             wait = max(1, min(MAX_VISIBILITY_S, math.ceil((later.retry_at - now).total_seconds())))
             client("sqs").change_message_visibility(
-                QueueUrl=s.sms_queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=wait
+                QueueUrl=cs.queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=wait
             )
+            raise
+        except Exception:
+            logger.exception("action not sent; the message will be retried", extra={"message_id": record.message_id})
             raise
 
     try:

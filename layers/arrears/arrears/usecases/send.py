@@ -1,26 +1,32 @@
-"""Send one planned SMS action, at most once, after re-checking the loan and the borrower."""
+"""Send one planned action on its channel, at most once, after re-checking the loan and the borrower
+and reserving the contact with the compliance guard."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from ..adapters import store
-from ..adapters.clients import client
-from ..adapters.contact_ledger import ledger_of, reserve_contact
+from ..adapters.channels import ChannelError, Message, Sender
+from ..adapters.contact_ledger import ledger_of, record_call, reserve_contact
 from ..adapters.facts_sink import FactSink
-from ..adapters.models import BorrowerModel, LoanModel
+from ..adapters.models import BorrowerModel, LedgerModel, LoanModel
 from ..config import Settings
 from ..domain.compliance import ContactRequest, Holds, rules_for
 from ..domain.delinquency import assess
 from ..domain.money import to_minor
-from ..domain.strategy import SendDecision, decide_send, render
+from ..domain.promises import promise_from_call
+from ..domain.strategy import SendDecision, decide_send
+from ..domain.templates import render
 from ..domain.timeutil import iso
 from ..observability import logger, metrics
 from .recording import fact
 
-SOURCE = "sms-sender"
+
+def source_of(channel: str) -> str:
+    return f"{channel}-sender"
 
 
 FIELDS = ("action_id", "loan_id", "case_id", "channel", "template", "borrower_id")
@@ -82,11 +88,14 @@ def _guard(
     ctx: store.SendContext,
     now: datetime,
     record: Callable[..., None],
+    number: str | None,
 ) -> SendDecision:
     """The compliance guard at send time: reserve the contact on the borrower's ledger, or say why
     not; a contact allowed later is recorded as deferred and comes back then."""
     verdict = reserve_contact(
-        ContactRequest(profile.borrower_id, msg.loan_id, msg.action_id, msg.channel, now, (profile.timezone,)),
+        ContactRequest(
+            profile.borrower_id, msg.loan_id, msg.action_id, msg.channel, now, (profile.timezone,), number=number
+        ),
         rules_for(profile.jurisdiction),
         holds_of(profile, loan),
         known=ledger_of(ctx.ledger),
@@ -105,11 +114,18 @@ def _guard(
     return SendDecision("block", why)
 
 
-def send_action(settings: Settings, msg: ActionMessage, ctx: store.SendContext, now: datetime, sink: FactSink) -> str:
+def send_action(
+    settings: Settings,
+    sender: Sender,
+    msg: ActionMessage,
+    ctx: store.SendContext,
+    now: datetime,
+    sink: FactSink,
+) -> str:
     """Returns the action's final status. The action is claimed (planned -> sent, a conditional write)
-    before SNS is called, and given back (sent -> planned) only if the call fails, so a redelivered or
-    concurrent message can never publish twice. A crash between the claim and the call loses that
-    one message rather than risking a second contact: at most once, by design."""
+    before the provider is called, and given back (sent -> planned) only if the call fails, so a
+    redelivered or concurrent message can never contact twice. A crash between the claim and the call
+    loses that one message rather than risking a second contact: at most once, by design."""
     action, loan, profile, contact = ctx.action, ctx.loan, ctx.borrower, ctx.contact
     if action is None:
         raise LookupError(f"action {msg.action_id} not found")
@@ -128,10 +144,14 @@ def send_action(settings: Settings, msg: ActionMessage, ctx: store.SendContext, 
                 kind,
                 now,
                 loan,
-                SOURCE,
+                source_of(msg.channel),
                 case_id=msg.case_id,
                 action_id=msg.action_id,
                 channel=msg.channel,
+                strategy=action.strategy,
+                strategy_version=action.strategy_version,
+                variant=action.variant,
+                step=action.step,
                 key=key,
                 **kw,
             )
@@ -142,12 +162,13 @@ def send_action(settings: Settings, msg: ActionMessage, ctx: store.SendContext, 
         channel=msg.channel,
         loan_case_id=loan.case_id if loan else None,
         loan_bucket=loan.bucket if loan else "M0",
-        has_address=bool(contact and contact.phone),
+        has_address=bool(contact and sender.address(contact)),
     )
     if decision.verdict == "send" and (loan is None or profile is None or contact is None):
         decision = SendDecision("block", "borrower or loan not found")
-    if decision.verdict == "send" and loan is not None and profile is not None:
-        decision = _guard(msg, profile, loan, ctx, now, record)
+    if decision.verdict == "send" and loan is not None and profile is not None and contact is not None:
+        number = contact.phone if msg.channel == "voice" else None
+        decision = _guard(msg, profile, loan, ctx, now, record, number)
     if decision.verdict != "send" or loan is None or contact is None:
         status = "cancelled" if decision.verdict == "cancel" else "blocked"
         reason = decision.reason or status
@@ -157,27 +178,53 @@ def send_action(settings: Settings, msg: ActionMessage, ctx: store.SendContext, 
         return status
     if not store.move_action(msg.loan_id, msg.action_id, "planned", "sent", sent_at=now):
         return "sent"  # another delivery of this message claimed it first
-    overdue = assess(store.unpaid_of(loan), loan.tz, now, settings.grace_days, settings.buckets).overdue
-    body = render(msg.template, bucket=loan.bucket, overdue=str(overdue), currency=loan.currency)
+    a = assess(store.unpaid_of(loan), loan.tz, now, settings.grace_days, settings.buckets)
+    body = (
+        None
+        if msg.channel == "voice"
+        else render(msg.template, overdue=str(a.overdue), currency=loan.currency, dpd=a.dpd)
+    )
+    to = sender.address(contact) or ""
     try:
-        client("sns").publish(
-            PhoneNumber=contact.phone,
-            Message=body,
-            MessageAttributes={"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}},
+        delivery = sender.send(
+            to, Message(msg.action_id, msg.loan_id, msg.template, body, _subject(loan), now), contact
         )
-    except Exception as e:
+    except ChannelError as e:
         store.move_action(msg.loan_id, msg.action_id, "sent", "planned")  # not sent: safe to retry
-        code = getattr(e, "response", {}).get("Error", {}).get("Code", type(e).__name__)
-        # SNS errors quote the phone number: never let that reach a log
-        raise RuntimeError(f"SNS publish failed for action {msg.action_id}: {code}") from None
+        raise ChannelError(f"action {msg.action_id}: {e}") from None
     record(
         "action_sent",
-        reason=f"{action.step or msg.template} ({action.strategy} v{action.strategy_version}); {decision.reason}",
+        reason=f"{action.segment}/{action.step} ({action.strategy} v{action.strategy_version} {action.variant}): "
+        f"{action.why}; guard {decision.reason}",
         bucket=loan.bucket,
-        amount_minor=to_minor(overdue, loan.currency),
-        strategy=action.strategy,
-        strategy_version=action.strategy_version,
+        dpd=a.dpd,
+        amount_minor=to_minor(a.overdue, loan.currency),
     )
-    metrics.add_metric(name="SmsSent", unit="Count", value=1)
-    logger.info("sms sent", extra={"action_id": msg.action_id, "loan_id": msg.loan_id})
+    metrics.add_metric(name=f"{msg.channel.title()}Sent", unit="Count", value=1)
+    logger.info("contact sent", extra={"action_id": msg.action_id, "loan_id": msg.loan_id, "channel": msg.channel})
+    if delivery.outcome is not None:
+        _call_outcome(settings, msg, loan, delivery.outcome, a.overdue, now, record)
     return "sent"
+
+
+def _subject(loan: LoanModel) -> str:
+    return "还款提醒" if (loan.language or "").startswith("zh") else "Your loan payment is past due"
+
+
+def _call_outcome(
+    settings: Settings,
+    msg: ActionMessage,
+    loan: LoanModel,
+    outcome: str,
+    overdue: Decimal,
+    now: datetime,
+    record: Callable[..., None],
+) -> None:
+    """A call's result: on the borrower's contact ledger (connected calls and conversations count
+    towards the voice caps), as a fact, and a promise to pay as an entry in the loan's ledger (the
+    ledger stream opens it on the loan; the guard then holds dunning until its date)."""
+    record_call(msg.borrower_id, msg.action_id, outcome)
+    record("call_outcome", key=f"{msg.action_id}|outcome", reason=outcome)
+    if outcome == "promise":
+        p = promise_from_call(msg.action_id, msg.case_id, now, loan.tz, overdue)
+        LedgerModel(msg.loan_id, f"PTP#{p.promise_id}", run_at=iso(now), promise=p.to_json()).save()

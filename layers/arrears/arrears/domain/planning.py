@@ -1,0 +1,113 @@
+"""The daily planning pass: which strategy applies to a loan, the planning-time gate, and the rows
+that carry proposals from the shard workers to the dispatcher (which ranks them across the whole
+book under each channel's capacity).
+
+Pure: the shard worker builds a ``LoanView`` per delinquent loan from its stored state; this module
+says what to do with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from .strategies import LoanView, Proposal, Strategy, arm_for, propose, segment_for, variant_named
+from .timeutil import iso, parse_instant
+
+#: loan holds that stop all collection work on the loan at planning already
+PLANNING_HOLDS = ("dispute", "hardship", "paused")
+
+
+def action_id_for(case_id: str, step_id: str) -> str:
+    """Deterministic: re-planning the same step of the same case yields the same action."""
+    return hashlib.sha256(f"{case_id}|{step_id}".encode()).hexdigest()[:24]
+
+
+class Work(NamedTuple):
+    """A proposal with what the dispatcher and the ledger stream need besides (no personal data)."""
+
+    proposal: Proposal
+    borrower_id: str
+    currency: str
+    bucket: str
+    dpd: int
+    run_at: datetime
+
+    @property
+    def action_id(self) -> str:
+        return action_id_for(self.proposal.case_id, self.proposal.step_id)
+
+    def row(self) -> dict[str, Any]:
+        p = self.proposal._asdict()
+        p["expected_recovery"] = str(self.proposal.expected_recovery)
+        return {
+            **p,
+            "action_id": self.action_id,
+            "borrower_id": self.borrower_id,
+            "currency": self.currency,
+            "bucket": self.bucket,
+            "dpd": self.dpd,
+            "run_at": iso(self.run_at),
+        }
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Work:
+        fields = {k: row[k] for k in Proposal._fields}
+        fields["expected_recovery"] = Decimal(str(row["expected_recovery"]))
+        fields["version"] = int(row["version"])
+        return cls(
+            Proposal(**fields),
+            str(row["borrower_id"]),
+            str(row["currency"]),
+            str(row["bucket"]),
+            int(row["dpd"]),
+            parse_instant(str(row["run_at"])),
+        )
+
+
+class Candidate(NamedTuple):
+    """A delinquent loan as the shard worker sees it today."""
+
+    view: LoanView
+    today: date  # the borrower's local date at the run
+    holds: frozenset[str]  # the loan's holds (dispute, hardship, paused)
+    arm: str | None  # the variant recorded on the loan's case, if any
+    borrower_id: str
+    currency: str
+
+
+class ShardPlan(NamedTuple):
+    work: list[Work]
+    gated: Counter[str]  # loans held at planning, by hold
+    unassigned: Counter[str]  # loans whose jurisdiction has no strategy, by jurisdiction
+    no_segment: int  # loans the strategy has no segment for
+
+
+def plan_loans(strategies: Mapping[str, Strategy], loans: Iterable[Candidate], now: datetime) -> ShardPlan:
+    """Propose today's work for each loan with the strategy of its jurisdiction, in the arm its case
+    already has (a loan never switches arm mid-cycle) or its deterministic arm."""
+    work: list[Work] = []
+    gated: Counter[str] = Counter()
+    unassigned: Counter[str] = Counter()
+    no_segment = 0
+    for c in loans:
+        held = next((h for h in PLANNING_HOLDS if h in c.holds), None)
+        if held:
+            gated[held] += 1
+            continue
+        jurisdiction = c.view.jurisdiction.upper().split("-", 1)[0]
+        strategy = strategies.get(jurisdiction)
+        if strategy is None:
+            unassigned[jurisdiction or "(none)"] += 1
+            continue
+        variant = variant_named(strategy, c.arm) or arm_for(strategy, c.view.loan_id)
+        if segment_for(variant, c.view) is None:
+            no_segment += 1
+            continue
+        for p in propose(strategy, c.view, c.today, now, variant):
+            work.append(Work(p, c.borrower_id, c.currency, c.view.bucket, c.view.dpd, now))
+    return ShardPlan(work, gated, unassigned, no_segment)

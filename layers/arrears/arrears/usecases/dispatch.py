@@ -1,0 +1,116 @@
+"""The dispatcher: once every shard has planned, rank the whole run's proposals by expected recovery
+under each channel's daily capacity. The work that fits is written to the loans' ledgers as PLAN
+entries (the ledger stream, the loans' single writer, creates the actions and queues them); the rest
+is recorded as deferred by capacity and comes back in tomorrow's plan. The run's summary (work per
+channel, deferred, held at planning, loans without a strategy) goes to the run's item and to S3."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from ..adapters import runs, store
+from ..adapters.clients import client
+from ..adapters.facts_sink import FactSink
+from ..adapters.models import LedgerModel
+from ..config import Settings
+from ..domain.facts import business_date
+from ..domain.money import to_minor
+from ..domain.planning import Work
+from ..domain.strategies import prioritise
+from ..domain.timeutil import iso
+from ..observability import logger, metrics
+from .recording import fact
+
+SOURCE = "dispatcher"
+RUNS_PREFIX = "runs"
+
+
+class LoanRef(NamedTuple):
+    loan_id: str
+    borrower_id: str
+    currency: str
+
+
+def summary_key(settings: Settings, run_at: datetime) -> str:
+    day = business_date(run_at, settings.business_tz).isoformat()
+    return f"{RUNS_PREFIX}/dt={day}/run-{iso(run_at).replace(':', '')}.json"
+
+
+def dispatch(settings: Settings, run_at: datetime) -> dict[str, Any]:
+    """Returns the run's summary. Every write is idempotent (PLAN entries keyed by the deterministic
+    action id, facts by their fact id, the summary overwritten), so a redelivered or repeated dispatch
+    request redoes the same writes and changes nothing; once a run's summary exists it is skipped."""
+    done = runs.summary_of(run_at)
+    if done is not None:
+        logger.info("run already dispatched", extra={"run_at": iso(run_at)})
+        return done
+    rows, stats = runs.read_parts(settings.outcomes_bucket, run_at)
+    work = {(w.proposal.loan_id, w.proposal.step_id): w for w in map(Work.from_row, rows)}
+    plan = prioritise([w.proposal for w in work.values()], settings.capacity)
+    entries = []
+    for p in plan.work:
+        w = work[(p.loan_id, p.step_id)]
+        entries.append(
+            LedgerModel(p.loan_id, f"PLAN#{w.action_id}", run_at=iso(run_at), plan=json.dumps(w.row(), sort_keys=True))
+        )
+    sink = FactSink(settings.outcomes_bucket, SOURCE)
+    for p in plan.deferred:
+        w = work[(p.loan_id, p.step_id)]
+        cap = settings.capacity.get(p.channel or "", 0)
+        sink.add(
+            fact(
+                settings,
+                "action_deferred",
+                run_at,
+                LoanRef(p.loan_id, w.borrower_id, w.currency),
+                SOURCE,
+                case_id=p.case_id,
+                action_id=w.action_id,
+                channel=p.channel,
+                bucket=w.bucket,
+                dpd=w.dpd,
+                amount_minor=to_minor(p.expected_recovery, w.currency),
+                strategy=p.strategy,
+                strategy_version=p.version,
+                variant=p.variant,
+                step=p.step_id,
+                reason=f"capacity: {p.channel} capacity of {cap} a day taken by higher expected recovery",
+                key=f"{w.action_id}|capacity|{iso(run_at)}",
+            )
+        )
+    sink.flush()
+    store.save_all(entries)  # the stream creates and queues the actions (idempotent on action id)
+    totals: Counter[str] = Counter()
+    for s in stats:
+        totals.update(s)
+    summary = {
+        "run_at": iso(run_at),
+        "delinquent_loans": totals.pop("delinquent", 0),
+        "proposed": len(work),
+        "dispatched": len(plan.work),
+        "dispatched_by_channel": _count(p.channel or "escalation" for p in plan.work),
+        "deferred_by_capacity": _count(p.channel or "" for p in plan.deferred),
+        "capacity": dict(settings.capacity),
+        "held_at_planning": {k.split(":", 1)[1]: n for k, n in sorted(totals.items()) if k.startswith("gated:")},
+        "without_strategy": {k.split(":", 1)[1]: n for k, n in sorted(totals.items()) if k.startswith("unassigned:")},
+        "without_segment": totals.get("no_segment", 0),
+        "by_arm": _count(f"{p.strategy} v{p.version} {p.variant}" for p in plan.work),
+    }
+    runs.save_summary(run_at, summary)
+    client("s3").put_object(
+        Bucket=settings.outcomes_bucket,
+        Key=summary_key(settings, run_at),
+        Body=json.dumps(summary, indent=1).encode(),
+        ContentType="application/json",
+    )
+    metrics.add_metric(name="WorkDispatched", unit="Count", value=len(plan.work))
+    metrics.add_metric(name="WorkDeferredByCapacity", unit="Count", value=len(plan.deferred))
+    logger.info("run dispatched", extra={k: v for k, v in summary.items() if not isinstance(v, dict)})
+    return summary
+
+
+def _count(keys: Any) -> dict[str, int]:
+    return dict(sorted(Counter(keys).items()))
