@@ -1,5 +1,10 @@
-"""A channel's queue -> contact the borrower on that channel, at most once per action (idempotent on
-action_id). One code for every channel; the function's CHANNEL setting picks the provider adapter."""
+"""A channel's queue -> contact the borrower on that channel, at most once per action. One code for
+every channel; the function's CHANNEL setting picks the provider adapter.
+
+Idempotent on the action id without a separate idempotency store: the action's own item is the
+record. Sending claims it with one conditional write (planned -> sent) before the provider is called,
+so a redelivered, duplicated or concurrent message finds it claimed and sends nothing; a contact
+deferred by the guard leaves it planned and comes back later."""
 
 import json
 import math
@@ -7,11 +12,6 @@ from datetime import datetime
 from functools import lru_cache
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 
 from arrears import clock
 from arrears.adapters.channels import sender_for
@@ -30,22 +30,19 @@ _batch: dict = {}  # this invocation's prefetched contexts and fact sink
 
 @lru_cache(maxsize=1)
 def once():  # type: ignore[no-untyped-def]
-    """Built on first use, not at import: table names, channel and endpoint come from settings."""
+    """Built on first use, not at import: the channel's settings and provider adapter."""
     s, cs = settings(), ChannelSettings.from_env()  # per function: each channel's own
     sender = sender_for(cs)
-    config = IdempotencyConfig(event_key_jmespath="action_id", expires_after_seconds=30 * 86400)
-    persistence = DynamoDBPersistenceLayer(table_name=s.idempotency_table)
 
-    @idempotent_function(data_keyword_argument="action", persistence_store=persistence, config=config)
-    def send(action: dict, sent_at: str) -> dict:
+    def send(action: dict, now: datetime) -> dict:
         msg = ActionMessage.parse(action)
         if msg.channel != cs.channel:
             raise ValueError(f"action {msg.action_id} is for {msg.channel}, not this {cs.channel} sender")
-        ctx = _batch["contexts"].get(msg.action_id) or contexts([msg])[msg.action_id]
-        status = send_action(s, sender, msg, ctx, datetime.fromisoformat(sent_at), _batch["sink"])
+        ctx = _batch["contexts"].pop(msg.action_id, None) or contexts([msg])[msg.action_id]
+        status = send_action(s, sender, msg, ctx, now, _batch["sink"])
         return {"action_id": msg.action_id, "status": status}
 
-    return send, config, cs
+    return send, cs
 
 
 def _parse_all(records: list[dict]) -> list[ActionMessage]:
@@ -63,15 +60,14 @@ def _parse_all(records: list[dict]) -> list[ActionMessage]:
 def handler(event: dict, context) -> dict:  # type: ignore[no-untyped-def]
     s = settings()
     bind(s)
-    send, config, cs = once()
-    config.register_lambda_context(context)
+    send, cs = once()
     _batch["contexts"] = contexts(_parse_all(event.get("Records", [])))
     _batch["sink"] = FactSink(s.outcomes_bucket, source_of(cs.channel))
 
     def record_handler(record) -> dict:  # type: ignore[no-untyped-def]
         now = clock.now()
         try:
-            return send(action=json.loads(record.body), sent_at=now.isoformat())
+            return send(json.loads(record.body), now)
         except Deferred as later:  # come back when the guard allows it (SQS keeps it hidden till then)
             wait = max(1, min(MAX_VISIBILITY_S, math.ceil((later.retry_at - now).total_seconds())))
             client("sqs").change_message_visibility(

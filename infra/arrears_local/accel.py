@@ -17,6 +17,7 @@ items of every attribute type).
 
 from __future__ import annotations
 
+import copy
 import threading
 from typing import Any
 
@@ -105,7 +106,71 @@ def install() -> None:
 
     Table.query = query  # type: ignore[method-assign]
     Table._arrears_original_query = original  # type: ignore[attr-defined]
+    _install_projection()
+    _install_dispatch_caches()
     _installed = True
+
+
+def _install_dispatch_caches() -> None:
+    """Every request makes moto list its response class's methods (inspect.getmembers) and convert
+    the action's name to snake case: both pure functions of their argument, so remembered."""
+    import functools
+
+    from moto.core import responses
+
+    if not hasattr(responses, "_arrears_original_names"):
+        responses._arrears_original_names = (  # type: ignore[attr-defined]
+            responses.method_names_from_class,
+            responses.camelcase_to_underscores,
+        )
+        responses.method_names_from_class = functools.cache(responses.method_names_from_class)
+        responses.camelcase_to_underscores = functools.cache(responses.camelcase_to_underscores)
+
+
+def _install_projection() -> None:
+    """moto projects an item onto an index's INCLUDE attributes by converting the whole item to plain
+    JSON once per projected attribute and back (quadratic in the attributes, with a size check per
+    insert): a top-level projection is the same attributes, copied."""
+    from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
+
+    original = Item.project
+
+    def project(self: Any, projection_expressions: list[list[str]]) -> Any:
+        if not all(len(path) == 1 for path in projection_expressions):
+            return original(self, projection_expressions)
+        result: Any = Item.__new__(Item)
+        result.hash_key, result.range_key = self.hash_key, self.range_key
+        attrs = LimitedSizeDict.__new__(LimitedSizeDict)
+        dict.__init__(attrs)
+        for (name,) in projection_expressions:
+            if name in self.attrs and name not in attrs:
+                dict.__setitem__(attrs, name, copy.deepcopy(self.attrs[name]))
+        result.attrs = attrs
+        return result
+
+    Item.project = project  # type: ignore[method-assign]
+    Item._arrears_original_project = original  # type: ignore[attr-defined]
+
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.utilities import bytesize
+
+    original_init = Item.__init__
+
+    def init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+        """moto checks the 400 KB limit by re-measuring the whole item at every attribute it sets
+        (quadratic); sizes only grow, so one check of the whole item raises exactly when it would."""
+        self.hash_key, self.range_key = hash_key, range_key
+        built = LimitedSizeDict.__new__(LimitedSizeDict)
+        dict.__init__(built)
+        for key, value in attrs.items():
+            dict.__setitem__(built, key, DynamoType(value))
+        if sum(bytesize(k) + v.size() for k, v in built.items()) > 405000:
+            raise ItemSizeTooLarge
+        self.attrs = built
+
+    Item.__init__ = init  # type: ignore[method-assign]
+    Item._arrears_original_init = original_init  # type: ignore[attr-defined]
 
 
 def _bump(table: Any) -> None:
@@ -164,10 +229,22 @@ def _install_write_hooks() -> None:
 
         setattr(DynamoDBBackend, name, hooked)
 
+    def on_update_item() -> None:
+        original = DynamoDBBackend.update_item
+
+        def hooked(self: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return original(self, table_name, *args, **kwargs)
+            finally:
+                if table_name in self.tables:
+                    _bump(self.tables[table_name])  # only the table it changed (an item, in place)
+
+        DynamoDBBackend.update_item = hooked  # type: ignore[method-assign]
+
     for name in ("put_item", "delete_item"):
         on_table(name)
-    for name in ("update_item", "transact_write_items"):  # they change items in place, or swap tables
-        on_backend(name)
+    on_update_item()
+    on_backend("transact_write_items")  # may touch several tables
 
 
 def _unsorted_items(table: Any) -> list[Any]:
@@ -194,8 +271,15 @@ def uninstall() -> None:
     from moto.dynamodb.models.table import Table
 
     if _installed:
+        from moto.core import responses
         from moto.core.serialize import BaseJSONSerializer
+        from moto.dynamodb.models.dynamo_type import Item
 
         Table.query = Table._arrears_original_query  # type: ignore[method-assign,attr-defined]
+        if hasattr(responses, "_arrears_original_names"):
+            responses.method_names_from_class, responses.camelcase_to_underscores = responses._arrears_original_names
+            del responses._arrears_original_names
+        Item.project = Item._arrears_original_project  # type: ignore[method-assign,attr-defined]
+        Item.__init__ = Item._arrears_original_init  # type: ignore[method-assign,attr-defined]
         BaseJSONSerializer._serialize = BaseJSONSerializer._arrears_original_serialize  # type: ignore[attr-defined,method-assign]
         _installed = False

@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     gen = sub.add_parser("book", help="write the synthetic book to a folder")
     chk = sub.add_parser("strategy-check", help="validate strategy documents (YAML or JSON)")
     chk.add_argument("files", type=Path, nargs="+")
+    why = sub.add_parser("explain", help="why an action (or each action of a loan) happened, from the outcomes")
+    why.add_argument("id", help="an action id or a loan id")
+    why.add_argument("--out", type=Path, default=Path("out"), help="the folder `arrears run` wrote (default: out)")
     for sp in (run, up):
         sp.add_argument("--book", type=Path, help="folder with borrowers/loans/installments/repayments files")
         sp.add_argument(
@@ -56,6 +59,15 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.cmd == "strategy-check":
         return _check_strategies(args.files)
+    if args.cmd == "explain":
+        from .explain import explain, facts_in
+
+        folder = args.out / "outcomes" / "facts"
+        if not folder.is_dir():
+            p.error(f"{folder} does not exist: run `arrears run --out {args.out}` first")
+        lines = explain(facts_in(folder), args.id)
+        print("\n".join(lines) if lines else f"no action or loan {args.id!r} in {folder}")
+        return 0 if lines else 1
     if args.cmd == "book":
         synthetic_book(args.dest, args.borrowers, args.seed)
         print(f"synthetic book written to {args.dest}")

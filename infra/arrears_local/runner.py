@@ -141,6 +141,9 @@ def _failed_ids(result: Any) -> set[str] | None:
 
 
 class SqsSource:
+    #: deliver every message twice in its batch (SQS is at-least-once; tests of idempotency use this)
+    duplicate_deliveries = False
+
     def __init__(self, fn: LocalFunction, queue_url: str, arn: str, batch_size: int, partial: bool) -> None:
         self.fn, self.queue_url, self.arn, self.batch_size, self.partial = fn, queue_url, arn, batch_size, partial
         self.held: dict[str, tuple[Any, datetime]] = {}
@@ -184,10 +187,14 @@ class SqsSource:
             }
             for m in messages
         ]
+        delivered = records + [
+            {**r, "messageId": f"{r['messageId']}-again"} for r in records if self.duplicate_deliveries
+        ]
         try:
-            failed = _failed_ids(self.fn.invoke({"Records": records})) or set()
+            failed = _failed_ids(self.fn.invoke({"Records": delivered})) or set()
         except Exception:
-            failed = {r["messageId"] for r in records}
+            failed = {r["messageId"] for r in delivered}
+        failed = {f.removesuffix("-again") for f in failed}
         for r in records:
             if r["messageId"] not in failed:
                 backend.delete_message(name, r["receiptHandle"])
@@ -196,7 +203,8 @@ class SqsSource:
             hidden_ms = message.visible_at - unix_time_millis()
             if hidden_ms > 2000 + 1000 * int(getattr(queue, "visibility_timeout", 30)):
                 # the handler hid it until later (a deferred contact): that later is simulated time
-                self.held[message.id] = (message, clock.now + timedelta(milliseconds=hidden_ms))
+                # in whole seconds, as SQS sets it (the real milliseconds spent since are not simulated)
+                self.held[message.id] = (message, clock.now + timedelta(seconds=round(hidden_ms / 1000)))
             else:  # visible again at once: the runner's retry delay is 0
                 backend.change_message_visibility(name, r["receiptHandle"], 0)
         return len(records)
@@ -477,6 +485,10 @@ class LocalRunner:
             if s.fn.logical == logical_function:
                 return s
         raise KeyError(logical_function)
+
+    def next_wakeup(self) -> datetime | None:
+        """The earliest simulated time a held (deferred) message becomes visible."""
+        return min((at for q in self.sqs for _, at in q.held.values()), default=None)
 
     def pump(self, max_rounds: int = 100_000) -> int:
         """Deliver everything pending until the system is quiet. Returns events delivered. Stream

@@ -102,9 +102,11 @@ class Simulation:
                 chunk.append(timed[cursor])
                 cursor += 1
             if chunk:
+                self.wake_until(chunk[-1][0].astimezone(UTC))
                 self.runner.clock.now = max(self.runner.clock.now, chunk[-1][0].astimezone(UTC))
                 stamp = self.runner.clock.now.strftime("%Y%m%dT%H%M%S")
                 self.upload(f"repayments/{stamp}.jsonl", rows_to_jsonl([r for _, r in chunk]))
+            self.wake_until(at)
             self.runner.clock.now = at
             before = (meter.by_function.copy(), meter.calls.copy())
             result = (daily if kind == "daily" else report).fire(at)
@@ -115,6 +117,13 @@ class Simulation:
                 self.reports.append(result)
                 on_day(result)
         self.timings["days_s"] = time.perf_counter() - t0
+
+    def wake_until(self, until: datetime) -> None:
+        """Deliver deferred contacts at the simulated instant they become allowed (e.g. 08:00 local),
+        not only at the next scheduled event."""
+        while (t := self.runner.next_wakeup()) is not None and t <= until:
+            self.runner.clock.now = max(self.runner.clock.now, t)
+            self.runner.pump()
 
     def write_out(self) -> None:
         """Reports and the outcomes table (facts partitions) as the analysts' bucket holds them."""

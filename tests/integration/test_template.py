@@ -97,7 +97,7 @@ def test_each_function_may_touch_the_tables_its_code_writes():
     assert {"LoansTable", "CollectionsTable"} <= tables("LedgerEventsFunction", write)
     for channel in ("Sms", "Email", "Voice", "Wechat", "Letter"):
         fn = f"{channel}SenderFunction"
-        assert {"CollectionsTable", "IdempotencyTable", "ContactLedgerTable"} <= tables(fn, write), fn
+        assert {"CollectionsTable", "ContactLedgerTable"} <= tables(fn, write), fn
         assert res[fn]["Properties"]["Environment"]["Variables"]["CHANNEL"] == channel.lower()
     assert "LedgerTable" in tables("VoiceSenderFunction", write)  # promises to pay made on calls
     queues = {

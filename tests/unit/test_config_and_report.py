@@ -15,7 +15,6 @@ GOOD = {
     "BORROWERS_TABLE": "b",
     "CONTACTS_TABLE": "c",
     "COLLECTIONS_TABLE": "co",
-    "IDEMPOTENCY_TABLE": "i",
     "CONTACT_LEDGER_TABLE": "cl",
     "STRATEGIES_TABLE": "st",
     "OUTCOMES_BUCKET": "o",

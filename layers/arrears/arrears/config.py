@@ -35,7 +35,6 @@ class Settings(NamedTuple):
     borrowers_table: str
     contacts_table: str
     collections_table: str
-    idempotency_table: str
     contact_ledger_table: str
     strategies_table: str
     outcomes_bucket: str
@@ -100,7 +99,6 @@ class Settings(NamedTuple):
             borrowers_table=need("BORROWERS_TABLE"),
             contacts_table=need("CONTACTS_TABLE"),
             collections_table=need("COLLECTIONS_TABLE"),
-            idempotency_table=need("IDEMPOTENCY_TABLE"),
             contact_ledger_table=need("CONTACT_LEDGER_TABLE"),
             strategies_table=need("STRATEGIES_TABLE"),
             outcomes_bucket=need("OUTCOMES_BUCKET"),

@@ -3,6 +3,7 @@ rolling back is one conditional write that re-activates the version before."""
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
 from typing import Any
@@ -64,11 +65,25 @@ def _activate(sid: str, number: int, history: list[int], expected: int | None) -
         raise StrategyStoreError(f"the active version of {sid} changed meanwhile; try again") from e
 
 
-def active(strategy_id: str) -> Strategy:
+def active_version(strategy_id: str) -> int:
     current = _active(strategy_id)
     if current is None or not current.version:
-        raise StrategyStoreError(f"strategy {strategy_id} has no active version")
-    return load(strategy_id, int(current.version))
+        raise StrategyStoreError(f"strategy {strategy_id} has no active version: publish one (README: Strategies)")
+    return int(current.version)
+
+
+def active(strategy_id: str) -> Strategy:
+    return load(strategy_id, active_version(strategy_id))
+
+
+def load_cached(strategy_id: str, version: int) -> Strategy:
+    """Versions never change once stored: safe to keep for the container's life."""
+    return _load_cached(StrategyModel.Meta.table_name, strategy_id, version)
+
+
+@functools.lru_cache(maxsize=64)
+def _load_cached(table: str, strategy_id: str, version: int) -> Strategy:
+    return load(strategy_id, version)
 
 
 def load(strategy_id: str, version: int) -> Strategy:

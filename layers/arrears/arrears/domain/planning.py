@@ -36,6 +36,7 @@ class Work(NamedTuple):
     bucket: str
     dpd: int
     run_at: datetime
+    overdue: Decimal  # when planned: what a contact asks for, and the arm comparison's base
 
     @property
     def action_id(self) -> str:
@@ -52,6 +53,7 @@ class Work(NamedTuple):
             "bucket": self.bucket,
             "dpd": self.dpd,
             "run_at": iso(self.run_at),
+            "overdue": str(self.overdue),
         }
 
     @classmethod
@@ -66,6 +68,7 @@ class Work(NamedTuple):
             str(row["bucket"]),
             int(row["dpd"]),
             parse_instant(str(row["run_at"])),
+            Decimal(str(row["overdue"])),
         )
 
 
@@ -109,5 +112,5 @@ def plan_loans(strategies: Mapping[str, Strategy], loans: Iterable[Candidate], n
             no_segment += 1
             continue
         for p in propose(strategy, c.view, c.today, now, variant):
-            work.append(Work(p, c.borrower_id, c.currency, c.view.bucket, c.view.dpd, now))
+            work.append(Work(p, c.borrower_id, c.currency, c.view.bucket, c.view.dpd, now, c.view.overdue))
     return ShardPlan(work, gated, unassigned, no_segment)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from .buckets import CURRENT
+from .experiments import LoanOutcome, compare_arms
 from .money import from_minor
 
 
@@ -42,6 +43,7 @@ def daily_report(run_date: date, rows: Iterable[Mapping[str, Any]], bucket_names
         overdue[f["bucket"]][f["currency"]] += int(f["amount_minor"] or 0)
     kinds = Counter(f["fact_type"] for f in facts)
     sent_by_channel = Counter(f["channel"] for f in facts if f["fact_type"] == "action_sent")
+    deferred = Counter(str(f["reason"] or "").split(":", 1)[0] for f in facts if f["fact_type"] == "action_deferred")
     recovered: dict[str, int] = defaultdict(int)
     repaid: dict[str, int] = defaultdict(int)
     for f in facts:
@@ -63,9 +65,81 @@ def daily_report(run_date: date, rows: Iterable[Mapping[str, Any]], bucket_names
             "cancelled": kinds["action_cancelled"],
             "blocked": kinds["action_blocked"],
             "deferred": kinds["action_deferred"],
+            "deferred_by_rule": dict(sorted(deferred.items())),
             "sent_by_channel": dict(sorted(sent_by_channel.items())),
         },
+        "calls": dict(sorted(Counter(f["reason"] for f in facts if f["fact_type"] == "call_outcome").items())),
+        "promises": {k: kinds[f"promise_{k}"] for k in ("made", "kept", "broken")},
+        "escalations": dict(
+            sorted(Counter(str(f["step"]).split(":")[-1] for f in facts if f["fact_type"] == "case_escalated").items())
+        ),
         "amount_recovered": _money(recovered),
         "amount_repaid": _money(repaid),
         "repayments": kinds["repayment_applied"],
     }
+
+
+# --- champion / challenger ------------------------------------------------------------------------
+
+#: how long a case stays in the arm comparison after its first work (days)
+ARM_WINDOW_DAYS = 90
+
+
+def advance_arms(state: Mapping[str, Any], rows: Iterable[Mapping[str, Any]], day: date) -> dict[str, Any]:
+    """Carry the arm comparison one business day forward: ``state`` is the previous day's (cases
+    by id: arm, overdue when first worked, recovered since, contacts, promises, cured), ``rows`` the
+    day's facts. Pure and deterministic: re-running a day gives the same state."""
+    cases: dict[str, dict[str, Any]] = {k: dict(v) for k, v in state.get("cases", {}).items()}
+    loan_case: dict[str, str] = dict(state.get("loan_case", {}))
+    for f in sorted(dedupe(rows), key=lambda r: (str(r["occurred_at"]), str(r["fact_id"]))):
+        kind, case_id = f["fact_type"], f.get("case_id")
+        if kind in ("action_planned", "case_escalated") and case_id and case_id not in cases and f.get("variant"):
+            cases[case_id] = {
+                "strategy": f["strategy"],
+                "arm": f["variant"],
+                "since": str(f["business_date"]),
+                "currency": f["currency"],
+                "overdue_minor": int(f.get("amount_minor") or 0),
+                "recovered_minor": 0,
+                "contacts": 0,
+                "promises": 0,
+                "cured": False,
+            }
+            loan_case[str(f["loan_id"])] = case_id
+        c = cases.get(case_id or loan_case.get(str(f["loan_id"]), ""))
+        if c is None:
+            continue
+        if kind == "action_sent":
+            c["contacts"] += 1
+        elif kind == "promise_made":
+            c["promises"] += 1
+        elif kind == "case_closed" and f.get("reason") == "cured":
+            c["cured"] = True
+        elif kind == "repayment_applied" and f.get("from_bucket") not in (None, CURRENT) and not c["cured"]:
+            c["recovered_minor"] += int(f.get("amount_minor") or 0)
+    oldest = (day - timedelta(days=ARM_WINDOW_DAYS)).isoformat()
+    kept = {k: v for k, v in cases.items() if v["since"] >= oldest}
+    return {
+        "day": day.isoformat(),
+        "cases": kept,
+        "loan_case": {lid: cid for lid, cid in loan_case.items() if cid in kept},
+    }
+
+
+def arm_comparison(state: Mapping[str, Any]) -> dict[str, Any]:
+    """Per strategy: loans, contacts, promises, cures, amount recovered per loan and the recovery
+    rate of each arm, with the difference to the champion and its 95% confidence interval."""
+    by_strategy: dict[str, list[LoanOutcome]] = defaultdict(list)
+    for case_id, c in sorted(state.get("cases", {}).items()):
+        by_strategy[c["strategy"]].append(
+            LoanOutcome(
+                case_id,
+                c["arm"],
+                from_minor(c["overdue_minor"], c["currency"]),
+                from_minor(c["recovered_minor"], c["currency"]),
+                c["contacts"],
+                c["promises"],
+                c["cured"],
+            )
+        )
+    return {s: compare_arms(outcomes) for s, outcomes in sorted(by_strategy.items())}

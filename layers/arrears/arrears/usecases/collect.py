@@ -117,6 +117,7 @@ def apply_plans(settings: Settings, loan: LoanModel, plans: list[dict[str, Any]]
             "strategy_version": p.version,
             "variant": p.variant,
             "step": p.step_id,
+            "amount_minor": to_minor(w.overdue, loan.currency),
             "key": w.action_id,
         }
         if p.case_id != loan.case_id:  # cured (or cured and relapsed) since the run planned it

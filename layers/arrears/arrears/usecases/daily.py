@@ -113,9 +113,12 @@ def run_shard(settings: Settings, work: ShardWork, time_left_ms: Callable[[], in
 
 
 def active_strategies(settings: Settings) -> dict[str, Strategy]:
-    """The active version of each jurisdiction's strategy (StrategyStoreError if one has none)."""
+    """The active version of each jurisdiction's strategy (StrategyStoreError if one has none): one
+    read of each active pointer; a version's document is parsed once per container (immutable)."""
     loaded: dict[str, Strategy] = {}
-    return {j: loaded.setdefault(sid, strategy_store.active(sid)) for j, sid in settings.strategy_for.items()}
+    for sid in set(settings.strategy_for.values()):
+        loaded[sid] = strategy_store.load_cached(sid, strategy_store.active_version(sid))
+    return {j: loaded[sid] for j, sid in settings.strategy_for.items()}
 
 
 def candidate(loan: LoanModel, a: Assessment) -> Candidate:

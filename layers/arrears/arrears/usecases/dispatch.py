@@ -23,9 +23,9 @@ from ..domain.strategies import prioritise
 from ..domain.timeutil import iso
 from ..observability import logger, metrics
 from .recording import fact
+from .reporting import RUNS_PREFIX
 
 SOURCE = "dispatcher"
-RUNS_PREFIX = "runs"
 
 
 class LoanRef(NamedTuple):
@@ -72,12 +72,13 @@ def dispatch(settings: Settings, run_at: datetime) -> dict[str, Any]:
                 channel=p.channel,
                 bucket=w.bucket,
                 dpd=w.dpd,
-                amount_minor=to_minor(p.expected_recovery, w.currency),
+                amount_minor=to_minor(w.overdue, w.currency),
                 strategy=p.strategy,
                 strategy_version=p.version,
                 variant=p.variant,
                 step=p.step_id,
-                reason=f"capacity: {p.channel} capacity of {cap} a day taken by higher expected recovery",
+                reason=f"capacity: {p.channel} capacity of {cap} a day taken by work of higher expected recovery "
+                f"(this: {p.expected_recovery} {w.currency}); proposed again tomorrow",
                 key=f"{w.action_id}|capacity|{iso(run_at)}",
             )
         )

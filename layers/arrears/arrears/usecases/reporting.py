@@ -1,30 +1,61 @@
-"""The daily report, from the outcomes facts of one business date, written next to them in S3."""
+"""The daily report, from the outcomes facts of one business date, written next to them in S3.
+
+Besides the day's figures it carries the day's planning summaries (work dispatched per channel,
+deferred by capacity, held at planning) and the champion/challenger comparison, which is carried
+forward day by day in ``arms-state.json`` (the previous day's state plus this day's facts), so no
+report ever re-reads old days."""
 
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from ..adapters.clients import client
 from ..adapters.facts_sink import read_day
 from ..config import Settings
-from ..domain.report import daily_report
+from ..domain.report import advance_arms, arm_comparison, daily_report
 
 REPORT_PREFIX = "reports"
+RUNS_PREFIX = "runs"  # the dispatcher's run summaries
 
 
 def report_key(day: date) -> str:
     return f"{REPORT_PREFIX}/dt={day.isoformat()}/daily-report.json"
 
 
-def build_report(settings: Settings, day: date) -> dict[str, Any]:
-    rows = read_day(settings.outcomes_bucket, day.isoformat())
-    report = daily_report(day, rows, settings.buckets.names)
+def arms_key(day: date) -> str:
+    return f"{REPORT_PREFIX}/dt={day.isoformat()}/arms-state.json"
+
+
+def _get_json(bucket: str, key: str) -> Any:
+    s3 = client("s3")
+    try:
+        return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except s3.exceptions.NoSuchKey:
+        return None
+
+
+def _put_json(bucket: str, key: str, data: Any) -> None:
     client("s3").put_object(
-        Bucket=settings.outcomes_bucket,
-        Key=report_key(day),
-        Body=json.dumps(report, indent=1).encode(),
-        ContentType="application/json",
+        Bucket=bucket, Key=key, Body=json.dumps(data, indent=1).encode(), ContentType="application/json"
     )
+
+
+def run_summaries(bucket: str, day: date) -> list[dict[str, Any]]:
+    s3 = client("s3")
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"{RUNS_PREFIX}/dt={day.isoformat()}/").get("Contents", [])
+    return [json.loads(s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()) for o in listed]
+
+
+def build_report(settings: Settings, day: date) -> dict[str, Any]:
+    bucket = settings.outcomes_bucket
+    rows = read_day(bucket, day.isoformat())
+    report = daily_report(day, rows, settings.buckets.names)
+    report["planning"] = run_summaries(bucket, day)
+    previous = _get_json(bucket, arms_key(day - timedelta(days=1))) or {}
+    arms = advance_arms(previous, rows, day)
+    _put_json(bucket, arms_key(day), arms)
+    report["arms"] = arm_comparison(arms)
+    _put_json(bucket, report_key(day), report)
     return report
