@@ -16,7 +16,7 @@ $(STAMP):
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/arrears run --days 60 --out out
+	$(BIN)/arrears run --days 60 --out out --param ShardCount=4
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

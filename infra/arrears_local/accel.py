@@ -125,6 +125,9 @@ def _install_dispatch_caches() -> None:
         )
         responses.method_names_from_class = functools.cache(responses.method_names_from_class)
         responses.camelcase_to_underscores = functools.cache(responses.camelcase_to_underscores)
+        from moto.sqs import models as sqs_models  # converts every queue attribute on every receive
+
+        sqs_models.camelcase_to_underscores = responses.camelcase_to_underscores
 
 
 def _install_projection() -> None:
@@ -278,6 +281,9 @@ def uninstall() -> None:
         Table.query = Table._arrears_original_query  # type: ignore[method-assign,attr-defined]
         if hasattr(responses, "_arrears_original_names"):
             responses.method_names_from_class, responses.camelcase_to_underscores = responses._arrears_original_names
+            from moto.sqs import models as sqs_models
+
+            sqs_models.camelcase_to_underscores = responses.camelcase_to_underscores
             del responses._arrears_original_names
         Item.project = Item._arrears_original_project  # type: ignore[method-assign,attr-defined]
         Item.__init__ = Item._arrears_original_init  # type: ignore[method-assign,attr-defined]

@@ -141,6 +141,7 @@ class Simulation:
             "days": len(self.reports),
             "timings_s": {k: round(v, 2) for k, v in self.timings.items()},
             "invocations": self.runner.stats.invocations,
+            "seconds_by_function": {k: round(v, 1) for k, v in sorted(self.runner.stats.seconds.items())},
             "errors": self.runner.stats.errors,
             "dead_lettered_stream_records": self.runner.stats.dead_lettered,
             "sms_published": sms_published(),

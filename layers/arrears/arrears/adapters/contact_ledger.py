@@ -24,6 +24,15 @@ class ReservationConflict(RuntimeError):
     pass
 
 
+_written: dict[str, Ledger] = {}  # ledgers this container wrote last (a guess; the write's condition checks it)
+
+
+def _remember(borrower_id: str, ledger: Ledger) -> None:
+    if len(_written) > 1000:
+        _written.clear()
+    _written[borrower_id] = ledger
+
+
 def _load(borrower_id: str) -> Ledger:
     try:
         return ledger_of(ContactLedgerModel.get(borrower_id, consistent_read=True))
@@ -67,6 +76,8 @@ def reserve_contact(req: ContactRequest, rules: Rules, holds: Holds, known: Ledg
         known = None
         verdict, new = reserve(ledger, req, rules, holds)
         if new is None or _save(req.borrower_id, new, ledger.version):
+            if new is not None:
+                _remember(req.borrower_id, new)
             return verdict
     raise ReservationConflict(f"contact ledger of {req.borrower_id} kept changing; retry later")
 
@@ -87,8 +98,10 @@ def record_call(borrower_id: str, action_id: str, result: str) -> None:
         raise ValueError(f"unknown call result {result!r} (known: {', '.join(CALL_OUTCOMES)})")
     if outcome == "attempt":
         return  # booked as an attempt when it was reserved
+    known = _written.pop(borrower_id, None)  # as this container last wrote it: usually still current
     for _ in range(ATTEMPTS):
-        ledger = _load(borrower_id)
+        ledger = known if known is not None else _load(borrower_id)
+        known = None
         if not any(e.action_id == action_id for e in ledger.events):
             raise LookupError(f"call {action_id} was never reserved on the borrower's contact ledger")
         if _save(borrower_id, record_outcome(ledger, action_id, outcome), ledger.version):

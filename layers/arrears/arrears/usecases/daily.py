@@ -51,7 +51,7 @@ def run_shard(settings: Settings, work: ShardWork, time_left_ms: Callable[[], in
     delinquent loan (the report's bucket snapshot)."""
     result = ShardResult()
     sink = FactSink(settings.outcomes_bucket, f"{SOURCE}-{work.shard}")
-    strategies = active_strategies(settings)
+    strategies = active_strategies(settings, work.run_at)
     start_key = work.start_key
     last = cutoff(work.run_at, settings.grace_days)
     rows: list[dict] = []
@@ -112,13 +112,24 @@ def run_shard(settings: Settings, work: ShardWork, time_left_ms: Callable[[], in
     return result
 
 
-def active_strategies(settings: Settings) -> dict[str, Strategy]:
-    """The active version of each jurisdiction's strategy (StrategyStoreError if one has none): one
-    read of each active pointer; a version's document is parsed once per container (immutable)."""
-    loaded: dict[str, Strategy] = {}
-    for sid in set(settings.strategy_for.values()):
-        loaded[sid] = strategy_store.load_cached(sid, strategy_store.active_version(sid))
-    return {j: loaded[sid] for j, sid in settings.strategy_for.items()}
+def active_strategies(settings: Settings, run_at: datetime) -> dict[str, Strategy]:
+    """The version of each jurisdiction's strategy active when this container first planned a shard
+    of the run (StrategyStoreError if one has none): a run's shards plan with one version even if a
+    new one is published meanwhile, and each container reads the active pointers once per run."""
+    key = (settings.strategies_table, run_at)
+    cached = _run_strategies.get(key)
+    if cached is None:
+        loaded = {
+            sid: strategy_store.load_cached(sid, strategy_store.active_version(sid))
+            for sid in set(settings.strategy_for.values())
+        }
+        cached = {j: loaded[sid] for j, sid in settings.strategy_for.items()}
+        _run_strategies.clear()
+        _run_strategies[key] = cached
+    return cached
+
+
+_run_strategies: dict[tuple[str, datetime], dict[str, Strategy]] = {}
 
 
 def candidate(loan: LoanModel, a: Assessment) -> Candidate:
