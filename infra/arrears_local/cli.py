@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -51,6 +52,18 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--days", type=int, default=60)
     run.add_argument("--out", type=Path, default=Path("out"))
     run.add_argument("--http", action="store_true", help="handlers call the emulator over HTTP (slower)")
+    run.add_argument(
+        "--publish",
+        type=Path,
+        action="append",
+        default=[],
+        help="publish this strategy document (a new active version) before the first day",
+    )
+    run.add_argument(
+        "--dry-run",
+        type=Path,
+        help="after the last day, dry-run this strategy document over the book: counts, nothing sent",
+    )
     up.add_argument("--port", type=int, default=4566)
     gen.add_argument("dest", type=Path)
     gen.add_argument("--borrowers", type=int, default=5000)
@@ -93,10 +106,19 @@ def main(argv: list[str] | None = None) -> int:
     sim = start_stack(out, dict(args.param), in_process=not args.http, start_clock=midnight(start, "UTC"))
     print(f"local stack up at {sim.emulator.endpoint} (stack {sim.dep.physical['ImportsBucket'].split('-imports')[0]})")
     sim.runner.clock.now = midnight(start, sim.business_tz)
+    for doc in args.publish:
+        print(f"published {sim.publish(doc)}")
     sim.import_book(book)
     print(f"imported book in {sim.timings['import_s']:.1f}s; simulating {args.days} days from {start}")
     sim.run_days(book, start, args.days, lambda r: print(day_line(r), flush=True))
     sim.write_out()
+    if args.dry_run:
+        result = sim.dry_run(args.dry_run)
+        (out / "dry-run.json").write_text(json.dumps(result, indent=1))
+        print(f"dry run of {args.dry_run} over {result['loans']} delinquent loans (nothing sent):")
+        for row in result["by_step"]:
+            print(f"  {row['variant']:<12} {row['segment']:<16} {row['step']:<16} {row['channel']:<8} {row['loans']}")
+        print(f"  no action: {result['no_action']}")
     sim.stop()
     print(f"done in {time.perf_counter() - t0:.1f}s; reports and outcomes in {out}/")
     return 0

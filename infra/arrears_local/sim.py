@@ -118,6 +118,34 @@ class Simulation:
                 on_day(result)
         self.timings["days_s"] = time.perf_counter() - t0
 
+    def _bound(self) -> Any:
+        from arrears.adapters.models import bind
+        from arrears.config import Settings
+
+        settings = Settings.from_env(self.runner.functions["DailyRunFunction"].env)
+        bind(settings)
+        return settings
+
+    def publish(self, path: Path) -> str:
+        """Publish a strategy document as its next version (active), as an operator would."""
+        import yaml
+
+        from arrears.adapters import strategy_store
+
+        self._bound()
+        s = strategy_store.publish(yaml.safe_load(path.read_text(encoding="utf-8")), self.runner.clock.now)
+        return f"{s.id} v{s.version} ({', '.join(f'{v.name} {v.share:.0%}' for v in s.variants)})"
+
+    def dry_run(self, path: Path) -> dict[str, Any]:
+        import yaml
+
+        from arrears.domain.strategies import parse_strategy
+        from arrears.usecases.dry_run import dry_run_book
+
+        settings = self._bound()
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return dry_run_book(settings, parse_strategy(doc), self.runner.clock.now)
+
     def wake_until(self, until: datetime) -> None:
         """Deliver deferred contacts at the simulated instant they become allowed (e.g. 08:00 local),
         not only at the next scheduled event."""
@@ -235,6 +263,6 @@ def day_line(r: dict[str, Any]) -> str:
     recovered = ", ".join(f"{v} {c}" for c, v in r["amount_recovered"].items()) or "0"
     return (
         f"{r['run_date']}  delinquent={r['delinquent_loans']:<5} [{buckets or '-'}]  "
-        f"new={r['newly_overdue']:<4} cured={r['cured']:<4} sms_sent={r['actions']['sent']:<4} "
-        f"recovered={recovered}"
+        f"new={r['newly_overdue']:<4} cured={r['cured']:<4} contacts={r['actions']['sent']:<4} "
+        f"promises={r['promises']['made']:<3} recovered={recovered}"
     )

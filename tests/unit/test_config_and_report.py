@@ -105,3 +105,41 @@ def test_report_counts_and_dedupes():
 def test_masking():
     assert mask_phone("+8613800138000") == "+86*******8000"
     assert mask_email("li.na@example.com") == "l***@example.com"
+
+
+def test_arms_carry_forward_day_by_day_and_compare_with_a_confidence_interval():
+    from arrears.domain.report import advance_arms, arm_comparison
+
+    def f(kind, loan, day, **kw):
+        at = datetime(2026, 4, day, 2, tzinfo=UTC)
+        return Fact(kind, at, date(2026, 4, day), loan, "t", currency="CNY", **kw).row()
+
+    day1 = []
+    for n in range(6):
+        arm = "champion" if n % 2 else "call-early"
+        kw = dict(case_id=f"C{n}", strategy="cn-default", strategy_version=2, variant=arm)
+        day1 += [
+            f("action_planned", f"L{n}", 1, amount_minor=10000, key="a", **kw),
+            f("action_sent", f"L{n}", 1, key="s", **kw),
+        ]
+    day1.append(day1[1])  # a redelivered fact counts once
+    state = advance_arms({}, day1, date(2026, 4, 1))
+    day2 = [
+        f("repayment_applied", "L1", 2, amount_minor=10000, from_bucket="M1", to_bucket="M0", key="p1"),
+        f("case_closed", "L1", 2, case_id="C1", reason="cured", key="c"),
+        f("repayment_applied", "L3", 2, amount_minor=5000, from_bucket="M1", to_bucket="M1", key="p3"),
+        f("promise_made", "L0", 2, case_id="C0", key="pm"),
+        f("action_planned", "L1", 2, case_id="C1", strategy="cn-default", variant="call-early", key="late"),
+    ]
+    state = advance_arms(state, day2, date(2026, 4, 2))
+    assert advance_arms(advance_arms({}, day1, date(2026, 4, 1)), day2, date(2026, 4, 2)) == state  # re-run: same
+    arms = arm_comparison(state)["cn-default"]
+    champion, challenger = arms["champion"], arms["call-early"]
+    assert (champion["loans"], champion["contacts"], champion["cures"]) == (3, 3, 1)  # the arm is the first one
+    assert champion["recovered_per_loan"] == "50.00" and champion["recovery_rate"] == 0.5
+    assert (challenger["loans"], challenger["contacts"], challenger["promises"]) == (3, 3, 1)
+    assert challenger["recovery_rate"] == 0.0
+    low, high = challenger["difference_vs_champion"]["ci95"]
+    assert low < challenger["difference_vs_champion"]["recovery_rate"] == -0.5 < high
+    old = advance_arms(state, [], date(2026, 8, 1))  # past the window: cases leave the comparison
+    assert old["cases"] == {} and arm_comparison(old) == {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -64,13 +64,19 @@ def compare_arms(outcomes: Iterable[LoanOutcome], champion: str = "champion") ->
     return out
 
 
-def dry_run(strategy: Strategy, book: Iterable[LoanView], today: date, now: datetime) -> dict[str, Any]:
+def dry_run(
+    strategy: Strategy,
+    book: Iterable[LoanView],
+    today: date,
+    now: datetime,
+    local_days: Mapping[str, date] | None = None,
+) -> dict[str, Any]:
     """What this strategy version would do today, as counts per segment, step and channel; nothing
-    is sent or written."""
+    is sent or written. ``local_days``: each loan's own local date, where it differs from ``today``."""
     counts: Counter[tuple[str, str, str, str]] = Counter()
     unmatched = 0
     for loan in book:
-        proposals = propose(strategy, loan, today, now)
+        proposals = propose(strategy, loan, (local_days or {}).get(loan.loan_id, today), now)
         if not proposals:
             unmatched += 1
         for p in proposals:

@@ -91,13 +91,15 @@ def advance_arms(state: Mapping[str, Any], rows: Iterable[Mapping[str, Any]], da
     day's facts. Pure and deterministic: re-running a day gives the same state."""
     cases: dict[str, dict[str, Any]] = {k: dict(v) for k, v in state.get("cases", {}).items()}
     loan_case: dict[str, str] = dict(state.get("loan_case", {}))
-    for f in sorted(dedupe(rows), key=lambda r: (str(r["occurred_at"]), str(r["fact_id"]))):
+    facts = sorted(dedupe(rows), key=lambda r: (str(r["occurred_at"]), str(r["fact_id"])))
+    for f in facts:  # first the day's assignments (a contact can share its plan's instant)
         kind, case_id = f["fact_type"], f.get("case_id")
         if kind in ("action_planned", "case_escalated") and case_id and case_id not in cases and f.get("variant"):
             cases[case_id] = {
                 "strategy": f["strategy"],
                 "arm": f["variant"],
                 "since": str(f["business_date"]),
+                "since_at": str(f["occurred_at"]),
                 "currency": f["currency"],
                 "overdue_minor": int(f.get("amount_minor") or 0),
                 "recovered_minor": 0,
@@ -106,6 +108,8 @@ def advance_arms(state: Mapping[str, Any], rows: Iterable[Mapping[str, Any]], da
                 "cured": False,
             }
             loan_case[str(f["loan_id"])] = case_id
+    for f in facts:
+        kind, case_id = f["fact_type"], f.get("case_id")
         c = cases.get(case_id or loan_case.get(str(f["loan_id"]), ""))
         if c is None:
             continue
@@ -115,7 +119,12 @@ def advance_arms(state: Mapping[str, Any], rows: Iterable[Mapping[str, Any]], da
             c["promises"] += 1
         elif kind == "case_closed" and f.get("reason") == "cured":
             c["cured"] = True
-        elif kind == "repayment_applied" and f.get("from_bucket") not in (None, CURRENT) and not c["cured"]:
+        elif (
+            kind == "repayment_applied"
+            and f.get("from_bucket") not in (None, CURRENT)
+            and not c["cured"]
+            and str(f["occurred_at"]) >= c["since_at"]
+        ):
             c["recovered_minor"] += int(f.get("amount_minor") or 0)
     oldest = (day - timedelta(days=ARM_WINDOW_DAYS)).isoformat()
     kept = {k: v for k, v in cases.items() if v["since"] >= oldest}
