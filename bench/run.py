@@ -165,7 +165,7 @@ def pipeline(borrowers: int, days: int) -> dict[str, Any]:
     cycles = sim.cycles
     total = {
         k: sum(c[k] for c in cycles)
-        for k in ("requests", "scans", "detect_items_read", "loans_evaluated", "actions_sent")
+        for k in ("requests", "scans", "detect_items_read", "dispatch_items_read", "loans_evaluated", "actions_sent")
     }
     busiest = max(cycles, key=lambda c: c["loans_evaluated"])
     ledger_table = sim.dep.physical["ContactLedgerTable"]
@@ -177,6 +177,8 @@ def pipeline(borrowers: int, days: int) -> dict[str, Any]:
             total["detect_items_read"] / max(1, total["loans_evaluated"]), 4
         ),
         "detect_items_read_busiest_day": round(busiest["detect_items_read"] / max(1, busiest["loans_evaluated"]), 4),
+        # the stream's reads applying the dispatched work (PLAN entries) and promises, per contact sent
+        "dispatch_items_read_per_action": round(total["dispatch_items_read"] / max(1, total["actions_sent"]), 3),
         "scan_calls": total["scans"],
         "aws_requests_per_action": round(total["requests"] / max(1, total["actions_sent"]), 2),
         "import_vs_raw_write": round(importer_s / raw_s, 3),

@@ -35,6 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     gen = sub.add_parser("book", help="write the synthetic book to a folder")
     chk = sub.add_parser("strategy-check", help="validate strategy documents (YAML or JSON)")
     chk.add_argument("files", type=Path, nargs="+")
+    pub = sub.add_parser("strategy-publish", help="publish strategy documents to a deployed stack's StrategiesTable")
+    pub.add_argument("files", type=Path, nargs="+")
+    pub.add_argument("--table", required=True, help="the stack's StrategiesTableName output")
+    back = sub.add_parser("strategy-rollback", help="re-activate the version before the active one")
+    back.add_argument("strategy_id")
+    back.add_argument("--table", required=True, help="the stack's StrategiesTableName output")
     why = sub.add_parser("explain", help="why an action (or each action of a loan) happened, from the outcomes")
     why.add_argument("id", help="an action id or a loan id")
     why.add_argument("--out", type=Path, default=Path("out"), help="the folder `arrears run` wrote (default: out)")
@@ -72,15 +78,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.cmd == "strategy-check":
         return _check_strategies(args.files)
+    if args.cmd in ("strategy-publish", "strategy-rollback"):
+        return _strategy_admin(args)
     if args.cmd == "explain":
-        from .explain import explain, facts_in
-
-        folder = args.out / "outcomes" / "facts"
-        if not folder.is_dir():
-            p.error(f"{folder} does not exist: run `arrears run --out {args.out}` first")
-        lines = explain(facts_in(folder), args.id)
-        print("\n".join(lines) if lines else f"no action or loan {args.id!r} in {folder}")
-        return 0 if lines else 1
+        return _explain(p, args.id, args.out)
     if args.cmd == "book":
         synthetic_book(args.dest, args.borrowers, args.seed)
         print(f"synthetic book written to {args.dest}")
@@ -113,14 +114,50 @@ def main(argv: list[str] | None = None) -> int:
     sim.run_days(book, start, args.days, lambda r: print(day_line(r), flush=True))
     sim.write_out()
     if args.dry_run:
-        result = sim.dry_run(args.dry_run)
-        (out / "dry-run.json").write_text(json.dumps(result, indent=1))
-        print(f"dry run of {args.dry_run} over {result['loans']} delinquent loans (nothing sent):")
-        for row in result["by_step"]:
-            print(f"  {row['variant']:<12} {row['segment']:<16} {row['step']:<16} {row['channel']:<8} {row['loans']}")
-        print(f"  no action: {result['no_action']}")
+        _print_dry_run(args.dry_run, sim.dry_run(args.dry_run), out)
     sim.stop()
     print(f"done in {time.perf_counter() - t0:.1f}s; reports and outcomes in {out}/")
+    return 0
+
+
+def _explain(p: argparse.ArgumentParser, wanted: str, out: Path) -> int:
+    from .explain import explain, facts_in
+
+    folder = out / "outcomes" / "facts"
+    if not folder.is_dir():
+        p.error(f"{folder} does not exist: run `arrears run --out {out}` first")
+    lines = explain(facts_in(folder), wanted)
+    print("\n".join(lines) if lines else f"no action or loan {wanted!r} in {folder}")
+    return 0 if lines else 1
+
+
+def _print_dry_run(path: Path, result: dict, out: Path) -> None:
+    (out / "dry-run.json").write_text(json.dumps(result, indent=1))
+    print(f"dry run of {path} over {result['loans']} delinquent loans (nothing sent):")
+    for row in result["by_step"]:
+        print(f"  {row['variant']:<12} {row['segment']:<16} {row['step']:<18} {row['channel']:<8} {row['loans']}")
+    print(f"  no action: {result['no_action']}")
+
+
+def _strategy_admin(args: argparse.Namespace) -> int:
+    """Against AWS (the usual credentials and region) or any endpoint in AWS_ENDPOINT_URL."""
+    import yaml
+
+    from arrears.adapters import strategy_store
+    from arrears.adapters.models import StrategyModel
+
+    StrategyModel.Meta.table_name = args.table
+    StrategyModel._connection = None
+    try:
+        if args.cmd == "strategy-rollback":
+            print(f"{args.strategy_id}: version {strategy_store.rollback(args.strategy_id)} is active again")
+            return 0
+        for path in args.files:
+            s = strategy_store.publish(yaml.safe_load(path.read_text(encoding="utf-8")), datetime.now(UTC))
+            print(f"{path}: published {s.id} v{s.version}, now active")
+    except (strategy_store.StrategyStoreError, ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -109,10 +109,11 @@ class Simulation:
             self.wake_until(at)
             self.runner.clock.now = at
             before = (meter.by_function.copy(), meter.calls.copy())
+            contacts_before = sum(self.contacts().values())
             result = (daily if kind == "daily" else report).fire(at)
             self.runner.pump()
             if kind == "daily":
-                self.cycles.append(cycle_figures(at, before))
+                self.cycles.append(cycle_figures(at, before, sum(self.contacts().values()) - contacts_before))
             if kind == "report" and result is not None:  # a failed report went to the schedule's DLQ
                 self.reports.append(result)
                 on_day(result)
@@ -183,22 +184,24 @@ class Simulation:
         (self.out / "summary.json").write_text(json.dumps(summary, indent=1))
 
 
-DETECTION = ("DailyRunFunction", "ShardWorkerFunction", "LedgerEventsFunction")
-
-
-def cycle_figures(at: datetime, before: tuple[Counter, Counter]) -> dict[str, Any]:
+def cycle_figures(at: datetime, before: tuple[Counter, Counter], contacts: int) -> dict[str, Any]:
     """What one daily cycle (the run, and everything it set off, until quiet) cost in AWS requests.
-    Detection = the scheduler, the shard workers and the ledger stream applying their EVAL markers
-    (no repayments are delivered inside a cycle)."""
+    Detection = what the scheduler and the shard workers read, and the one loan the ledger stream
+    reads per EVAL marker they write. The stream's other reads in the cycle apply the dispatched work
+    (PLAN entries) and promises: counted apart as dispatch reads. No repayments arrive in a cycle."""
     fn = meter.by_function - before[0]
     calls = meter.calls - before[1]
+    markers = sum(fn[(f, "eval_markers")] for f in ("ShardWorkerFunction", "DailyRunFunction"))
     return {
         "run_at": at.isoformat(),
         "requests": sum(calls.values()),
         "scans": calls[("dynamodb", "Scan")],
-        "detect_items_read": sum(fn[(f, "items_read")] for f in DETECTION),
+        "detect_items_read": fn[("DailyRunFunction", "items_read")]
+        + fn[("ShardWorkerFunction", "items_read")]
+        + markers,
+        "dispatch_items_read": max(0, fn[("LedgerEventsFunction", "items_read")] - markers),
         "loans_evaluated": fn[("ShardWorkerFunction", "index_items")],
-        "actions_sent": calls[("sns", "Publish")],
+        "actions_sent": contacts,  # on every channel, as the providers received them
     }
 
 

@@ -159,3 +159,17 @@ def test_no_contact_outside_contact_hours_or_on_an_opted_out_channel(run):
         start, end = hours[who["jurisdiction"]]
         assert f["channel"] == "letter" or start <= local.hour < end, (f["action_id"], local)
         assert f["channel"] not in who["opt_out"].split(";")
+
+
+def test_every_sent_contact_can_be_explained_from_the_outcomes(run):
+    """arrears explain: the strategy step that produced the action, and every rule it passed."""
+    from arrears_local.explain import explain, facts_in
+
+    _, out, _, _ = run
+    facts = list(facts_in(out / "outcomes" / "facts"))
+    sent = [f for f in facts if f["fact_type"] == "action_sent"]
+    for f in sent[:20]:
+        lines = explain(facts, f["action_id"])
+        assert lines[0].startswith(f"action {f['action_id']}") and f"step {f['step']}" in lines[0]
+        assert any(" planned " in line and f["step"] in line for line in lines)
+        assert any(" sent " in line and "guard passed: borrower_only, holds, opt_out" in line for line in lines)

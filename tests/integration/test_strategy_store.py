@@ -52,3 +52,17 @@ def test_an_invalid_document_is_refused_before_anything_is_written(store):
     with pytest.raises(StrategyError, match="pigeon"):
         store.publish(doc, NOW)
     assert store.versions("us-trial") == []
+
+
+def test_operators_publish_and_roll_back_from_the_command_line(store, stack, capsys):
+    from arrears_local.cli import main
+
+    table = stack.dep.physical["StrategiesTable"]
+    before = store.active("us-default").version
+    assert main(["strategy-publish", "--table", table, str(DEFAULTS / "us-default.yaml")]) == 0
+    assert store.active("us-default").version == before + 1
+    assert main(["strategy-rollback", "--table", table, "us-default"]) == 0
+    assert store.active("us-default").version == before
+    assert f"version {before} is active again" in capsys.readouterr().out
+    bad = DEFAULTS.parent / "strategies" / "nope.yaml"
+    assert main(["strategy-publish", "--table", table, str(bad)]) == 1

@@ -1,0 +1,91 @@
+"""Channel adapters: Amazon Connect's request checked against botocore's service model (Stubber),
+the WeChat gateway over real HTTP, and provider errors that never quote the borrower's address."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from arrears.adapters import channels
+from arrears.adapters.channels import ChannelError, ConnectVoice, Message, Sms, Wechat
+from arrears.config import ChannelSettings
+
+MSG = Message("a" * 24, "L1", "flow/zh-CN/m2_firm_call", None, "subject", datetime(2026, 4, 1, 2, tzinfo=UTC))
+CONTACT = SimpleNamespace(phone="+8613800000001", email=None, wechat_openid="o123", address=None, name="Wang")
+
+
+def voice_settings(**kw) -> ChannelSettings:
+    env = {
+        "CHANNEL": "voice",
+        "VOICE_QUEUE_URL": "q",
+        "CONNECT_INSTANCE_ID": "11111111-2222-3333-4444-555555555555",
+        "CONNECT_QUEUE_ID": "66666666-7777-8888-9999-000000000000",
+        "CONNECT_FLOWS": "flow/zh-CN/m2_firm_call=aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+        **kw,
+    }
+    return ChannelSettings.from_env(env)
+
+
+def stubbed(service: str, monkeypatch) -> Stubber:
+    real = boto3.client(service, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    monkeypatch.setattr(channels, "client", lambda name: real)
+    return Stubber(real)
+
+
+def test_connect_call_request_matches_the_service_model(monkeypatch):
+    stub = stubbed("connect", monkeypatch)
+    stub.add_response(
+        "start_outbound_voice_contact",
+        {"ContactId": "contact-1"},
+        expected_params={
+            "DestinationPhoneNumber": "+8613800000001",
+            "ContactFlowId": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+            "InstanceId": "11111111-2222-3333-4444-555555555555",
+            "QueueId": "66666666-7777-8888-9999-000000000000",
+            "ClientToken": "a" * 24,
+            "Attributes": {"action_id": "a" * 24, "loan_id": "L1"},
+        },
+    )
+    with stub:
+        assert ConnectVoice(voice_settings()).send("+8613800000001", MSG, CONTACT).message_id == "contact-1"
+    stub.assert_no_pending_responses()
+
+
+def test_a_call_without_a_configured_flow_or_refused_by_connect_names_the_cause_not_the_number(monkeypatch):
+    with pytest.raises(ChannelError, match="no Connect contact flow configured for flow/zh-CN/m2_firm_call"):
+        ConnectVoice(voice_settings(CONNECT_FLOWS="")).send("+8613800000001", MSG, CONTACT)
+    stub = stubbed("connect", monkeypatch)
+    stub.add_client_error("start_outbound_voice_contact", "LimitExceededException", "too many calls to +8613800000001")
+    with stub, pytest.raises(ChannelError) as e:
+        ConnectVoice(voice_settings()).send("+8613800000001", MSG, CONTACT)
+    assert "LimitExceededException" in str(e.value) and "+86" not in str(e.value)
+
+
+def test_sms_errors_never_quote_the_phone_number(monkeypatch):
+    stub = stubbed("sns", monkeypatch)
+    stub.add_client_error("publish", "InvalidParameter", "Invalid parameter: PhoneNumber +8613800000001")
+    with stub, pytest.raises(ChannelError) as e:
+        Sms().send("+8613800000001", MSG._replace(body="hi"), CONTACT)
+    assert "InvalidParameter" in str(e.value) and "+86" not in str(e.value)
+
+
+def test_wechat_goes_to_the_gateway_over_http_and_refusals_are_errors():
+    from arrears_local.wechat import FakeWechatGateway
+
+    gateway = FakeWechatGateway()
+    try:
+        sent = Wechat(gateway.url).send("o123", MSG._replace(template="zh-CN/m1_wechat_reminder", body="您好"), CONTACT)
+        assert sent.message_id == "1"
+        assert gateway.messages == [
+            {"touser": "o123", "template": "zh-CN/m1_wechat_reminder", "text": "您好", "client_msg_id": "a" * 24}
+        ]
+        with pytest.raises(ChannelError, match="errcode 40003"):
+            Wechat(gateway.url).send("", MSG, CONTACT)
+        with pytest.raises(ChannelError, match="WeChat gateway failed"):
+            Wechat("http://127.0.0.1:9/nothing-listens", timeout=2).send("o123", MSG, CONTACT)
+    finally:
+        gateway.stop()
