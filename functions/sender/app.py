@@ -24,7 +24,7 @@ from arrears.usecases.send import ActionMessage, Deferred, contexts, send_action
 
 # deferred contacts are expected failures: report them, do not fail the invocation for them
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-MAX_VISIBILITY_S = 12 * 3600  # SQS's limit; a longer wait takes several rounds
+MAX_VISIBILITY_S = 11 * 3600  # SQS allows 12 h from receipt; a longer wait takes several rounds
 _batch: dict = {}  # this invocation's prefetched contexts and fact sink
 
 

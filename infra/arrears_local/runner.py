@@ -158,6 +158,7 @@ class SqsSource:
         backend = sqs_backends[ACCOUNT][REGION]
         name = self.queue_url.rsplit("/", 1)[1]
         queue = backend.get_queue(name)
+        received_ms = unix_time_millis()  # what the queue's own visibility timeout counts from
         messages = backend.receive_message(
             name,
             min(10, self.batch_size),
@@ -201,7 +202,8 @@ class SqsSource:
                 continue
             message = next(m for m in queue._messages if m.had_receipt_handle(r["receiptHandle"]))
             hidden_ms = message.visible_at - unix_time_millis()
-            if hidden_ms > 2000 + 1000 * int(getattr(queue, "visibility_timeout", 30)):
+            default_ms = received_ms + 1000 * int(getattr(queue, "visibility_timeout", 30))
+            if hidden_ms > 0 and abs(message.visible_at - default_ms) > 1500:
                 # the handler hid it until later (a deferred contact): that later is simulated time
                 # in whole seconds, as SQS sets it (the real milliseconds spent since are not simulated)
                 self.held[message.id] = (message, clock.now + timedelta(seconds=round(hidden_ms / 1000)))

@@ -51,7 +51,8 @@ def test_connect_call_request_matches_the_service_model(monkeypatch):
         },
     )
     with stub:
-        assert ConnectVoice(voice_settings()).send("+8613800000001", MSG, CONTACT).message_id == "contact-1"
+        sent = ConnectVoice(voice_settings()).send("+8613800000001", MSG, CONTACT)
+    assert (sent.message_id, sent.outcome, sent.assumed) == ("contact-1", "conversation", True)
     stub.assert_no_pending_responses()
 
 
@@ -71,6 +72,21 @@ def test_sms_errors_never_quote_the_phone_number(monkeypatch):
     with stub, pytest.raises(ChannelError) as e:
         Sms().send("+8613800000001", MSG._replace(body="hi"), CONTACT)
     assert "InvalidParameter" in str(e.value) and "+86" not in str(e.value)
+    assert e.value.outcome == "refused"  # a 4xx: the provider will never take it
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "outcome"),
+    [("Throttling", 400, "retry"), ("InternalError", 500, "unknown"), ("InvalidParameter", 400, "refused")],
+)
+def test_only_a_request_that_surely_did_not_leave_is_retried(monkeypatch, code, status, outcome):
+    """SNS has no idempotency token: a server error may have delivered the text, so it is never
+    retried (at most once); throttling is."""
+    stub = stubbed("sns", monkeypatch)
+    stub.add_client_error("publish", code, "x", http_status_code=status)
+    with stub, pytest.raises(ChannelError) as e:
+        Sms().send("+8613800000001", MSG._replace(body="hi"), CONTACT)
+    assert e.value.outcome == outcome
 
 
 def test_wechat_goes_to_the_gateway_over_http_and_refusals_are_errors():
@@ -83,9 +99,11 @@ def test_wechat_goes_to_the_gateway_over_http_and_refusals_are_errors():
         assert gateway.messages == [
             {"touser": "o123", "template": "zh-CN/m1_wechat_reminder", "text": "您好", "client_msg_id": "a" * 24}
         ]
-        with pytest.raises(ChannelError, match="errcode 40003"):
+        with pytest.raises(ChannelError, match="errcode 40003") as refused:
             Wechat(gateway.url).send("", MSG, CONTACT)
-        with pytest.raises(ChannelError, match="WeChat gateway failed"):
+        assert refused.value.outcome == "refused"
+        with pytest.raises(ChannelError, match="WeChat gateway failed") as down:
             Wechat("http://127.0.0.1:9/nothing-listens", timeout=2).send("o123", MSG, CONTACT)
+        assert down.value.outcome == "retry"  # not connected: nothing left
     finally:
         gateway.stop()

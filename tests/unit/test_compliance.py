@@ -297,3 +297,17 @@ def test_two_senders_racing_for_the_last_slot_cannot_both_book_it():
     assert not store.write(seen_by_both.version, by_b)  # the stale one loses ...
     verdict, retry = reserve(store.ledger, req(at + timedelta(minutes=1), action="a3"), CN, Holds())
     assert (verdict.rule, retry) == ("daily_cap", None)  # ... and, deciding again, is blocked
+
+
+def test_a_retry_of_a_booked_contact_is_decided_again_on_holds_and_hours():
+    """A contact reserved but not sent (the provider failed) must not slip past a hold that arrived
+    or the hours that ended meanwhile; allowed again, it is not counted twice."""
+    at = local("2026-03-10T21:50:00", SH)
+    _, ledger = reserve(Ledger(), req(at, action="x"), CN, Holds())
+    assert ledger is not None
+    v, write = reserve(ledger, req(at + timedelta(minutes=5), action="x"), CN, Holds(opt_outs=frozenset({"sms"})))
+    assert (v.allowed, v.rule, write) == (False, "opt_out", None)
+    v, _ = reserve(ledger, req(local("2026-03-10T22:05:00", SH), action="x"), CN, Holds())
+    assert (v.allowed, v.rule) == (False, "contact_hours")
+    v, write = reserve(ledger, req(at + timedelta(minutes=1), action="x"), CN, Holds())
+    assert v.allowed and "already_reserved" in v.passed and write is None

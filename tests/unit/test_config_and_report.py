@@ -66,6 +66,10 @@ def test_channel_settings_name_what_each_sender_lacks():
         ChannelSettings.from_env({"CHANNEL": "email", "EMAIL_QUEUE_URL": "q"})
     with pytest.raises(ConfigError, match="CONNECT_INSTANCE_ID is not set.*CONNECT_QUEUE_ID is not set"):
         ChannelSettings.from_env({"CHANNEL": "voice", "VOICE_QUEUE_URL": "q"})
+    with pytest.raises(ConfigError, match="CONNECT_INSTANCE_ID is 'none'"):
+        ChannelSettings.from_env(
+            {"CHANNEL": "voice", "VOICE_QUEUE_URL": "q", "CONNECT_INSTANCE_ID": "none", "CONNECT_QUEUE_ID": "q1"}
+        )
     sim = ChannelSettings.from_env({"CHANNEL": "voice", "VOICE_QUEUE_URL": "q", "VOICE_DIALER": "simulated"})
     assert sim.voice_dialer == "simulated" and sim.queue_url == "q"
     flows = ChannelSettings.from_env(

@@ -122,6 +122,15 @@ def settings() -> Settings:
     return Settings.from_env()
 
 
+def _needed(env: Mapping[str, str], name: str, channel: str, problems: list[str]) -> str | None:
+    value = env.get(name, "").strip()
+    if not value:
+        problems.append(f"{name} is not set (needed by the {channel} sender)")
+    elif value.lower() == "none":  # the template's placeholder for a provider not set up
+        problems.append(f"{name} is 'none': set it (or, for voice, VOICE_DIALER=simulated)")
+    return value or None
+
+
 class ChannelSettings(NamedTuple):
     """What one channel's sender needs besides the shared settings (read by that sender only)."""
 
@@ -144,10 +153,7 @@ class ChannelSettings(NamedTuple):
         problems: list[str] = []
 
         def need(name: str) -> str | None:
-            value = env.get(name, "").strip()
-            if not value:
-                problems.append(f"{name} is not set (needed by the {channel} sender)")
-            return value or None
+            return _needed(env, name, channel, problems)
 
         flows: dict[str, str] = {}
         dialer = env.get("VOICE_DIALER", "connect").strip()

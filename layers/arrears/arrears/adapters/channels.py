@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import urllib.error
 import urllib.request
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
@@ -17,7 +18,8 @@ from .models import ContactModel
 
 class Delivery(NamedTuple):
     message_id: str | None
-    outcome: str | None = None  # voice: known at once only with the simulated dialer
+    outcome: str | None = None  # voice: the call's result
+    assumed: bool = False  # the dialer does not report results (Connect, for now): the strictest one
 
 
 class Message(NamedTuple):
@@ -30,7 +32,32 @@ class Message(NamedTuple):
 
 
 class ChannelError(RuntimeError):
-    """The provider refused or failed; the text never contains the borrower's address."""
+    """The provider refused or failed; the text never contains the borrower's address. ``outcome``
+    says what the sender may do: ``retry`` (nothing left: throttled, not reachable, or idempotent
+    at the provider), ``refused`` (the provider will never take it: block the action), ``unknown``
+    (the request may have reached the borrower: never retried, at most once)."""
+
+    def __init__(self, text: str, outcome: str = "retry") -> None:
+        super().__init__(text)
+        self.outcome = outcome
+
+
+_THROTTLED = {"Throttling", "ThrottlingException", "TooManyRequestsException", "ThrottledException"}
+_NOT_SENT = ("EndpointConnectionError", "ConnectTimeoutError", "ConnectionRefusedError", "NoCredentialsError")
+
+
+def _failure(e: Exception, what: str, idempotent: bool = False) -> ChannelError:
+    """Classify a provider failure. Only a request that surely did not leave (or that the provider
+    deduplicates) is retried; a server error or a timeout after sending is 'unknown'."""
+    status = int(getattr(e, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    code = _code(e)
+    if idempotent or code in _THROTTLED or type(e).__name__ in _NOT_SENT:
+        outcome = "retry"
+    elif 400 <= status < 500:
+        outcome = "refused"
+    else:
+        outcome = "unknown"
+    return ChannelError(f"{what} failed: {code}", outcome)
 
 
 class Sender(Protocol):
@@ -55,7 +82,7 @@ class Sms:
                 MessageAttributes={"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}},
             )
         except Exception as e:  # SNS errors quote the phone number: never let that reach a log
-            raise ChannelError(f"SNS publish failed: {_code(e)}") from None
+            raise _failure(e, "SNS publish") from None
         return Delivery(resp.get("MessageId"))
 
 
@@ -77,13 +104,15 @@ class Email:
                 },
             )
         except Exception as e:
-            raise ChannelError(f"SES send_email failed: {_code(e)}") from None
+            raise _failure(e, "SES send_email") from None
         return Delivery(resp.get("MessageId"))
 
 
 class ConnectVoice:
-    """Amazon Connect places the call and plays the step's contact flow; the call's result arrives
-    later as a Connect contact event."""
+    """Amazon Connect places the call and plays the step's contact flow. Its result would arrive later
+    as a Connect contact event, which arrears does not ingest yet: until it does, every placed call
+    counts on the contact ledger as a conversation, the strictest reading of the voice caps (CN
+    connected calls a day; US no call within 7 days of a conversation)."""
 
     def __init__(self, settings: ChannelSettings) -> None:
         self.s = settings
@@ -94,7 +123,7 @@ class ConnectVoice:
     def send(self, to: str, msg: Message, contact: ContactModel) -> Delivery:
         flow = self.s.connect_flows.get(msg.template)
         if flow is None:
-            raise ChannelError(f"no Connect contact flow configured for {msg.template} (CONNECT_FLOWS)")
+            raise ChannelError(f"no Connect contact flow configured for {msg.template} (CONNECT_FLOWS)", "refused")
         try:
             resp = client("connect").start_outbound_voice_contact(
                 DestinationPhoneNumber=to,
@@ -105,8 +134,8 @@ class ConnectVoice:
                 Attributes={"action_id": msg.action_id, "loan_id": msg.loan_id},
             )
         except Exception as e:
-            raise ChannelError(f"Connect outbound call failed: {_code(e)}") from None
-        return Delivery(resp.get("ContactId"))
+            raise _failure(e, "Connect outbound call", idempotent=True) from None  # ClientToken dedupes
+        return Delivery(resp.get("ContactId"), "conversation", assumed=True)
 
 
 #: the simulated dialer's outcomes and their shares (a deterministic draw per action)
@@ -157,10 +186,15 @@ class Wechat:
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 - configured https URL
                 data: Any = json.loads(resp.read() or b"{}")
-        except Exception as e:
-            raise ChannelError(f"WeChat gateway failed: {type(e).__name__} {getattr(e, 'code', '')}".strip()) from None
+        except urllib.error.HTTPError as e:
+            outcome = "refused" if 400 <= e.code < 500 and e.code != 429 else ("retry" if e.code == 429 else "unknown")
+            raise ChannelError(f"WeChat gateway failed: HTTP {e.code}", outcome) from None
+        except urllib.error.URLError as e:  # not connected: nothing was sent
+            raise ChannelError(f"WeChat gateway failed: {type(e.reason).__name__}", "retry") from None
+        except Exception as e:  # a timeout or a broken reply after sending
+            raise ChannelError(f"WeChat gateway failed: {type(e).__name__}", "unknown") from None
         if data.get("errcode", 0) != 0:
-            raise ChannelError(f"WeChat gateway refused the message: errcode {data.get('errcode')}")
+            raise ChannelError(f"WeChat gateway refused the message: errcode {data.get('errcode')}", "refused")
         return Delivery(str(data.get("msgid") or "") or None)
 
 
@@ -180,7 +214,7 @@ class Letter:
         try:
             client("s3").put_object(Bucket=self.bucket, Key=key, Body=text.encode(), ContentType="text/plain")
         except Exception as e:
-            raise ChannelError(f"letter outbox write failed: {_code(e)}") from None
+            raise _failure(e, "letter outbox write", idempotent=True) from None  # same key: rewriting is safe
         return Delivery(key)
 
 

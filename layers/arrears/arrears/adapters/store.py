@@ -113,8 +113,14 @@ def send_contexts(wanted: list[tuple[str, str, str, str]]) -> dict[str, SendCont
                 "Keys": [{"loan_id": {"S": lid}} for lid in sorted({c[0] for c in chunk})],
                 "ConsistentRead": True,
             },
-            BorrowerModel.Meta.table_name: {"Keys": [{"borrower_id": {"S": b}} for b in sorted({c[2] for c in chunk})]},
-            ContactModel.Meta.table_name: {"Keys": [{"borrower_id": {"S": b}} for b in sorted({c[2] for c in chunk})]},
+            BorrowerModel.Meta.table_name: {
+                "Keys": [{"borrower_id": {"S": b}} for b in sorted({c[2] for c in chunk})],
+                "ConsistentRead": True,  # an opt-out or a hold imported a moment ago counts
+            },
+            ContactModel.Meta.table_name: {
+                "Keys": [{"borrower_id": {"S": b}} for b in sorted({c[2] for c in chunk})],
+                "ConsistentRead": True,
+            },
             ContactLedgerModel.Meta.table_name: {
                 "Keys": [{"borrower_id": {"S": b}} for b in sorted({c[2] for c in chunk})],
                 "ConsistentRead": True,

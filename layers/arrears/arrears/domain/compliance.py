@@ -309,10 +309,14 @@ class Ledger(NamedTuple):
 
 def reserve(ledger: Ledger, req: ContactRequest, rules: Rules, holds: Holds) -> tuple[Verdict, Ledger | None]:
     """Decide and, if allowed, book the contact. Returns the verdict and the ledger to write (None:
-    nothing to write). A request already booked under its action id (a redelivery) is allowed again
-    without counting twice; the caller's own at-most-once claim keeps it from being sent twice."""
+    nothing to write). A request already booked under its action id (a retry after a failed send, a
+    redelivery) is decided again on everything else on the ledger, so holds, opt-outs and hours that
+    changed since still stop it, and it is not counted twice; the caller's own at-most-once claim
+    keeps it from being sent twice."""
     if any(e.action_id == req.action_id for e in ledger.events):
-        return Verdict(True, ("already_reserved",)), None
+        others = [e for e in ledger.events if e.action_id != req.action_id]
+        again = check(req, rules, holds, others)
+        return (again._replace(passed=(*again.passed, "already_reserved")) if again.allowed else again), None
     verdict = check(req, rules, holds, ledger.events)
     if not verdict.allowed:
         return verdict, None

@@ -98,11 +98,12 @@ def run_shard(settings: Settings, work: ShardWork, time_left_ms: Callable[[], in
         if not start_key:
             break
         if time_left_ms() < 60_000:
-            _continue(settings, ShardWork(work.run_at, work.shard, start_key))
             result.continued = True
             break
     result.proposed = len(rows)
     runs.write_part(settings.outcomes_bucket, work.run_at, work.shard, work.start_key, rows, dict(stats))
+    if result.continued:  # only once this part is written: the rest of the shard comes after it
+        _continue(settings, ShardWork(work.run_at, work.shard, start_key))
     if not result.continued and runs.shard_done(work.run_at, work.shard) >= settings.shard_count:
         _continue(settings, Dispatch(work.run_at))  # the last shard to finish asks for the dispatch
         result.dispatch_requested = True

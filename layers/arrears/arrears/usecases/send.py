@@ -3,6 +3,7 @@ and reserving the contact with the compliance guard."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
@@ -23,6 +24,11 @@ from ..domain.templates import render
 from ..domain.timeutil import iso
 from ..observability import logger, metrics
 from .recording import fact
+
+
+def number_key(phone: str) -> str:
+    """What the contact ledger keeps of a dialled number: enough to count calls to it, not the number."""
+    return hashlib.sha256(f"arrears-number|{phone}".encode()).hexdigest()[:20]
 
 
 def source_of(channel: str) -> str:
@@ -167,7 +173,7 @@ def send_action(
     if decision.verdict == "send" and (loan is None or profile is None or contact is None):
         decision = SendDecision("block", "borrower or loan not found")
     if decision.verdict == "send" and loan is not None and profile is not None and contact is not None:
-        number = contact.phone if msg.channel == "voice" else None
+        number = number_key(contact.phone) if msg.channel == "voice" else None
         decision = _guard(msg, profile, loan, ctx, now, record, number)
     if decision.verdict != "send" or loan is None or contact is None:
         status = "cancelled" if decision.verdict == "cancel" else "blocked"
@@ -190,8 +196,7 @@ def send_action(
             to, Message(msg.action_id, msg.loan_id, msg.template, body, _subject(loan), now), contact
         )
     except ChannelError as e:
-        store.move_action(msg.loan_id, msg.action_id, "sent", "planned")  # not sent: safe to retry
-        raise ChannelError(f"action {msg.action_id}: {e}") from None
+        return _provider_failed(msg, e, record)
     record(
         "action_sent",
         reason=f"{action.segment}/{action.step} ({action.strategy} v{action.strategy_version} {action.variant}): "
@@ -203,8 +208,23 @@ def send_action(
     metrics.add_metric(name=f"{msg.channel.title()}Sent", unit="Count", value=1)
     logger.info("contact sent", extra={"action_id": msg.action_id, "loan_id": msg.loan_id, "channel": msg.channel})
     if delivery.outcome is not None:
-        _call_outcome(settings, msg, loan, delivery.outcome, a.overdue, now, record)
+        _call_outcome(settings, msg, loan, delivery.outcome, a.overdue, now, record, delivery.assumed)
     return "sent"
+
+
+def _provider_failed(msg: ActionMessage, e: ChannelError, record: Callable[..., None]) -> str:
+    """Give the claim back only when the contact surely did not leave (then SQS retries it); a
+    refusal blocks the action; an unknown result is never retried (at most once)."""
+    if e.outcome == "retry":
+        store.move_action(msg.loan_id, msg.action_id, "sent", "planned")
+        raise ChannelError(f"action {msg.action_id}: {e}") from None
+    status = "blocked" if e.outcome == "refused" else "unknown"
+    reason = f"{e} ({'refused by the provider' if status == 'blocked' else 'may have been delivered: not retried'})"
+    store.move_action(msg.loan_id, msg.action_id, "sent", status, reason=reason)
+    record("action_blocked", reason=reason)
+    metrics.add_metric(name="ContactsFailed", unit="Count", value=1)
+    logger.warning("contact failed", extra={"action_id": msg.action_id, "outcome": e.outcome})
+    return status
 
 
 def _subject(loan: LoanModel) -> str:
@@ -219,11 +239,15 @@ def _call_outcome(
     overdue: Decimal,
     now: datetime,
     record: Callable[..., None],
+    assumed: bool = False,
 ) -> None:
     """A call's result: on the borrower's contact ledger (connected calls and conversations count
     towards the voice caps), as a fact, and a promise to pay as an entry in the loan's ledger (the
-    ledger stream opens it on the loan; the guard then holds dunning until its date)."""
+    ledger stream opens it on the loan; the guard then holds dunning until its date). A result the
+    dialer does not report (Connect, for now) is assumed the strictest and only booked on the ledger."""
     record_call(msg.borrower_id, msg.action_id, outcome)
+    if assumed:
+        return
     record("call_outcome", key=f"{msg.action_id}|outcome", reason=outcome)
     if outcome == "promise":
         p = promise_from_call(msg.action_id, msg.case_id, now, loan.tz, overdue)
