@@ -4,6 +4,7 @@ repayments, streams and queues through the real handlers."""
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -161,6 +162,8 @@ class Simulation:
         from .stack import ACCOUNT
 
         bucket = s3_backends[ACCOUNT]["aws"].buckets[self.outcomes_bucket]  # a copy, not an API workload
+        for old in ("outcomes", "reports"):  # this run's files only: an earlier run's must not mix in
+            shutil.rmtree(self.out / old, ignore_errors=True)
         for key, obj in list(bucket.keys.items()):
             if key.startswith(("facts/", "reports/")):
                 target = self.out / ("outcomes" if key.startswith("facts/") else "") / key

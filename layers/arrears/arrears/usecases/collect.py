@@ -75,7 +75,7 @@ def apply(settings: Settings, loan: LoanModel, a: Assessment, source: str) -> Ou
                 key=f"{t.case_id}|{t.bucket}",
             )
         )
-    if after.bucket == CURRENT and before.case_id:
+    if after.bucket == CURRENT and before.case_id and loan.done_steps:  # no step done: no action to cancel
         for act in store.planned_actions(loan.loan_id):
             out.cancels.append((loan.loan_id, act.action_id or ""))
             out.facts.append(
