@@ -156,3 +156,11 @@ def test_strategy_check_command(tmp_path, capsys):
     assert main(["strategy-check", str(DEFAULTS / "cn-default.yaml")]) == 0
     assert main(["strategy-check", str(bad)]) == 1
     assert "segments[0].steps[0].channel: 'fax'" in capsys.readouterr().out
+
+
+def test_a_step_id_is_unique_across_the_segments_of_an_arm():
+    """Steps are done once per case by id: a shared id would silently skip the second segment's step."""
+    doc = load("cn-default.yaml")
+    doc["segments"][1]["steps"][0]["id"] = "m1-sms"
+    with pytest.raises(StrategyError, match="step id 'm1-sms' is used by segments 'm1-reminders' and 'm2-m3-firm'"):
+        parse_strategy(doc)

@@ -241,6 +241,16 @@ def _segment(e: _Errors, path: str, raw: Any) -> Segment:
     )
 
 
+def _steps_unique(e: _Errors, path: str, segments: Sequence[Segment]) -> None:
+    """A step is done once per case, by id: two segments of one arm must not share a step id."""
+    first: dict[str, str] = {}
+    for seg in segments:
+        for step in seg.steps:
+            if step.id in first and first[step.id] != seg.name:
+                e.add(path, f"step id {step.id!r} is used by segments {first[step.id]!r} and {seg.name!r}")
+            first.setdefault(step.id, seg.name)
+
+
 def parse_strategy(doc: Any) -> Strategy:
     """A strategy document (the dict a YAML or JSON file holds) -> Strategy, or StrategyError with
     every problem and where it is."""
@@ -251,6 +261,7 @@ def parse_strategy(doc: Any) -> Strategy:
     sid = _text(e, "id", doc.get("id"))
     version = _int(e, "version", doc.get("version"), 1)
     segments = tuple(_segment(e, f"segments[{i}]", s) for i, s in enumerate(doc.get("segments") or []))
+    _steps_unique(e, "segments", segments)
     if not segments:
         e.add("segments", "at least one segment is needed")
     variants = []
@@ -266,6 +277,7 @@ def parse_strategy(doc: Any) -> Strategy:
             share = 0.0
         total += float(share)
         segs = tuple(_segment(e, f"{cp}.segments[{j}]", s) for j, s in enumerate(c.get("segments") or []))
+        _steps_unique(e, f"{cp}.segments", segs)
         if not segs:
             e.add(f"{cp}.segments", "a challenger needs its own segments")
         variants.append(Variant(_text(e, f"{cp}.variant", c.get("variant")), float(share), segs))
