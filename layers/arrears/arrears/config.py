@@ -48,10 +48,6 @@ class Settings(NamedTuple):
     capacity: Mapping[str, int]  # channel -> work dispatched a day (channels not named: unlimited)
     strategy_for: Mapping[str, str]  # jurisdiction -> strategy id
 
-    @property
-    def sms_queue_url(self) -> str:
-        return self.queue_urls["sms"]
-
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env

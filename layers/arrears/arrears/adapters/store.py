@@ -228,24 +228,8 @@ def transition_items(loan: LoanModel, before: CaseState, transitions: list[Trans
                     left_on=day,
                 )
             )
-        elif t.kind == "case_closed":
-            items.append(
-                CollectionModel(
-                    loan.loan_id,
-                    f"CASE#{t.case_id}",
-                    kind="case",
-                    case_id=t.case_id,
-                    status="closed",
-                    opened_on=before.opened_on.isoformat() if before.opened_on else None,
-                    closed_on=day,
-                    reason=t.reason,
-                    borrower_id=loan.borrower_id,
-                    strategy=loan.strategy,
-                    strategy_version=loan.strategy_version,
-                    variant=loan.variant,
-                    escalation=loan.escalation,
-                )
-            )
+        elif t.kind == "case_closed":  # the loan's state still holds the closing case
+            items.append(case_item(loan, status="closed", closed_on=day, reason=t.reason))
     return items
 
 
@@ -286,20 +270,21 @@ def action_item(a: PlannedAction, status: str = "planned") -> CollectionModel:
     )
 
 
-def case_item(loan: LoanModel) -> CollectionModel:
-    """The open case as the loan's state has it: with its strategy, version, arm and escalation."""
+def case_item(loan: LoanModel, status: str = "open", **closing: Any) -> CollectionModel:
+    """The loan's case as its state has it: with its strategy, version, arm and escalation."""
     return CollectionModel(
         loan.loan_id,
         f"CASE#{loan.case_id}",
         kind="case",
         case_id=loan.case_id,
-        status="open",
+        status=status,
         opened_on=loan.opened_on,
         borrower_id=loan.borrower_id,
         strategy=loan.strategy,
         strategy_version=loan.strategy_version,
         variant=loan.variant,
         escalation=loan.escalation,
+        **closing,
     )
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from ..adapters import store
@@ -236,23 +237,19 @@ def resolve_promise(settings: Settings, loan: LoanModel, a: Assessment, source: 
     result = resolve(state, loan.paid_total or ZERO, a.local_day, cured=a.bucket == CURRENT)
     if result is None:
         return out
+    promise_id = loan.promise_id or ""
     out.facts.append(
-        fact(
+        _promise_fact(
             settings,
             f"promise_{result}",
             a.as_of,
             loan,
             source,
-            case_id=loan.case_id,
-            action_id=loan.promise_id,
-            amount_minor=to_minor(state.amount, loan.currency),
+            promise_id,
+            state.amount,
+            state.until,
             bucket=a.bucket,
             dpd=a.dpd,
-            strategy=loan.strategy,
-            strategy_version=loan.strategy_version,
-            variant=loan.variant,
-            reason=f"promised {state.amount} {loan.currency} by {state.until.isoformat()}",
-            key=loan.promise_id or "",
         )
     )
     if result == "broken":
@@ -270,21 +267,36 @@ def open_promises(settings: Settings, loan: LoanModel, promises: list[Promise], 
         loan.promise_until, loan.promise_amount = p.until.isoformat(), p.amount
         loan.promise_id, loan.paid_at_promise = p.promise_id, loan.paid_total or ZERO
         out.facts.append(
-            fact(
-                settings,
-                "promise_made",
-                p.made_at,
-                loan,
-                source,
-                case_id=p.case_id,
-                action_id=p.promise_id,
-                amount_minor=to_minor(p.amount, loan.currency),
-                bucket=loan.bucket,
-                strategy=loan.strategy,
-                strategy_version=loan.strategy_version,
-                variant=loan.variant,
-                reason=f"promised {p.amount} {loan.currency} by {p.until.isoformat()}",
-                key=p.promise_id,
-            )
+            _promise_fact(settings, "promise_made", p.made_at, loan, source, p.promise_id, p.amount, p.until)
         )
     return out
+
+
+def _promise_fact(
+    settings: Settings,
+    kind: str,
+    at: datetime,
+    loan: LoanModel,
+    source: str,
+    promise_id: str,
+    amount: Decimal,
+    until: date,
+    **kw: Any,
+) -> Fact:
+    """A promise's fact, on the loan's open case and its arm (before the case's state is cleared)."""
+    return fact(
+        settings,
+        kind,
+        at,
+        loan,
+        source,
+        case_id=loan.case_id,
+        action_id=promise_id,
+        amount_minor=to_minor(amount, loan.currency),
+        strategy=loan.strategy,
+        strategy_version=loan.strategy_version,
+        variant=loan.variant,
+        reason=f"promised {amount} {loan.currency} by {until.isoformat()}",
+        key=promise_id,
+        **{"bucket": loan.bucket, **kw},
+    )
