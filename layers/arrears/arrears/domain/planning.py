@@ -88,6 +88,7 @@ class ShardPlan(NamedTuple):
     gated: Counter[str]  # loans held at planning, by hold
     unassigned: Counter[str]  # loans whose jurisdiction has no strategy, by jurisdiction
     no_segment: int  # loans the strategy has no segment for
+    outcome: dict[str, str]  # loan id -> what planning decided for it, in words (arrears explain)
 
 
 def plan_loans(strategies: Mapping[str, Strategy], loans: Iterable[Candidate], now: datetime) -> ShardPlan:
@@ -97,20 +98,34 @@ def plan_loans(strategies: Mapping[str, Strategy], loans: Iterable[Candidate], n
     gated: Counter[str] = Counter()
     unassigned: Counter[str] = Counter()
     no_segment = 0
+    outcome: dict[str, str] = {}
     for c in loans:
+        loan_id = c.view.loan_id
         held = next((h for h in PLANNING_HOLDS if h in c.holds), None)
         if held:
             gated[held] += 1
+            outcome[loan_id] = f"held at planning: {held} hold on the loan"
             continue
         jurisdiction = c.view.jurisdiction.upper().split("-", 1)[0]
         strategy = strategies.get(jurisdiction)
         if strategy is None:
             unassigned[jurisdiction or "(none)"] += 1
+            outcome[loan_id] = f"no strategy for jurisdiction {jurisdiction or '(none)'}"
             continue
-        variant = variant_named(strategy, c.arm) or arm_for(strategy, c.view.loan_id)
-        if segment_for(variant, c.view) is None:
+        variant = variant_named(strategy, c.arm) or arm_for(strategy, loan_id)
+        arm = f"{strategy.id} v{strategy.version} {variant.name}"
+        segment = segment_for(variant, c.view)
+        if segment is None:
             no_segment += 1
+            outcome[loan_id] = f"no segment of {arm} matches {c.view.bucket} at DPD {c.view.dpd}"
             continue
-        for p in propose(strategy, c.view, c.today, now, variant):
+        proposed = propose(strategy, c.view, c.today, now, variant)
+        for p in proposed:
             work.append(Work(p, c.borrower_id, c.currency, c.view.bucket, c.view.dpd, now, c.view.overdue))
-    return ShardPlan(work, gated, unassigned, no_segment)
+        outcome[loan_id] = (
+            f"proposed {', '.join(p.step_id for p in proposed)} ({arm}, segment {segment.name})"
+            if proposed
+            else f"nothing due today in {arm}, segment {segment.name} (steps done, not yet due, waiting on a "
+            "condition or the cool-down)"
+        )
+    return ShardPlan(work, gated, unassigned, no_segment, outcome)

@@ -60,6 +60,7 @@ def run_shard(settings: Settings, work: ShardWork, time_left_ms: Callable[[], in
         page = store.due_loans(work.shard, last, start_key, PAGE_SIZE)
         markers = []
         candidates = []
+        delinquent: list[tuple[LoanModel, Assessment]] = []
         for loan in page:
             result.evaluated += 1
             a = assess(store.unpaid_of(loan), loan.tz, work.run_at, settings.grace_days, settings.buckets)
@@ -71,23 +72,26 @@ def run_shard(settings: Settings, work: ShardWork, time_left_ms: Callable[[], in
             if a.bucket != CURRENT:
                 result.delinquent += 1
                 candidates.append(candidate(loan, a))
-                sink.add(
-                    fact(
-                        settings,
-                        "loan_evaluated",
-                        work.run_at,
-                        loan,
-                        SOURCE,
-                        case_id=loan.case_id,
-                        bucket=a.bucket,
-                        dpd=a.dpd,
-                        amount_minor=to_minor(a.overdue, loan.currency),
-                        outstanding_minor=to_minor(a.outstanding, loan.currency),
-                        key=iso(work.run_at),
-                    )
-                )
+                delinquent.append((loan, a))
         result.items_read += page.total_count
         shard_plan = plan_loans(strategies, candidates, work.run_at)
+        for loan, a in delinquent:
+            sink.add(
+                fact(
+                    settings,
+                    "loan_evaluated",
+                    work.run_at,
+                    loan,
+                    SOURCE,
+                    case_id=loan.case_id,
+                    bucket=a.bucket,
+                    dpd=a.dpd,
+                    amount_minor=to_minor(a.overdue, loan.currency),
+                    outstanding_minor=to_minor(a.outstanding, loan.currency),
+                    reason=shard_plan.outcome.get(loan.loan_id),  # what planning decided (arrears explain)
+                    key=iso(work.run_at),
+                )
+            )
         rows += [w.row() for w in shard_plan.work]
         stats.update({f"gated:{k}": n for k, n in shard_plan.gated.items()})
         stats.update({f"unassigned:{k}": n for k, n in shard_plan.unassigned.items()})
