@@ -170,7 +170,8 @@ def pipeline(borrowers: int, days: int) -> dict[str, Any]:
     busiest = max(cycles, key=lambda c: c["loans_evaluated"])
     ledger_table = sim.dep.physical["ContactLedgerTable"]
     guard = {op: n for (table, op), n in meter.by_table.items() if table == ledger_table}
-    reserved = guard.get("PutItem", 0) - meter_failed_puts(ledger_table)
+    # the ledger's conditional writes (UpdateItem; PutItem before restrictions shared the item), less lost races
+    reserved = guard.get("UpdateItem", 0) + guard.get("PutItem", 0) - meter_failed_puts(ledger_table)
     return {
         "book": {"borrowers": borrowers, "days": days, "start": start.isoformat()},
         "detect_items_read_per_delinquent_loan": round(

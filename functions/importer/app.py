@@ -1,20 +1,30 @@
 """S3 ObjectCreated on the imports bucket -> import the file into the ledger."""
 
+from functools import lru_cache
 from urllib.parse import unquote_plus
 
 from arrears.adapters.models import bind
-from arrears.config import settings
+from arrears.clock import now
+from arrears.config import ImportSettings, settings
 from arrears.observability import logger, metrics
 from arrears.usecases.imports import import_object
+
+
+@lru_cache(maxsize=1)
+def import_settings() -> ImportSettings:
+    return ImportSettings.from_env()
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict, context: object) -> dict:
     bind(settings())
+    limits = import_settings()
     results = []
     for record in event.get("Records", []):
         bucket = record["s3"]["bucket"]["name"]
         key = unquote_plus(record["s3"]["object"]["key"])
-        results.append(import_object(bucket, key).as_dict())
+        result = import_object(bucket, key, limits, now())
+        if result is not None:
+            results.append(result.as_dict())
     return {"results": results}

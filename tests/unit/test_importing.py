@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from arrears.domain.importing import FileRejected, kind_of, parse_file
+from arrears.domain.importing import FileRejected, Parent, kind_of, parse_file
 from arrears.domain.money import parse_money
 
 BORROWERS = (
@@ -44,7 +44,7 @@ def test_installments_reject_bad_dates_negative_and_too_precise_money():
         "L9,1,2026-03-10,100.00,0,0\n"
         "L1,x,2026-03-10,100.00,0,0\n"
     )
-    parsed = parse_file("installments/i.csv", body.encode(), lambda kind, ids: {"L1": "CNY"} if kind == "loan" else {})
+    parsed = parse_file("installments/i.csv", body.encode(), lambda kind, ids: {"L1": Parent("CNY")} if kind == "loan" else {})
     r = reasons(parsed)
     assert [n for n, _ in parsed.records] == [1]
     assert "not a valid YYYY-MM-DD" in r[2]
@@ -57,14 +57,14 @@ def test_installments_reject_bad_dates_negative_and_too_precise_money():
 
 def test_zero_decimal_currency_rejects_cents():
     body = "payment_id,loan_id,paid_at,amount\nP1,L1,2026-03-10T10:00:00+09:00,1000\nP2,L1,2026-03-10T10:00:00+09:00,10.50\n"
-    parsed = parse_file("repayments/r.csv", body.encode(), lambda kind, ids: {"L1": "JPY"})
+    parsed = parse_file("repayments/r.csv", body.encode(), lambda kind, ids: {"L1": Parent("JPY")})
     assert [n for n, _ in parsed.records] == [1]
     assert "more than 0 decimal places for JPY" in reasons(parsed)[2]
 
 
 def test_repayment_needs_an_offset():
     body = json.dumps({"payment_id": "P1", "loan_id": "L1", "paid_at": "2026-03-10T10:00:00", "amount": "5"})
-    parsed = parse_file("repayments/r.jsonl", body.encode(), lambda kind, ids: {"L1": "CNY"})
+    parsed = parse_file("repayments/r.jsonl", body.encode(), lambda kind, ids: {"L1": Parent("CNY")})
     assert "no UTC offset" in reasons(parsed)[1]
 
 
@@ -92,7 +92,7 @@ def test_jsonl_float_money_keeps_its_digits_and_broken_lines_are_rows():
             }
         ),
     ]
-    parsed = parse_file("loans/l.jsonl", "\n".join(lines).encode(), lambda kind, ids: {"B1": ""})
+    parsed = parse_file("loans/l.jsonl", "\n".join(lines).encode(), lambda kind, ids: {"B1": Parent()})
     assert [n for n, _ in parsed.records] == [1]
     assert "not valid JSON" in reasons(parsed)[2]
     assert "more than 2 decimal places" in reasons(parsed)[3]
@@ -143,7 +143,7 @@ def test_odd_numbers_are_rejected_per_row_not_whole_file():
     body = (
         "loan_id,seq,due_date,principal_due,interest_due,fee_due\nL1,1,2026-03-10,+inf,0,0\nL1,2,2026-03-10,1_000,0,0\n"
     )
-    parsed = parse_file("installments/i.csv", body.encode(), lambda kind, ids: {"L1": "CNY"})
+    parsed = parse_file("installments/i.csv", body.encode(), lambda kind, ids: {"L1": Parent("CNY")})
     assert [r.row for r in parsed.rejects] == [1, 2]
 
 
@@ -156,13 +156,13 @@ def test_line_separators_inside_json_strings_do_not_split_rows():
         "note": "a\u2028b",
     }
     body = (json.dumps(row, ensure_ascii=False) + "\n" + json.dumps({**row, "payment_id": "P2"})).encode()
-    parsed = parse_file("repayments/r.jsonl", body, lambda kind, ids: {"L1": "CNY"})
+    parsed = parse_file("repayments/r.jsonl", body, lambda kind, ids: {"L1": Parent("CNY")})
     assert [n for n, _ in parsed.records] == [1, 2]
 
 
 def test_three_decimal_currency_accepts_three_places():
     body = "payment_id,loan_id,paid_at,amount\nP1,L1,2026-03-10T10:00:00+03:00,10.125\n"
-    assert parse_file("repayments/r.csv", body.encode(), lambda kind, ids: {"L1": "BHD"}).rejects == []
+    assert parse_file("repayments/r.csv", body.encode(), lambda kind, ids: {"L1": Parent("BHD")}).rejects == []
 
 
 def test_holds_columns_are_validated():
@@ -170,6 +170,6 @@ def test_holds_columns_are_validated():
         "loan_id,borrower_id,product,currency,principal,disbursed_on,holds\n"
         "L1,B1,p,CNY,100,2026-03-01,dispute\nL2,B1,p,CNY,100,2026-03-01,frozen\n"
     )
-    parsed = parse_file("loans/l.csv", body.encode(), lambda kind, ids: {"B1": ""})
+    parsed = parse_file("loans/l.csv", body.encode(), lambda kind, ids: {"B1": Parent()})
     assert parsed.records[0][1].holds == frozenset({"dispute"})
     assert "holds has unknown value(s) frozen" in parsed.rejects[0].reason

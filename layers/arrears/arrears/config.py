@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from decimal import Decimal
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -174,3 +175,46 @@ class ChannelSettings(NamedTuple):
         if problems:
             raise ConfigError("bad configuration: " + "; ".join(problems))
         return out
+
+
+IMPORT_LIMITS = {"text": 1000, "years_back": 30, "years_ahead": 40, "paid_ahead_hours": 24, "item_bytes": 65536}
+
+
+class ImportSettings(NamedTuple):
+    """What an imported value may be (the importer's own settings)."""
+
+    max_amount: Decimal
+    max_text: int
+    years_back: int
+    years_ahead: int
+    paid_ahead_hours: int
+    max_item_bytes: int  # DynamoDB allows 400 KB; rows that would come near it are rejected
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ImportSettings:
+        env = os.environ if env is None else env
+        problems: list[str] = []
+        raw_amount = env.get("MAX_AMOUNT", "1000000000000").strip()
+        if not raw_amount.isdigit() or not 0 < len(raw_amount) <= 20 or int(raw_amount) == 0:
+            problems.append(f"MAX_AMOUNT={raw_amount!r} must be a whole number from 1 to 20 digits")
+            raw_amount = "1000000000000"
+        limits = dict(IMPORT_LIMITS)
+        try:
+            for name, value in parse_pairs(env.get("IMPORT_LIMITS", "")).items():
+                if name not in limits or not value.isdigit() or int(value) == 0:
+                    raise ValueError(f"{name}={value} (names: {', '.join(IMPORT_LIMITS)}; each a positive whole number)")
+                limits[name] = int(value)
+        except ValueError as e:
+            problems.append(f"IMPORT_LIMITS: {e}")
+        if limits["item_bytes"] > 350_000:
+            problems.append(f"IMPORT_LIMITS: item_bytes={limits['item_bytes']} must stay well under DynamoDB's 400 KB")
+        if problems:
+            raise ConfigError("bad configuration: " + "; ".join(problems))
+        return cls(
+            Decimal(raw_amount),
+            limits["text"],
+            limits["years_back"],
+            limits["years_ahead"],
+            limits["paid_ahead_hours"],
+            limits["item_bytes"],
+        )

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import UpdateError
 
 from ..domain.compliance import ContactEvent, ContactRequest, Holds, Ledger, Rules, Verdict, record_outcome, reserve
+from ..domain.restrictions import Restrictions
 from .models import ContactLedgerModel
 
 ATTEMPTS = 8
@@ -51,21 +52,58 @@ def ledger_of(item: ContactLedgerModel | None) -> Ledger:
 
 
 def _save(borrower_id: str, ledger: Ledger, expected: int) -> bool:
+    """Write the events (an update: the item's restrictions stay as they are), if still at ``expected``."""
     events = json.dumps(
         [[e.at.isoformat(), e.channel, e.loan_id, e.action_id, e.outcome, e.number] for e in ledger.events],
         separators=(",", ":"),
     )
-    item = ContactLedgerModel(borrower_id, events=events, version=ledger.version)
+    return _update(
+        borrower_id,
+        [ContactLedgerModel.events.set(events), ContactLedgerModel.version.set(ledger.version)],
+        expected,
+    )
+
+
+def _update(borrower_id: str, actions: list, expected: int) -> bool:
     condition = (
         ContactLedgerModel.borrower_id.does_not_exist() if expected == 0 else ContactLedgerModel.version == expected
     )
     try:
-        item.save(condition=condition)
+        ContactLedgerModel(borrower_id).update(actions=actions, condition=condition)
         return True
-    except PutError as e:
+    except UpdateError as e:
         if getattr(e, "cause_response_code", None) == "ConditionalCheckFailedException":
             return False
         raise
+
+
+def restrictions_of(item: ContactLedgerModel | None) -> Restrictions:
+    """The borrower's opt-outs and holds from sources other than the platform's files."""
+    return Restrictions.from_json(item.restrictions if item is not None else None)
+
+
+def set_restriction(borrower_id: str, kind: str, name: str, source: str, on: bool) -> Restrictions:
+    """Set or lift one source's opt-out (``kind`` opt_out, ``name`` a channel) or hold on the borrower,
+    e.g. a STOP reply (borrower) or a written cease request (operator). The platform's own entries come
+    with its borrower records, never through here. The version moves, so a reservation deciding at the
+    same moment decides again with it."""
+    if source == "platform":
+        raise ValueError("the platform's opt-outs and holds come with its borrower records")
+    for _ in range(ATTEMPTS):
+        try:
+            item = ContactLedgerModel.get(borrower_id, consistent_read=True)
+        except ContactLedgerModel.DoesNotExist:
+            item = None
+        version = int(item.version) if item is not None else 0
+        new = restrictions_of(item).with_entry(kind, name, source, on)
+        if _update(
+            borrower_id,
+            [ContactLedgerModel.restrictions.set(new.to_json()), ContactLedgerModel.version.set(version + 1)],
+            version,
+        ):
+            _written.pop(borrower_id, None)
+            return new
+    raise ReservationConflict(f"contact ledger of {borrower_id} kept changing; retry later")
 
 
 def reserve_contact(req: ContactRequest, rules: Rules, holds: Holds, known: Ledger | None = None) -> Verdict:

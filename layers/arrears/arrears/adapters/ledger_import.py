@@ -1,45 +1,49 @@
-"""Writing the platform's records into DynamoDB (the importer's adapter)."""
+"""Writing the platform's records into DynamoDB (the importer's adapter).
+
+Items are built and measured before anything is written, so a row whose item DynamoDB would refuse
+is rejected like any other bad row instead of failing the file half-way. Writes are whole-item puts
+keyed by the platform's ids (idempotent), 25 a request across tables; a file's personal-data items
+before its borrower items, so a borrower the loans can find always has its contact row.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
+from datetime import date
 from typing import Any
 
-from ..domain.importing import Borrower, InstallmentRow, Loan, Record, RepaymentRow
+from ..domain.importing import Borrower, InstallmentRow, Loan, Parent, Record, RepaymentRow
 from ..domain.timeutil import iso
+from .clients import client
 from .models import BorrowerModel, ContactModel, LedgerModel
 
 BATCH_GET = 100
+BATCH_WRITE = 25
+RETRIES = 8
 
 
-def known_parents(kind: str, ids: set[str]) -> dict[str, str]:
-    """Which of these borrowers / loans exist: id -> currency (loans) or '' (borrowers)."""
-    found: dict[str, str] = {}
+def known_parents(kind: str, ids: set[str]) -> dict[str, Parent]:
+    """Which of these borrowers / loans exist, with a loan's currency and disbursement date."""
+    found: dict[str, Parent] = {}
     ordered = sorted(ids)
     if kind == "borrower":
         for i in range(0, len(ordered), BATCH_GET):
             for b in BorrowerModel.batch_get(ordered[i : i + BATCH_GET], attributes_to_get=["borrower_id"]):
-                found[b.borrower_id] = ""
+                found[b.borrower_id] = Parent()
         return found
     keys = [(lid, "LOAN") for lid in ordered]
     for i in range(0, len(keys), BATCH_GET):
-        for h in LedgerModel.batch_get(keys[i : i + BATCH_GET], attributes_to_get=["loan_id", "currency"]):
-            found[h.loan_id] = h.currency or ""
+        for h in LedgerModel.batch_get(
+            keys[i : i + BATCH_GET], attributes_to_get=["loan_id", "currency", "disbursed_on"]
+        ):
+            found[h.loan_id] = Parent(h.currency or "", date.fromisoformat(h.disbursed_on) if h.disbursed_on else None)
     return found
 
 
 def _items_for(rec: Record) -> Iterator[Any]:
     if isinstance(rec, Borrower):
-        yield BorrowerModel(
-            rec.borrower_id,
-            timezone=rec.timezone,
-            language=rec.language,
-            jurisdiction=rec.jurisdiction,
-            credit_grade=rec.credit_grade,
-            opt_out=set(rec.opt_out) or None,
-            holds=set(rec.holds) or None,
-        )
-        yield ContactModel(
+        yield ContactModel(  # first: see the module's docstring
             rec.borrower_id,
             name=rec.name,
             phone=rec.phone,
@@ -47,6 +51,15 @@ def _items_for(rec: Record) -> Iterator[Any]:
             wechat_openid=rec.wechat_openid,
             id_number=rec.id_number,
             address=rec.address,
+        )
+        yield BorrowerModel(  # opt_out and holds here are the platform's own (other sources: contact ledger)
+            rec.borrower_id,
+            timezone=rec.timezone,
+            language=rec.language,
+            jurisdiction=rec.jurisdiction,
+            credit_grade=rec.credit_grade,
+            opt_out=set(rec.opt_out) or None,
+            holds=set(rec.holds) or None,
         )
     elif isinstance(rec, Loan):
         yield LedgerModel(
@@ -57,7 +70,7 @@ def _items_for(rec: Record) -> Iterator[Any]:
             currency=rec.currency,
             principal=rec.principal,
             disbursed_on=rec.disbursed_on.isoformat(),
-            holds=set(rec.holds) or None,
+            holds=set(rec.holds) or None,  # the platform's holds; an operator's are HOLD# entries
         )
     elif isinstance(rec, InstallmentRow):
         yield LedgerModel(
@@ -79,20 +92,72 @@ def _items_for(rec: Record) -> Iterator[Any]:
         )
 
 
+def item_bytes(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB counts it (names and values; numbers about a byte per two digits)."""
+    return sum(len(name.encode()) + _value_bytes(value) for name, value in item.items())
+
+
+def _value_bytes(value: dict[str, Any]) -> int:
+    ((kind, v),) = value.items()
+    if kind == "S":
+        return len(v.encode())
+    if kind == "N":
+        return (len(v.strip("-").replace(".", "").strip("0")) + 1) // 2 + 1
+    if kind == "B":
+        return len(v)
+    if kind in ("SS", "NS", "BS"):
+        return sum(_value_bytes({kind[0]: e}) for e in v)
+    if kind == "L":
+        return 3 + sum(1 + _value_bytes(e) for e in v)
+    if kind == "M":
+        return 3 + sum(1 + len(k.encode()) + _value_bytes(e) for k, e in v.items())
+    return 1  # BOOL, NULL
+
+
+class Prepared:
+    """The items of a file's accepted rows, serialized; rows whose items are too large, with why."""
+
+    def __init__(self) -> None:
+        self.first: list[tuple[str, dict[str, Any]]] = []  # (table, item): borrowers' personal data
+        self.rest: list[tuple[str, dict[str, Any]]] = []
+        self.too_large: list[tuple[int, str]] = []
+
+    @property
+    def writes(self) -> list[tuple[str, dict[str, Any]]]:
+        return self.first + self.rest
+
+
+def prepare(records: Iterable[tuple[int, Record]], max_item_bytes: int) -> Prepared:
+    out = Prepared()
+    for n, rec in records:
+        models = list(_items_for(rec))
+        items = [(type(m).Meta.table_name, m.serialize()) for m in models]
+        sizes = [item_bytes(item) for _, item in items]
+        if max(sizes) > max_item_bytes:
+            out.too_large.append((n, f"row is {max(sizes)} bytes stored; at most {max_item_bytes} (setting ImportLimits item_bytes)"))
+            continue
+        for model, item in zip(models, items, strict=True):
+            (out.first if isinstance(model, ContactModel) else out.rest).append(item)
+    return out
+
+
+def write(writes: list[tuple[str, dict[str, Any]]]) -> int:
+    """Put the items in order, 25 a BatchWriteItem; unprocessed items are retried with backoff."""
+    ddb = client("dynamodb")
+    for i in range(0, len(writes), BATCH_WRITE):
+        request: dict[str, list[dict[str, Any]]] = {}
+        for table, item in writes[i : i + BATCH_WRITE]:
+            request.setdefault(table, []).append({"PutRequest": {"Item": item}})
+        for attempt in range(RETRIES):
+            request = ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+            if not request:
+                break
+            time.sleep(min(2.0, 0.05 * 2**attempt))
+        else:
+            raise RuntimeError(f"DynamoDB left {sum(len(v) for v in request.values())} items unwritten after {RETRIES} tries")
+    return len(writes)
+
+
 def write_records(records: Iterable[Record]) -> int:
-    """Idempotent upserts (whole-item puts keyed by the platform's ids), 25 items a request."""
-    written = 0
-    batches: dict[type, Any] = {}
-    try:
-        for rec in records:
-            for item in _items_for(rec):
-                cls = type(item)
-                if cls not in batches:
-                    batches[cls] = cls.batch_write()
-                    batches[cls].__enter__()
-                batches[cls].save(item)
-                written += 1
-    finally:
-        for batch in batches.values():
-            batch.__exit__(None, None, None)
-    return written
+    """Write records as they are (callers that checked item sizes already; tests and benchmarks)."""
+    return write([(type(m).Meta.table_name, m.serialize()) for rec in records for m in _items_for(rec)])

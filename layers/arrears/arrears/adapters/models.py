@@ -102,7 +102,9 @@ class LedgerModel(Model):
     payment_id = UnicodeAttribute(null=True)
     paid_at = UnicodeAttribute(null=True)
     amount = DecimalAttribute(null=True)
-    holds = UnicodeSetAttribute(null=True)  # LOAN: dispute, hardship, paused
+    holds = UnicodeSetAttribute(null=True)  # LOAN: the platform's holds (dispute, hardship, paused)
+    hold = UnicodeAttribute(null=True)  # HOLD#<hold>#<source>: a hold another source placed on the loan
+    source = UnicodeAttribute(null=True)
     run_at = UnicodeAttribute(null=True)  # EVAL#/PLAN#: the daily run that wrote the entry
     plan = UnicodeAttribute(null=True)  # PLAN#<action_id>: the dispatched work (JSON)
     promise = UnicodeAttribute(null=True)  # PTP#<id>: a promise to pay (JSON: until, amount, action)
@@ -118,6 +120,9 @@ class ContactLedgerModel(Model):
     borrower_id = UnicodeAttribute(hash_key=True)
     events = UnicodeAttribute(default="[]")  # JSON: [[at, channel, loan_id, action_id, outcome, number], ...]
     version = NumberAttribute(default=0)
+    # opt-outs and holds from the borrower, operators and providers (JSON, domain/restrictions.py);
+    # the platform's own are on the borrower item
+    restrictions = UnicodeAttribute(null=True)
 
 
 class StrategyModel(Model):
@@ -196,7 +201,8 @@ class LoanModel(Model):
     bucket_since = UnicodeAttribute(null=True)
     case_id = UnicodeAttribute(null=True)
     opened_on = UnicodeAttribute(null=True)
-    holds = UnicodeSetAttribute(null=True)  # dispute, hardship, paused
+    holds = UnicodeSetAttribute(null=True)  # in force, from any source: dispute, hardship, paused
+    hold_sources = UnicodeAttribute(null=True)  # JSON: each hold's sources (domain/restrictions.py)
     # the borrower's profile as of the loan's first evaluation (for strategy segments)
     jurisdiction = UnicodeAttribute(null=True)
     language = UnicodeAttribute(null=True)

@@ -55,6 +55,24 @@ def ledger(loan_id: str) -> tuple[LedgerModel | None, list[Installment], list[Re
     return header, installments, repayments
 
 
+def place_hold(loan_id: str, hold: str, source: str, on: bool, at: datetime) -> None:
+    """Place (``on``) or lift a hold on a loan for a source other than the platform (an operator's
+    dispute hold, say): a ``HOLD#<hold>#<source>`` ledger entry, which the ledger stream applies. The
+    platform's holds come with its loan records and never touch these entries, nor these theirs."""
+    from ..domain.importing import LOAN_HOLDS
+    from ..domain.restrictions import SOURCES
+
+    if hold not in LOAN_HOLDS:
+        raise ValueError(f"unknown loan hold {hold!r} (known: {', '.join(LOAN_HOLDS)})")
+    if source not in SOURCES or source == "platform":
+        raise ValueError(f"source {source!r}: one of {', '.join(s for s in SOURCES if s != 'platform')}")
+    entry = LedgerModel(loan_id, f"HOLD#{hold}#{source}", hold=hold, source=source, run_at=iso(at))
+    if on:
+        entry.save()
+    else:
+        entry.delete()
+
+
 def loans(loan_ids: list[str]) -> dict[str, LoanModel]:
     out: dict[str, LoanModel] = {}
     for i in range(0, len(loan_ids), BATCH_GET):

@@ -25,6 +25,7 @@ FACT_TYPES = (
     "promise_made",
     "promise_kept",
     "promise_broken",
+    "loan_failed",  # a stage could not process the loan's data; the reason says why, the others went on
 )
 
 #: Column order and Athena/Glue types of the outcomes table; template.yaml declares the same columns.

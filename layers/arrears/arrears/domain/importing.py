@@ -1,7 +1,10 @@
 """Import files from the platform: CSV or JSON Lines, one kind of record per file.
 
-Each row is validated on its own; a bad row is rejected with its row number and reason and the good
-rows still land. A file that cannot be parsed at all is rejected whole.
+Every value is checked before anything is written: each row is decided on its own (a bad row is
+rejected with its row number, the physical line it starts on and the reason) and the good rows still
+land; a file that cannot be read as a whole is rejected whole and nothing of it is written. Values
+must be plausible, not only well-formed: dates in a window around today, amounts up to a maximum,
+ISO 4217 currencies, IANA zones, printable text of bounded length (``Limits``).
 """
 
 from __future__ import annotations
@@ -10,19 +13,22 @@ import csv
 import io
 import json
 import re
-from collections.abc import Callable, Iterable
+import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
-from .money import MAX_MINOR_UNITS, minor_units, parse_money
-from .timeutil import parse_date, parse_instant, zone
+from .money import MAX_MINOR_UNITS, is_currency, minor_units, parse_money
+from .timeutil import known_zone, parse_date, parse_instant
 
 KINDS = ("borrowers", "loans", "installments", "repayments")
 CHANNELS = ("sms", "email", "voice", "wechat", "letter")
 BORROWER_HOLDS = ("deceased", "bankrupt", "cease_contact", "attorney")
 LOAN_HOLDS = ("dispute", "hardship", "paused")
+FORMATS = {".csv": "csv", ".jsonl": "jsonl"}
+REJECTS_SUFFIX = ".rejects.json"
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "borrowers": (
@@ -51,16 +57,59 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "repayments": ("payment_id", "loan_id", "paid_at", "amount"),
 }
 MAX_BYTES = 200 * 1024 * 1024
+MAX_SEQ = 1000
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+_JURISDICTION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
+#: Unicode categories that are not text a person wrote: controls (NUL, escapes), surrogates, private
+#: use, unassigned code points, line and paragraph separators
+_NOT_TEXT = frozenset({"Cc", "Cs", "Co", "Cn", "Zl", "Zp"})
+#: bidirectional overrides and isolates, which can make a name display as something else
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 class FileRejected(ValueError):
     """The whole file cannot be read."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a plausible value is. ``now`` is the stack's clock (simulated in the local stack)."""
+
+    now: datetime
+    max_amount: Decimal = Decimal("1000000000000")
+    max_text: int = 1000
+    years_back: int = 30
+    years_ahead: int = 40
+    paid_at_ahead: timedelta = timedelta(days=1)
+
+    @property
+    def earliest(self) -> date:
+        return _years(self.now.date(), -self.years_back)
+
+    @property
+    def latest(self) -> date:
+        return _years(self.now.date(), self.years_ahead)
+
+
+def _years(d: date, n: int) -> date:
+    try:
+        return d.replace(year=d.year + n)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year + n, day=28)
+
+
+class Parent(NamedTuple):
+    """What a row needs to know of the record it belongs to (a loan's currency and disbursement)."""
+
+    currency: str = ""
+    disbursed_on: date | None = None
+
+
+KnownParents = Callable[[str, set[str]], dict[str, Parent]]
 
 
 @dataclass(frozen=True)
@@ -114,8 +163,12 @@ Record = Borrower | Loan | InstallmentRow | RepaymentRow
 
 @dataclass(frozen=True)
 class Reject:
-    row: int
+    row: int  # the data record, from 1 (a CSV header is not a record)
     reason: str
+    line: int = 0  # the physical line of the file the record starts on, from 1
+
+    def as_dict(self) -> dict[str, object]:
+        return {"row": self.row, "line": self.line, "reason": self.reason}
 
 
 @dataclass
@@ -123,91 +176,317 @@ class ParsedFile:
     kind: str
     records: list[tuple[int, Record]] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    lines: dict[int, int] = field(default_factory=dict)  # row -> line it starts on
 
     @property
     def rows_total(self) -> int:
         return len(self.records) + len(self.rejects)
 
+    def reject(self, row: int, reason: str) -> None:
+        self.rejects.append(Reject(row, reason, self.lines.get(row, 0)))
+
 
 def kind_of(key: str) -> tuple[str, str]:
     """The kind comes from the first folder of the object key (``loans/2026-11-29.csv``); the format
-    from its extension."""
+    from its extension, whatever its case (``LOANS.CSV`` is a CSV file)."""
     parts = key.split("/")
     kind = parts[0] if len(parts) > 1 else ""
     if kind not in KINDS:
         raise FileRejected(f"cannot tell what {key!r} holds: put it under one of {', '.join(k + '/' for k in KINDS)}")
     name = parts[-1].lower()
-    for ext in (".csv", ".jsonl"):
+    for ext, fmt in FORMATS.items():
         if name.endswith(ext):
-            return kind, "csv" if ext == ".csv" else "jsonl"
-    raise FileRejected(f"{key!r} is neither .csv nor .jsonl")
+            return kind, fmt
+    raise FileRejected(f"{parts[-1]!r} is neither .csv nor .jsonl: name files <kind>/<name>.csv or <kind>/<name>.jsonl")
 
 
-def read_rows(body: bytes, fmt: str, kind: str) -> Iterable[tuple[int, dict[str, Any] | None, str | None]]:
-    """Yield (row number, fields, error). Row numbers are 1-based data rows (header excluded)."""
+# --- reading ------------------------------------------------------------------------------------
+
+Row = tuple[int, int, dict[str, Any] | None, str | None]  # (row, line, fields, error)
+
+
+def read_rows(body: bytes, fmt: str, kind: str, warnings: list[str] | None = None) -> Iterator[Row]:
+    """Yield (row, line, fields, error). Rows are 1-based data records (header excluded); lines are
+    the physical lines (from 1) the record starts on. Unknown columns are named in ``warnings``."""
     if len(body) > MAX_BYTES:
         raise FileRejected(f"file is larger than {MAX_BYTES} bytes; split it")
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise FileRejected(f"file is not UTF-8 text (byte {e.start})") from None
-    return _csv_rows(text, kind) if fmt == "csv" else _jsonl_rows(text)
+    sink = warnings if warnings is not None else []
+    return iter(_csv_rows(text, kind, sink)) if fmt == "csv" else _jsonl_rows(text, kind, sink)
 
 
-def _csv_rows(text: str, kind: str) -> Iterable[tuple[int, dict[str, Any] | None, str | None]]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = reader.fieldnames
-    if not header:
+def _unknown_warning(names: list[str], kind: str) -> str:
+    return (
+        f"unknown column(s) {', '.join(repr(n[:60]) for n in names)} ignored: {kind} files have "
+        f"{', '.join(COLUMNS[kind])}"
+    )
+
+
+def _csv_header(reader: Any, kind: str, warnings: list[str]) -> list[str]:
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise FileRejected("CSV file is empty (no header row)") from None
+    except csv.Error as e:
+        raise FileRejected(f"CSV header cannot be read: {e}") from None
+    if not any(header):
         raise FileRejected("CSV file is empty (no header row)")
     missing = [c for c in REQUIRED[kind] if c not in header]
     if missing:
         raise FileRejected(f"CSV header lacks column(s) {', '.join(missing)} for {kind}")
-    rows: list[tuple[int, dict[str, Any] | None, str | None]] = []
-    try:
-        for n, row in enumerate(reader, start=1):
-            if None in row:
-                rows.append((n, None, "row has more fields than the header"))
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise FileRejected(f"CSV header repeats column(s) {', '.join(repeated)}: which value counts is unclear")
+    unknown = [h for h in header if h not in COLUMNS[kind]]
+    if unknown:
+        warnings.append(_unknown_warning(unknown, kind))
+    return header
+
+
+def _csv_rows(text: str, kind: str, warnings: list[str]) -> list[Row]:
+    csv.field_size_limit(MAX_BYTES)  # a long field is a row's problem (text limits), not the file's
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header = _csv_header(reader, kind, warnings)
+    rows: list[Row] = []
+    n, start = 0, reader.line_num + 1
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            if "unexpected end of data" in str(e):
+                line = _unclosed_quote_line(text, start)
+                raise FileRejected(f"a quoted field opened on line {line} is never closed") from None
+            n += 1
+            rows.append((n, start, None, f"CSV quoting is malformed: {e}"))
+            start = reader.line_num + 1
+            continue
+        if fields:
+            n += 1
+            if len(fields) > len(header):
+                rows.append((n, start, None, f"row has {len(fields)} fields, the header {len(header)}"))
             else:
-                rows.append((n, {k: v for k, v in row.items() if k is not None}, None))
-    except csv.Error as e:
-        raise FileRejected(f"CSV cannot be read past line {reader.line_num}: {e}") from None
+                rows.append((n, start, {h: v for h, v in zip(header, fields, strict=False) if h in COLUMNS[kind]}, None))
+        start = reader.line_num + 1
     return rows
 
 
-def _jsonl_rows(text: str) -> Iterable[tuple[int, dict[str, Any] | None, str | None]]:
+def _unclosed_quote_line(text: str, start: int) -> int:
+    """The line (from 1) where the quoted field that is never closed opens, scanning from ``start``."""
+    line, opened = start, start
+    quoted = just_closed = False
+    at_field_start = True
+    for ch in "\n".join(text.split("\n")[start - 1 :]):
+        if quoted:
+            if ch == '"':
+                quoted, just_closed = False, True
+        elif ch == '"' and just_closed:  # a doubled quote inside a quoted field
+            quoted, just_closed = True, False
+        elif ch == '"' and at_field_start:
+            quoted, opened = True, line
+        else:
+            just_closed = False
+        at_field_start = not quoted and ch in ",\n"
+        if ch == "\n":
+            line += 1
+    return opened
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"field {k[:60]!r} appears twice")
+        out[k] = v
+    return out
+
+
+def _jsonl_rows(text: str, kind: str, warnings: list[str]) -> Iterator[Row]:
     n = 0
-    for raw in text.split("\n"):  # not splitlines(): U+2028 and friends are valid inside JSON strings
+    unknown: dict[str, None] = {}
+    for i, raw in enumerate(text.split("\n"), start=1):  # not splitlines(): U+2028 is valid inside JSON strings
         line = raw.removesuffix("\r")
         if not line.strip():
             continue
         n += 1
         try:
-            obj = json.loads(line, parse_float=str, parse_int=str)
+            obj = json.loads(line, parse_float=str, parse_int=str, object_pairs_hook=_pairs)
         except json.JSONDecodeError as e:
-            yield n, None, f"not valid JSON ({e.msg})"
+            yield n, i, None, f"not valid JSON ({e.msg})"
+            continue
+        except (ValueError, RecursionError) as e:
+            yield n, i, None, f"not usable JSON ({str(e) or 'nested too deeply'})"
             continue
         if not isinstance(obj, dict):
-            yield n, None, "a JSON Lines row must be an object"
+            yield n, i, None, "a JSON Lines row must be an object"
             continue
-        yield n, obj, None
+        for k in obj:
+            if k not in COLUMNS[kind] and len(unknown) < 50:
+                unknown[k] = None
+        yield n, i, {k: v for k, v in obj.items() if k in COLUMNS[kind]}, None
+    if unknown:
+        warnings.append(_unknown_warning(list(unknown), kind))
 
 
-def _text(row: dict[str, Any], name: str, required: bool = True) -> str | None:
-    raw = row.get(name)
-    value = "" if raw is None else str(raw).strip()
-    if not value:
-        if required:
-            raise ValueError(f"{name} is missing")
-        return None
-    return value
+# --- values -------------------------------------------------------------------------------------
 
 
-def _ident(row: dict[str, Any], name: str) -> str:
-    value = _text(row, name)
-    assert value is not None
-    if not _ID.match(value):
-        raise ValueError(f"{name} {value!r} has characters other than letters, digits and ._:-")
-    return value
+class _Checker:
+    """Field parsers bound to the file's limits."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.lim = limits
+
+    def text(self, row: dict[str, Any], name: str, required: bool = True, lines: bool = False) -> str | None:
+        """Printable text of bounded length (``lines``: line breaks allowed, as in a postal address)."""
+        raw = row.get(name)
+        if raw is not None and not isinstance(raw, str):
+            raise ValueError(f"{name} must be text, not {type(raw).__name__}")
+        value = (raw or "").strip()
+        if not value:
+            if required:
+                raise ValueError(f"{name} is missing")
+            return None
+        if len(value) > self.lim.max_text:
+            raise ValueError(f"{name} is {len(value)} characters long; at most {self.lim.max_text}")
+        bad = next(
+            (c for c in value if (unicodedata.category(c) in _NOT_TEXT or c in _BIDI) and not (lines and c == "\n")),
+            None,
+        )
+        if bad is not None:
+            raise ValueError(f"{name} holds a character that is not printable text (U+{ord(bad):04X})")
+        return value
+
+    def ident(self, row: dict[str, Any], name: str) -> str:
+        value = self.text(row, name) or ""
+        if not _ID.match(value):
+            raise ValueError(f"{name} {value[:40]!r} is not 1-128 letters, digits and ._:- (starting with a letter or digit)")
+        return value
+
+    def day(self, row: dict[str, Any], name: str) -> date:
+        raw = row.get(name)
+        if raw is not None and not isinstance(raw, str):
+            raise ValueError(f"{name} must be a YYYY-MM-DD text, not {type(raw).__name__}")
+        d = _field(name, parse_date, raw)
+        if not self.lim.earliest <= d <= self.lim.latest:
+            raise ValueError(
+                f"{name} {d.isoformat()} is outside the plausible window "
+                f"{self.lim.earliest.isoformat()}..{self.lim.latest.isoformat()}"
+            )
+        return d
+
+    def instant(self, row: dict[str, Any], name: str) -> datetime:
+        raw = row.get(name)
+        if raw is not None and not isinstance(raw, str):
+            raise ValueError(f"{name} must be an ISO-8601 text, not {type(raw).__name__}")
+        t = _field(name, parse_instant, raw)
+        if t.astimezone(UTC).date() < self.lim.earliest:
+            raise ValueError(f"{name} {raw} is before {self.lim.earliest.isoformat()}")
+        if t > self.lim.now + self.lim.paid_at_ahead:
+            raise ValueError(f"{name} {raw} is in the future (after {(self.lim.now + self.lim.paid_at_ahead).isoformat()})")
+        return t
+
+    def money(self, row: dict[str, Any], name: str, places: int = MAX_MINOR_UNITS, allow_zero: bool = True) -> Decimal:
+        return _field(
+            name,
+            lambda v: parse_money(
+                v, places=places, allow_zero=allow_zero, quantize=False, maximum=self.lim.max_amount
+            ),
+            row.get(name),
+        )
+
+    @staticmethod
+    def words(row: dict[str, Any], name: str, known: tuple[str, ...]) -> frozenset[str]:
+        """An optional list of words from a fixed vocabulary: 'a;b' in CSV, a list or 'a;b' in JSON Lines."""
+        raw = row.get(name) or ""
+        if isinstance(raw, list):
+            if not all(isinstance(w, str) for w in raw):
+                raise ValueError(f"{name} must be a list of words")
+            words = list(raw)
+        elif isinstance(raw, str):
+            words = [p for p in re.split(r"[;|, ]+", raw) if p]
+        else:
+            raise ValueError(f"{name} must be words separated by ';' or a list")
+        bad = [w[:30] for w in words if w not in known]
+        if bad:
+            raise ValueError(f"{name} has unknown value(s) {', '.join(bad[:5])} (known: {', '.join(known)})")
+        return frozenset(words)
+
+    def borrower(self, row: dict[str, Any]) -> Borrower:
+        phone = self.text(row, "phone") or ""
+        if not _E164.match(phone):
+            raise ValueError("phone is not in E.164 form (e.g. +8613800138000)")
+        email = self.text(row, "email", required=False)
+        if email and not _EMAIL.match(email):
+            raise ValueError("email is not a valid address")
+        tz = self.text(row, "timezone") or ""
+        _field("timezone", known_zone, tz)
+        language = self.text(row, "language") or ""
+        if not _LANGUAGE.match(language):
+            raise ValueError(f"language {language[:40]!r} is not a BCP 47 tag such as zh-CN")
+        jurisdiction = (self.text(row, "jurisdiction") or "").upper()
+        if not _JURISDICTION.match(jurisdiction):
+            raise ValueError(f"jurisdiction {jurisdiction[:40]!r} is not an ISO 3166 code such as CN or US-CA")
+        return Borrower(
+            borrower_id=self.ident(row, "borrower_id"),
+            name=self.text(row, "name") or "",
+            phone=phone,
+            email=email,
+            wechat_openid=self.text(row, "wechat_openid", required=False),
+            id_number=self.text(row, "id_number", required=False),
+            address=self.text(row, "address", required=False, lines=True),
+            timezone=tz,
+            language=language,
+            jurisdiction=jurisdiction,
+            credit_grade=self.text(row, "credit_grade", required=False),
+            opt_out=self.words(row, "opt_out", CHANNELS),
+            holds=self.words(row, "holds", BORROWER_HOLDS),
+        )
+
+    def loan(self, row: dict[str, Any]) -> Loan:
+        currency = (self.text(row, "currency") or "").upper()
+        if not is_currency(currency):
+            raise ValueError(f"currency {currency[:40]!r} is not an ISO 4217 currency code")
+        return Loan(
+            loan_id=self.ident(row, "loan_id"),
+            borrower_id=self.ident(row, "borrower_id"),
+            product=self.text(row, "product") or "",
+            currency=currency,
+            principal=self.money(row, "principal", minor_units(currency), allow_zero=False),
+            disbursed_on=self.day(row, "disbursed_on"),
+            holds=self.words(row, "holds", LOAN_HOLDS),
+        )
+
+    def installment(self, row: dict[str, Any]) -> InstallmentRow:
+        seq_raw = self.text(row, "seq") or ""
+        if not seq_raw.isdigit() or not 1 <= int(seq_raw[:6]) <= MAX_SEQ or len(seq_raw) > 6:
+            raise ValueError(f"seq {seq_raw[:20]!r} is not a whole number from 1 to {MAX_SEQ}")
+        # amounts are checked to the most places any currency has here, to the loan's own currency
+        # once the loan is known
+        amounts = {n: self.money(row, n) for n in ("principal_due", "interest_due", "fee_due")}
+        if sum(amounts.values()) <= 0:
+            raise ValueError("installment amount due is zero")
+        if sum(amounts.values()) > self.lim.max_amount:
+            raise ValueError(f"installment amount due is above the maximum of {self.lim.max_amount} (setting MaxAmount)")
+        return InstallmentRow(
+            loan_id=self.ident(row, "loan_id"),
+            seq=int(seq_raw),
+            due_date=self.day(row, "due_date"),
+            **amounts,
+        )
+
+    def repayment(self, row: dict[str, Any]) -> RepaymentRow:
+        return RepaymentRow(
+            payment_id=self.ident(row, "payment_id"),
+            loan_id=self.ident(row, "loan_id"),
+            paid_at=self.instant(row, "paid_at"),
+            amount=self.money(row, "amount", allow_zero=False),
+        )
 
 
 def _field(name: str, fn: Callable[[Any], Any], raw: Any) -> Any:
@@ -217,107 +496,19 @@ def _field(name: str, fn: Callable[[Any], Any], raw: Any) -> Any:
         raise ValueError(f"{name}: {e}") from None
 
 
-def _word_list(row: dict[str, Any], name: str, known: tuple[str, ...]) -> frozenset[str]:
-    """An optional list of words from a fixed vocabulary: 'a;b' in CSV, a list or 'a;b' in JSON Lines."""
-    raw = row.get(name) or ""
-    words = [str(w) for w in raw] if isinstance(raw, list) else [p for p in re.split(r"[;|, ]+", str(raw)) if p]
-    bad = [w for w in words if w not in known]
-    if bad:
-        raise ValueError(f"{name} has unknown value(s) {', '.join(bad)} (known: {', '.join(known)})")
-    return frozenset(words)
+def parse_row(kind: str, row: dict[str, Any], limits: Limits) -> Record:
+    """One row of a kind, checked on its own (ValueError names the field and what is wrong)."""
+    c = _Checker(limits)
+    parser: dict[str, Callable[[dict[str, Any]], Record]] = {
+        "borrowers": c.borrower,
+        "loans": c.loan,
+        "installments": c.installment,
+        "repayments": c.repayment,
+    }
+    return parser[kind](row)
 
 
-def _borrower(row: dict[str, Any]) -> Borrower:
-    phone = _text(row, "phone")
-    if not _E164.match(phone or ""):
-        raise ValueError("phone is not in E.164 form (e.g. +8613800138000)")
-    email = _text(row, "email", required=False)
-    if email and not _EMAIL.match(email):
-        raise ValueError("email is not a valid address")
-    tz = _text(row, "timezone")
-    assert tz is not None
-    _field("timezone", zone, tz)
-    language = _text(row, "language") or ""
-    if not _LANGUAGE.match(language):
-        raise ValueError(f"language {language!r} is not a BCP 47 tag such as zh-CN")
-    opt = _word_list(row, "opt_out", CHANNELS)
-    return Borrower(
-        borrower_id=_ident(row, "borrower_id"),
-        name=_text(row, "name") or "",
-        phone=phone or "",
-        email=email,
-        wechat_openid=_text(row, "wechat_openid", required=False),
-        id_number=_text(row, "id_number", required=False),
-        address=_text(row, "address", required=False),
-        timezone=tz,
-        language=language,
-        jurisdiction=(_text(row, "jurisdiction") or "").upper(),
-        credit_grade=_text(row, "credit_grade", required=False),
-        opt_out=opt,
-        holds=_word_list(row, "holds", BORROWER_HOLDS),
-    )
-
-
-def _loan(row: dict[str, Any]) -> Loan:
-    currency = (_text(row, "currency") or "").upper()
-    if not _CURRENCY.match(currency):
-        raise ValueError(f"currency {currency!r} is not an ISO 4217 code")
-    places = minor_units(currency)
-    return Loan(
-        loan_id=_ident(row, "loan_id"),
-        borrower_id=_ident(row, "borrower_id"),
-        product=_text(row, "product") or "",
-        currency=currency,
-        principal=_field("principal", lambda v: parse_money(v, places=places, allow_zero=False), row.get("principal")),
-        disbursed_on=_field("disbursed_on", parse_date, row.get("disbursed_on")),
-        holds=_word_list(row, "holds", LOAN_HOLDS),
-    )
-
-
-def _any_currency_money(raw: object) -> Decimal:
-    """Decimals up to the most any currency has; the loan's own currency is checked once known."""
-    return parse_money(raw, places=MAX_MINOR_UNITS, quantize=False)
-
-
-def _installment(row: dict[str, Any]) -> InstallmentRow:
-    seq_raw = _text(row, "seq")
-    if not (seq_raw or "").isdigit() or int(seq_raw or 0) < 1:
-        raise ValueError(f"seq {seq_raw!r} is not a positive whole number")
-    # The ledger knows the loan's currency; amounts are checked to at most 2 places here and to the
-    # currency's own minor units when the loan is known.
-    amounts = {n: _field(n, _any_currency_money, row.get(n)) for n in ("principal_due", "interest_due", "fee_due")}
-    if sum(amounts.values()) <= 0:
-        raise ValueError("installment amount due is zero")
-    return InstallmentRow(
-        loan_id=_ident(row, "loan_id"),
-        seq=int(seq_raw or 0),
-        due_date=_field("due_date", parse_date, row.get("due_date")),
-        **amounts,
-    )
-
-
-def _repayment(row: dict[str, Any]) -> RepaymentRow:
-    return RepaymentRow(
-        payment_id=_ident(row, "payment_id"),
-        loan_id=_ident(row, "loan_id"),
-        paid_at=_field("paid_at", parse_instant, row.get("paid_at")),
-        amount=_field(
-            "amount",
-            lambda v: parse_money(v, places=MAX_MINOR_UNITS, allow_zero=False, quantize=False),
-            row.get("amount"),
-        ),
-    )
-
-
-_PARSERS: dict[str, Callable[[dict[str, Any]], Record]] = {
-    "borrowers": _borrower,
-    "loans": _loan,
-    "installments": _installment,
-    "repayments": _repayment,
-}
-
-
-def _parent_key(kind: str, rec: Record) -> tuple[str, str] | None:
+def _parent_key(rec: Record) -> tuple[str, str] | None:
     if isinstance(rec, Loan):
         return "borrower", rec.borrower_id
     if isinstance(rec, InstallmentRow | RepaymentRow):
@@ -335,26 +526,26 @@ def _identity(rec: Record) -> tuple[object, ...]:
     return (rec.payment_id,)
 
 
-def parse_file(
-    key: str, body: bytes, known_parents: Callable[[str, set[str]], dict[str, str]] | None = None
-) -> ParsedFile:
+def parse_file(key: str, body: bytes, known_parents: KnownParents | None = None, limits: Limits | None = None) -> ParsedFile:
     """Validate a file. ``known_parents(kind, ids)`` returns, of the given parent ids, those that exist
-    mapped to their currency ('' for borrowers); it is asked once per file."""
+    (with a loan's currency and disbursement date); it is asked once per file."""
     kind, fmt = kind_of(key)
+    lim = limits or Limits(datetime.now(UTC))
     out = ParsedFile(kind)
     seen: dict[tuple[object, ...], int] = {}
-    for n, row, error in read_rows(body, fmt, kind):
+    for n, line, row, error in read_rows(body, fmt, kind, out.warnings):
+        out.lines[n] = line
         if error or row is None:
-            out.rejects.append(Reject(n, error or "empty row"))
+            out.reject(n, error or "empty row")
             continue
         try:
-            rec = _PARSERS[kind](row)
+            rec = parse_row(kind, row, lim)
         except ValueError as e:
-            out.rejects.append(Reject(n, str(e)))
+            out.reject(n, str(e))
             continue
         ident = _identity(rec)
         if ident in seen:
-            out.rejects.append(Reject(n, f"duplicate of row {seen[ident]} in this file"))
+            out.reject(n, f"duplicate of row {seen[ident]} in this file")
             continue
         seen[ident] = n
         out.records.append((n, rec))
@@ -364,10 +555,10 @@ def parse_file(
     return out
 
 
-def _check_parents(out: ParsedFile, known_parents: Callable[[str, set[str]], dict[str, str]]) -> None:
+def _check_parents(out: ParsedFile, known_parents: KnownParents) -> None:
     wanted: dict[str, set[str]] = {}
     for _, rec in out.records:
-        parent = _parent_key(out.kind, rec)
+        parent = _parent_key(rec)
         if parent:
             wanted.setdefault(parent[0], set()).add(parent[1])
     if not wanted:
@@ -376,18 +567,27 @@ def _check_parents(out: ParsedFile, known_parents: Callable[[str, set[str]], dic
     known = known_parents(parent_kind, ids)
     kept: list[tuple[int, Record]] = []
     for n, rec in out.records:
-        parent = _parent_key(out.kind, rec)
+        parent = _parent_key(rec)
         assert parent is not None
         if parent[1] not in known:
-            out.rejects.append(Reject(n, f"unknown {parent_kind} {parent[1]!r}"))
+            out.reject(n, f"unknown {parent_kind} {parent[1]!r}")
             continue
-        currency = known[parent[1]]
-        reason = _currency_places_problem(rec, currency) if currency else None
+        info = known[parent[1]]
+        reason = _against_parent(rec, info)
         if reason:
-            out.rejects.append(Reject(n, reason))
+            out.reject(n, reason)
             continue
-        kept.append((n, _in_minor_units(rec, currency) if currency else rec))
+        kept.append((n, _in_minor_units(rec, info.currency) if info.currency else rec))
     out.records = kept
+
+
+def _against_parent(rec: Record, loan: Parent) -> str | None:
+    if loan.disbursed_on is not None:
+        if isinstance(rec, InstallmentRow) and rec.due_date < loan.disbursed_on:
+            return f"due_date {rec.due_date.isoformat()} is before the loan's disbursed_on {loan.disbursed_on.isoformat()}"
+        if isinstance(rec, RepaymentRow) and rec.paid_at.date() < loan.disbursed_on:
+            return f"paid_at {rec.paid_at.isoformat()} is before the loan's disbursed_on {loan.disbursed_on.isoformat()}"
+    return _currency_places_problem(rec, loan.currency) if loan.currency else None
 
 
 def _in_minor_units(rec: Record, currency: str) -> Record:

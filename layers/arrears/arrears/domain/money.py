@@ -5,37 +5,55 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from .iso4217 import MINOR_UNITS
+
 _PLAIN = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 
-#: ISO 4217 minor-unit exponents that differ from the default of 2.
-_MINOR_UNITS = {"JPY": 0, "KRW": 0, "VND": 0, "IDR": 2, "BHD": 3, "KWD": 3}
+#: the most minor digits any ISO 4217 currency has (CLF, UYW: 4)
+MAX_MINOR_UNITS = max(MINOR_UNITS.values())
+#: digits an amount may be written with at all (before any configured maximum): far beyond any loan,
+#: and well inside Decimal's 28-digit context, so arithmetic on an accepted amount is always exact
+MAX_DIGITS = 24
 
 
-MAX_MINOR_UNITS = max(_MINOR_UNITS.values())
+def is_currency(code: str) -> bool:
+    return code in MINOR_UNITS
 
 
 def minor_units(currency: str) -> int:
-    return _MINOR_UNITS.get(currency.upper(), 2)
+    return MINOR_UNITS.get(currency.upper(), 2)
 
 
-def parse_money(raw: object, *, places: int = 2, allow_zero: bool = True, quantize: bool = True) -> Decimal:
+def parse_money(
+    raw: object,
+    *,
+    places: int = 2,
+    allow_zero: bool = True,
+    quantize: bool = True,
+    maximum: Decimal | None = None,
+) -> Decimal:
     """Parse an amount exactly. Rejects floats' artefacts (more decimals than the currency has),
-    exponents, negatives and non-numbers with a reason naming what is wrong."""
+    exponents, negatives, absurdly long numbers and non-numbers with a reason naming what is wrong."""
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         raise ValueError("amount is missing")
-    if isinstance(raw, bool):
+    if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
         raise ValueError(f"amount {raw!r} is not a number")
     text = str(raw).strip()
     if text.startswith("-") and _PLAIN.match(text[1:]):
-        raise ValueError(f"amount {text!r} is negative")
+        raise ValueError(f"amount {text[:40]!r} is negative")
     if not _PLAIN.match(text):
-        raise ValueError(f"amount {text!r} is not a plain decimal number (digits, optionally a point and decimals)")
+        raise ValueError(f"amount {text[:40]!r} is not a plain decimal number (digits, optionally a point and decimals)")
+    whole, _, decimals = text.partition(".")
+    if len(whole.lstrip("0")) + len(decimals) > MAX_DIGITS:
+        raise ValueError(f"amount {text[:40]!r}... has more than {MAX_DIGITS} digits")
     try:
         value = Decimal(text)
     except InvalidOperation:
         raise ValueError(f"amount {text!r} is not a number") from None
     if not allow_zero and value == 0:
         raise ValueError(f"amount {text!r} must be greater than zero")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"amount {text!r} is above the maximum of {maximum} (setting MaxAmount)")
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and -exponent > places:
         raise ValueError(f"amount {text!r} has more than {places} decimal places")

@@ -89,6 +89,7 @@ class ShardPlan(NamedTuple):
     unassigned: Counter[str]  # loans whose jurisdiction has no strategy, by jurisdiction
     no_segment: int  # loans the strategy has no segment for
     outcome: dict[str, str]  # loan id -> what planning decided for it, in words (arrears explain)
+    failed: dict[str, str] = {}  # loan id -> why it could not be planned (its data broke a rule's arithmetic)
 
 
 def plan_loans(strategies: Mapping[str, Strategy], loans: Iterable[Candidate], now: datetime) -> ShardPlan:
@@ -99,6 +100,7 @@ def plan_loans(strategies: Mapping[str, Strategy], loans: Iterable[Candidate], n
     unassigned: Counter[str] = Counter()
     no_segment = 0
     outcome: dict[str, str] = {}
+    failed: dict[str, str] = {}
     for c in loans:
         loan_id = c.view.loan_id
         held = next((h for h in PLANNING_HOLDS if h in c.holds), None)
@@ -119,13 +121,18 @@ def plan_loans(strategies: Mapping[str, Strategy], loans: Iterable[Candidate], n
             no_segment += 1
             outcome[loan_id] = f"no segment of {arm} matches {c.view.bucket} at DPD {c.view.dpd}"
             continue
-        proposed = propose(strategy, c.view, c.today, now, variant)
-        for p in proposed:
-            work.append(Work(p, c.borrower_id, c.currency, c.view.bucket, c.view.dpd, now, c.view.overdue))
+        try:  # one loan's absurd data must not stop the others' planning
+            proposed = propose(strategy, c.view, c.today, now, variant)
+            loan_work = [Work(p, c.borrower_id, c.currency, c.view.bucket, c.view.dpd, now, c.view.overdue) for p in proposed]
+        except (ArithmeticError, ValueError, TypeError, KeyError) as e:
+            failed[loan_id] = f"{type(e).__name__}: {e}"[:300]
+            outcome[loan_id] = f"not planned: {failed[loan_id]}"
+            continue
+        work += loan_work
         outcome[loan_id] = (
             f"proposed {', '.join(p.step_id for p in proposed)} ({arm}, segment {segment.name})"
             if proposed
             else f"nothing due today in {arm}, segment {segment.name} (steps done, not yet due, waiting on a "
             "condition or the cool-down)"
         )
-    return ShardPlan(work, gated, unassigned, no_segment, outcome)
+    return ShardPlan(work, gated, unassigned, no_segment, outcome, failed)

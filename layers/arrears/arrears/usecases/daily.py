@@ -63,18 +63,25 @@ def run_shard(settings: Settings, work: ShardWork, time_left_ms: Callable[[], in
         delinquent: list[tuple[LoanModel, Assessment]] = []
         for loan in page:
             result.evaluated += 1
-            a = assess(store.unpaid_of(loan), loan.tz, work.run_at, settings.grace_days, settings.buckets)
+            try:  # one loan's data must never stop the shard: it is recorded and the others go on
+                a = assess(store.unpaid_of(loan), loan.tz, work.run_at, settings.grace_days, settings.buckets)
+                c = candidate(loan, a) if a.bucket != CURRENT else None
+            except (ArithmeticError, ValueError, TypeError, KeyError) as e:
+                _loan_failed(settings, sink, loan, work.run_at, e)
+                stats["failed"] += 1
+                continue
             if a.bucket != loan.bucket:
                 result.transitions += 1
                 markers.append(store.eval_marker(loan.loan_id, work.run_at))
             elif loan.promise_until and a.local_day.isoformat() > loan.promise_until:
                 markers.append(store.eval_marker(loan.loan_id, work.run_at))  # the stream settles it: broken
-            if a.bucket != CURRENT:
+            if c is not None:
                 result.delinquent += 1
-                candidates.append(candidate(loan, a))
+                candidates.append(c)
                 delinquent.append((loan, a))
         result.items_read += page.total_count
         shard_plan = plan_loans(strategies, candidates, work.run_at)
+        stats["failed"] += len(shard_plan.failed)
         for loan, a in delinquent:
             sink.add(
                 fact(
@@ -115,6 +122,13 @@ def run_shard(settings: Settings, work: ShardWork, time_left_ms: Callable[[], in
     metrics.add_metric(name="LoansDelinquent", unit="Count", value=result.delinquent)
     logger.info("shard evaluated", extra={"shard": work.shard, **result.__dict__})
     return result
+
+
+def _loan_failed(settings: Settings, sink: FactSink, loan: LoanModel, run_at: datetime, e: Exception) -> None:
+    reason = f"{type(e).__name__}: {e}"[:300]
+    logger.warning("loan not evaluated; the others go on", extra={"loan_id": loan.loan_id, "reason": reason})
+    metrics.add_metric(name="LoansFailed", unit="Count", value=1)
+    sink.add(fact(settings, "loan_failed", run_at, loan, SOURCE, reason=reason, key=iso(run_at)))
 
 
 def active_strategies(settings: Settings, run_at: datetime) -> dict[str, Strategy]:

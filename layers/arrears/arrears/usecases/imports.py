@@ -1,16 +1,21 @@
-"""Import one platform file from S3 into the ledger, with a rejects report next to it."""
+"""Import one platform file from S3 into the ledger, with a rejects report next to it.
+
+Every object in the imports bucket gets a report (``<key>.rejects.json``), except the reports
+themselves: a file with an unsupported name is rejected whole, saying which names work. Every row
+is decided before anything is written; a file rejected whole writes nothing.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from ..adapters import ledger_import
 from ..adapters.clients import client
-from ..domain.importing import FileRejected, parse_file
+from ..config import ImportSettings
+from ..domain.importing import MAX_BYTES, REJECTS_SUFFIX, FileRejected, Limits, kind_of, parse_file
 from ..observability import logger, metrics
-
-REJECTS_SUFFIX = ".rejects.json"
 
 
 @dataclass(frozen=True)
@@ -21,29 +26,46 @@ class ImportResult:
     accepted: int
     rejected: int
     rejected_whole: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
 
 
-def import_object(bucket: str, key: str) -> ImportResult:
+def limits(s: ImportSettings, now: datetime) -> Limits:
+    return Limits(now, s.max_amount, s.max_text, s.years_back, s.years_ahead, timedelta(hours=s.paid_ahead_hours))
+
+
+def import_object(bucket: str, key: str, s: ImportSettings, now: datetime) -> ImportResult | None:
+    """Import one object; None for the importer's own reports (nothing to do)."""
     if key.endswith(REJECTS_SUFFIX):
-        return ImportResult(key, None, 0, 0, 0, "a rejects report is not an import file")
+        return None
     s3 = client("s3")
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     try:
-        parsed = parse_file(key, body, ledger_import.known_parents)
+        kind_of(key)  # a wrong name is rejected before the body is read
+        obj = s3.get_object(Bucket=bucket, Key=key)
+        if int(obj.get("ContentLength") or 0) > MAX_BYTES:
+            raise FileRejected(f"file is larger than {MAX_BYTES} bytes; split it")
+        parsed = parse_file(key, obj["Body"].read(), ledger_import.known_parents, limits(s, now))
     except FileRejected as e:
         result = ImportResult(key, None, 0, 0, 0, str(e))
         _write_report(bucket, key, result, [])
         logger.warning("import file rejected whole", extra={"key": key, "reason": str(e)})
         return result
-    ledger_import.write_records(rec for _, rec in parsed.records)
-    result = ImportResult(key, parsed.kind, parsed.rows_total, len(parsed.records), len(parsed.rejects))
-    _write_report(bucket, key, result, [{"row": r.row, "reason": r.reason} for r in parsed.rejects])
+    prepared = ledger_import.prepare(parsed.records, s.max_item_bytes)
+    for row, reason in prepared.too_large:
+        parsed.reject(row, reason)
+    too_large = {row for row, _ in prepared.too_large}
+    parsed.records = [(n, rec) for n, rec in parsed.records if n not in too_large]
+    parsed.rejects.sort(key=lambda r: r.row)
+    ledger_import.write(prepared.writes)
+    result = ImportResult(
+        key, parsed.kind, parsed.rows_total, len(parsed.records), len(parsed.rejects), None, parsed.warnings
+    )
+    _write_report(bucket, key, result, [r.as_dict() for r in parsed.rejects])
     metrics.add_metric(name="ImportedRows", unit="Count", value=result.accepted)
     metrics.add_metric(name="RejectedRows", unit="Count", value=result.rejected)
-    logger.info("imported", extra=result.as_dict())
+    logger.info("imported", extra={k: v for k, v in result.as_dict().items() if k != "warnings"})
     return result
 
 
@@ -53,6 +75,6 @@ def _write_report(bucket: str, key: str, result: ImportResult, rejects: list[dic
     client("s3").put_object(
         Bucket=bucket,
         Key=key + REJECTS_SUFFIX,
-        Body=json.dumps(body, indent=1).encode(),
+        Body=json.dumps(body, indent=1, ensure_ascii=False).encode(),
         ContentType="application/json",
     )

@@ -21,9 +21,11 @@ from ..domain.delinquency import assess
 from ..domain.ledger import ZERO, Installment, add_installment, allocate, apply_payment
 from ..domain.money import to_minor
 from ..domain.promises import Promise
+from ..domain.restrictions import Restrictions
+from ..domain.timeutil import iso
 from ..observability import logger
 from .collect import Outcome, apply, apply_plans, finish, open_promises, resolve_promise
-from .recording import fact
+from .recording import LoanLike, fact
 
 SOURCE = "ledger-events"
 
@@ -65,7 +67,7 @@ def _incremental(loan: LoanModel, changes: list[LedgerChange]) -> tuple[bool, li
     applied = set(loan.payment_ids or ())
     repayments: list[LedgerChange] = []
     for c in changes:
-        if c.unchanged or c.entry == "LOAN" or c.entry.startswith(("EVAL#", "PLAN#", "PTP#")):
+        if c.unchanged or c.entry == "LOAN" or c.entry.startswith(("EVAL#", "PLAN#", "PTP#", "HOLD#")):
             continue
         if c.event != "INSERT" or c.new is None:
             return False, []
@@ -92,6 +94,24 @@ def _incremental(loan: LoanModel, changes: list[LedgerChange]) -> tuple[bool, li
             repayments.append(c)
     _store_balance(loan, unpaid, credit, paid_total, applied)
     return True, repayments
+
+
+def _apply_holds(loan: LoanModel, changes: list[LedgerChange]) -> None:
+    """The holds in force: the platform's (on its LOAN entry) and each other source's (``HOLD#`` entries,
+    placed and lifted by operators); each source changes only its own."""
+    sources = Restrictions.from_json(loan.hold_sources)
+    if not loan.hold_sources and loan.holds:  # a loan stored before holds had sources: the platform's
+        sources = sources.with_source("holds", "platform", loan.holds)
+    before = sources
+    for c in changes:
+        if c.entry == "LOAN" and c.new is not None:
+            sources = sources.with_source("holds", "platform", c.new.get("holds") or ())
+        elif c.entry.startswith("HOLD#"):
+            _, hold, source = c.entry.split("#", 2)
+            sources = sources.with_entry("holds", hold, source, c.event != "REMOVE")
+    if sources != before or loan.hold_sources is None:
+        loan.hold_sources = sources.to_json() if sources.names("holds") else None
+        loan.holds = set(sources.names("holds")) or None
 
 
 def _store_balance(loan: LoanModel, unpaid: tuple, credit: Decimal, paid_total: Decimal, applied: set[str]) -> None:
@@ -130,6 +150,11 @@ def reevaluate(settings: Settings, by_loan: dict[str, list[LedgerChange]], sink:
     for loan_id, changes in by_loan.items():
         try:
             one = _evaluate(settings, loan_id, changes, states, fresh, borrowers)
+        except DATA_ERRORS as e:  # the loan's own data: retrying cannot help; recorded, the others go on
+            reason = f"{type(e).__name__}: {e}"[:300]
+            logger.warning("loan not re-evaluated: its data", extra={"loan_id": loan_id, "reason": reason})
+            out.facts.append(_failed_fact(settings, loan_id, changes, states, reason))
+            continue
         except Exception:
             logger.exception("loan not re-evaluated; its records will be retried", extra={"loan_id": loan_id})
             failed.add(loan_id)
@@ -138,6 +163,27 @@ def reevaluate(settings: Settings, by_loan: dict[str, list[LedgerChange]], sink:
             out.merge(one)
     finish(settings, out, sink)
     return failed
+
+
+#: errors a loan's own data raises (an absurd date, a malformed entry): retried in vain, so recorded
+DATA_ERRORS = (ArithmeticError, ValueError, TypeError, KeyError)
+
+
+def _failed_fact(
+    settings: Settings, loan_id: str, changes: list[LedgerChange], states: dict[str, LoanModel], reason: str
+) -> Any:
+    at = max(c.at for c in changes)
+    loan = states.get(loan_id)
+    who: LoanLike = loan if loan is not None else _Unknown(loan_id)
+    return fact(settings, "loan_failed", at, who, SOURCE, reason=reason, key=f"{iso(at)}|{len(changes)}")
+
+
+class _Unknown(NamedTuple):
+    """A loan the stream has no state of yet (its first entries failed)."""
+
+    loan_id: str
+    borrower_id: str = ""
+    currency: str = ""
 
 
 def _evaluate(
@@ -155,9 +201,7 @@ def _evaluate(
         logger.warning("ledger entries for an unknown loan; skipped", extra={"loan_id": loan_id})
         return None
     loan.due_shard = store.shard_of(loan_id, settings.shard_count)
-    for c in changes:
-        if c.entry == "LOAN" and c.new is not None:
-            loan.holds = set(c.new.get("holds") or ()) or None  # dispute, hardship, paused
+    _apply_holds(loan, changes)
     from_bucket = loan.bucket
     done, repaid = _incremental(loan, changes)
     if not done:

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from ..adapters import store
 from ..adapters.channels import ChannelError, Message, Sender
-from ..adapters.contact_ledger import ledger_of, record_call, reserve_contact
+from ..adapters.contact_ledger import ledger_of, record_call, reserve_contact, restrictions_of
 from ..adapters.facts_sink import FactSink
 from ..adapters.models import BorrowerModel, LedgerModel, LoanModel
 from ..config import Settings
@@ -19,6 +19,7 @@ from ..domain.compliance import ContactRequest, Holds, rules_for
 from ..domain.delinquency import assess
 from ..domain.money import to_minor
 from ..domain.promises import promise_from_call
+from ..domain.restrictions import Restrictions, effective
 from ..domain.strategy import SendDecision, decide_send
 from ..domain.templates import render
 from ..domain.timeutil import iso
@@ -68,10 +69,14 @@ class Deferred(Exception):
         self.retry_at = retry_at
 
 
-def holds_of(profile: BorrowerModel, loan: LoanModel) -> Holds:
-    on_borrower, on_loan = set(profile.holds or ()), set(loan.holds or ())
+def holds_of(profile: BorrowerModel, loan: LoanModel, others: Restrictions | None = None) -> Holds:
+    """What stops contact, from every source: the platform's entries on the borrower item, the others'
+    (borrower, operator, provider) on the contact ledger, and the loan's holds in force."""
+    others = others or Restrictions()
+    on_borrower = effective(profile.holds, others.names("holds"))
+    on_loan = set(loan.holds or ())
     return Holds(
-        opt_outs=frozenset(profile.opt_out or ()),
+        opt_outs=effective(profile.opt_out, others.names("opt_out")),
         deceased="deceased" in on_borrower,
         bankrupt="bankrupt" in on_borrower,
         cease_contact="cease_contact" in on_borrower,
@@ -103,7 +108,7 @@ def _guard(
             profile.borrower_id, msg.loan_id, msg.action_id, msg.channel, now, (profile.timezone,), number=number
         ),
         rules_for(profile.jurisdiction),
-        holds_of(profile, loan),
+        holds_of(profile, loan, restrictions_of(ctx.ledger)),
         known=ledger_of(ctx.ledger),
     )
     if verdict.allowed:  # the reason says which rules it passed: every contact can be explained
@@ -172,9 +177,11 @@ def send_action(
     )
     if decision.verdict == "send" and (loan is None or profile is None or contact is None):
         decision = SendDecision("block", "borrower or loan not found")
+    content: tuple[Any, str | None] | str = "not prepared"
     if decision.verdict == "send" and loan is not None and profile is not None and contact is not None:
+        content = _content(settings, msg, loan, now)  # a str: the loan's data cannot be rendered (why)
         number = number_key(contact.phone) if msg.channel == "voice" else None
-        decision = _guard(msg, profile, loan, ctx, now, record, number)
+        decision = SendDecision("block", content) if isinstance(content, str) else _guard(msg, profile, loan, ctx, now, record, number)
     if decision.verdict != "send" or loan is None or contact is None:
         status = "cancelled" if decision.verdict == "cancel" else "blocked"
         reason = decision.reason or status
@@ -184,12 +191,8 @@ def send_action(
         return status
     if not store.move_action(msg.loan_id, msg.action_id, "planned", "sent", sent_at=now):
         return "sent"  # another delivery of this message claimed it first
-    a = assess(store.unpaid_of(loan), loan.tz, now, settings.grace_days, settings.buckets)
-    body = (
-        None
-        if msg.channel == "voice"
-        else render(msg.template, overdue=str(a.overdue), currency=loan.currency, dpd=a.dpd)
-    )
+    assert isinstance(content, tuple)
+    a, body = content
     to = sender.address(contact) or ""
     try:
         delivery = sender.send(
@@ -210,6 +213,17 @@ def send_action(
     if delivery.outcome is not None:
         _call_outcome(settings, msg, loan, delivery.outcome, a.overdue, now, record, delivery.assumed)
     return "sent"
+
+
+def _content(settings: Settings, msg: ActionMessage, loan: LoanModel, now: datetime) -> tuple[Any, str | None] | str:
+    """Today's assessment and the message text, or why the loan's data cannot give them."""
+    try:
+        a = assess(store.unpaid_of(loan), loan.tz, now, settings.grace_days, settings.buckets)
+        if msg.channel == "voice":
+            return a, None
+        return a, render(msg.template, overdue=str(a.overdue), currency=loan.currency, dpd=a.dpd)
+    except (ArithmeticError, ValueError, TypeError, KeyError) as e:
+        return f"cannot be sent: {type(e).__name__}: {e}"[:300]
 
 
 def _provider_failed(msg: ActionMessage, e: ChannelError, record: Callable[..., None]) -> str:
