@@ -114,3 +114,53 @@ def test_a_platform_re_import_never_lifts_a_borrower_opt_out_or_an_operator_hold
     store.place_hold("SL1", "dispute", "operator", False, now)
     stack.runner.pump()
     assert not LoanModel.get("SL1", consistent_read=True).holds
+
+
+def _facts(stack, kind: str) -> list[dict]:
+    from arrears.adapters.clients import client
+
+    s3 = client("s3")
+    out = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.outcomes_bucket, Prefix="facts/"):
+        for obj in page.get("Contents", []):
+            body = s3.get_object(Bucket=stack.outcomes_bucket, Key=obj["Key"])["Body"].read().decode()
+            out += [f for f in map(json.loads, body.splitlines()) if f["fact_type"] == kind]
+    return out
+
+
+def test_one_loans_absurd_data_never_stops_the_stream_or_the_daily_run(stack):
+    """Data that got past the importer (written before it was hardened, or by hand) is recorded with
+    its reason by the stage it breaks, and the other loans go on."""
+    from arrears.adapters.clients import client
+    from arrears.adapters.models import LoanModel
+    from tests.hostile.generate import B_HEAD, I_HEAD, L_HEAD, _b
+
+    stack.runner.clock.now = datetime(2026, 3, 10, tzinfo=UTC)
+    stack._bound()
+    stack.upload("borrowers/poison.csv", (B_HEAD + _b("PB1") + _b("PB2")).encode())
+    stack.upload("loans/poison.csv", (L_HEAD + "PL1,PB1,cash-3m,CNY,300,2026-02-01,\nPL2,PB2,cash-3m,CNY,300,2026-02-01,\n").encode())
+    stack.upload("installments/poison.csv", (I_HEAD + "PL1,1,2026-03-01,100,0,0\nPL2,1,2026-03-01,100,0,0\n").encode())
+    # a ledger entry no importer would accept, written straight into the table: the stream records it
+    client("dynamodb").put_item(
+        TableName=stack.dep.physical["LedgerTable"],
+        Item={"loan_id": {"S": "PL1"}, "entry": {"S": "INST#0002"}, "seq": {"N": "2"}, "due_date": {"S": "soon"},
+              "principal_due": {"N": "1"}, "interest_due": {"N": "0"}, "fee_due": {"N": "0"}},
+    )
+    stack.runner.pump()
+    assert [f["loan_id"] for f in _facts(stack, "loan_failed")] == ["PL1"]
+    # a loan state 739,706 days past due (a year-1 due date from before the hardening)
+    poisoned = LoanModel.get("PL2", consistent_read=True)
+    poisoned.unpaid = [[1, "0001-01-01", poisoned.unpaid[0][2]]]
+    poisoned.next_due = "0001-01-01"
+    poisoned.save()
+    good = LoanModel.get("HL1", consistent_read=True)
+    run_at = datetime(2026, 3, 11, 1, 0, tzinfo=UTC)
+    stack.runner.clock.now = run_at
+    stack.runner.schedule("DailyRunFunction").fire(run_at)
+    stack.runner.pump()
+    assert not stack.runner.stats.errors, stack.runner.stats.errors
+    assert stack.runner.stats.dead_lettered == 0
+    evaluated = {f["loan_id"]: f for f in _facts(stack, "loan_evaluated")}
+    assert evaluated["PL2"]["dpd"] > 700_000  # evaluated, its expected recovery computed without overflow
+    assert not (evaluated["PL2"]["reason"] or "").startswith("not planned"), evaluated["PL2"]["reason"]
+    assert good.loan_id in evaluated

@@ -426,7 +426,8 @@ def probability_of_payment(loan: LoanView) -> float:
     """A documented heuristic until a trained model exists: high early in delinquency and falling
     with DPD (a logistic curve, half at 45 DPD), lower for each broken promise, higher for a history
     of payments, halved when the borrower cannot be reached; kept within 1%-95%."""
-    p = 0.85 / (1.0 + math.exp((loan.dpd - 45) / 15))
+    z = (loan.dpd - 45) / 15
+    p = 0.85 / (1.0 + math.exp(z)) if z < 700 else 0.0  # exp overflows a float past ~709
     p *= 0.7**loan.broken_promises
     p *= 1.0 + 0.08 * min(loan.payments_made, 5)
     if not loan.reachable:
