@@ -5,12 +5,13 @@ import json
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
+from arrears import clock
 from arrears.adapters.models import bind
 from arrears.config import settings
 from arrears.domain.timeutil import parse_instant
 from arrears.observability import logger, metrics
 from arrears.usecases.daily import run_shard
-from arrears.usecases.dispatch import dispatch
+from arrears.usecases.dispatch import dispatch, watch_run
 from arrears.usecases.fanout import Dispatch, ShardWork
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -19,7 +20,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 def parse_work(body: str) -> ShardWork | Dispatch:
     data = json.loads(body)
     if isinstance(data, dict) and "dispatch" in data:
-        return Dispatch(parse_instant(data["dispatch"]))
+        return Dispatch(parse_instant(data["dispatch"]), watch=bool(data.get("watch")))
     if not isinstance(data, dict) or "shard" not in data or "run_at" not in data:
         raise ValueError("work item needs 'shard' and 'run_at' (or 'dispatch')")
     return ShardWork(parse_instant(data["run_at"]), str(data["shard"]), data.get("start_key"))
@@ -33,7 +34,9 @@ def handler(event: dict, context) -> dict:  # type: ignore[no-untyped-def]
 
     def record_handler(record) -> None:  # type: ignore[no-untyped-def]
         work = parse_work(record.body)
-        if isinstance(work, Dispatch):
+        if isinstance(work, Dispatch) and work.watch:
+            watch_run(s, work, clock.now())
+        elif isinstance(work, Dispatch):
             dispatch(s, work.run_at)
         else:
             run_shard(s, work, context.get_remaining_time_in_millis)

@@ -212,10 +212,20 @@ class SqsSource:
         return len(records)
 
     def release(self, clock: Clock) -> None:
-        """Messages hidden until a simulated time that has come become visible."""
+        """Messages hidden until a simulated time that has come become visible. A message sent with a
+        delay (DelaySeconds, real time in moto) is held until that much simulated time has passed."""
+        from moto.sqs.models import sqs_backends
+
+        queue = sqs_backends[ACCOUNT][REGION].get_queue(self.queue_url.rsplit("/", 1)[1])
+        real_ms = unix_time_millis()
+        for m in queue._messages:
+            if m.delayed_until > real_ms and m.id not in self.held:
+                self.held[m.id] = (m, clock.now + timedelta(seconds=round((m.delayed_until - real_ms) / 1000)))
+                m.delayed_until = float("inf")
         for message_id, (message, at) in list(self.held.items()):
             if at <= clock.now:
                 message.visible_at = 0
+                message.delayed_until = 0
                 del self.held[message_id]
 
 

@@ -36,6 +36,7 @@ TAKEN_OUT = {
     "AWS::Glue::Table",
     "AWS::Athena::WorkGroup",
     "AWS::SES::EmailIdentity",  # moto's CloudFormation lacks it: verified through the SES API instead
+    "AWS::CloudWatch::Alarm",  # moto's CloudFormation lacks it: created through the CloudWatch API instead
 }
 
 
@@ -300,6 +301,9 @@ def _create_analytics(dep: Deployed) -> None:
         elif res["Type"] == "AWS::Athena::WorkGroup":
             athena.create_work_group(Name=props["Name"], Configuration=props.get("WorkGroupConfiguration", {}))
             dep.physical[name] = props["Name"]
+        elif res["Type"] == "AWS::CloudWatch::Alarm":
+            client("cloudwatch").put_metric_alarm(AlarmName=f"{STACK}-{name}", **props)
+            dep.physical[name] = f"{STACK}-{name}"
         elif res["Type"] == "AWS::SES::EmailIdentity":
             client("ses").verify_email_identity(EmailAddress=props["EmailIdentity"])  # moto verifies at once
             dep.physical[name] = props["EmailIdentity"]

@@ -48,6 +48,7 @@ class Settings(NamedTuple):
     business_tz: str
     capacity: Mapping[str, int]  # channel -> work dispatched a day (channels not named: unlimited)
     strategy_for: Mapping[str, str]  # jurisdiction -> strategy id
+    dispatch_deadline_minutes: int = 120  # after the run: dispatch what arrived, naming missing shards
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -108,6 +109,7 @@ class Settings(NamedTuple):
             business_tz=business_tz,
             capacity=capacity,
             strategy_for=strategy_for,
+            dispatch_deadline_minutes=integer("DISPATCH_DEADLINE_MINUTES", 120, 15, 1440),
         )
         if problems:
             raise ConfigError("bad configuration: " + "; ".join(problems))

@@ -53,6 +53,13 @@ def shard_done(run_at: datetime, shard: str) -> int:
     return len(item.shards_done or ())
 
 
+def shards_done_of(run_at: datetime) -> set[str]:
+    try:
+        return set(RunModel.get(iso(run_at), consistent_read=True).shards_done or ())
+    except RunModel.DoesNotExist:
+        return set()
+
+
 def save_summary(run_at: datetime, summary: dict) -> None:
     RunModel(iso(run_at)).update(actions=[RunModel.summary.set(json.dumps(summary, sort_keys=True))])
 

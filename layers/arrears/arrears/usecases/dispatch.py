@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from ..adapters import runs, store
@@ -22,6 +22,7 @@ from ..domain.planning import Work
 from ..domain.strategies import prioritise
 from ..domain.timeutil import iso
 from ..observability import logger, metrics
+from .fanout import Dispatch, watch
 from .recording import fact
 from .reporting import RUNS_PREFIX
 
@@ -39,7 +40,23 @@ def summary_key(settings: Settings, run_at: datetime) -> str:
     return f"{RUNS_PREFIX}/dt={day}/run-{iso(run_at).replace(':', '')}.json"
 
 
-def dispatch(settings: Settings, run_at: datetime) -> dict[str, Any]:
+def watch_run(settings: Settings, run: Dispatch, now: datetime) -> str:
+    """The fan-out's watch on a run: nothing once it is dispatched; the dispatch itself if every shard
+    has planned (the last shard's request was lost); another look later while shards are still at work;
+    past the deadline (``DispatchDeadlineMinutes`` after the run), the dispatch of what arrived, with
+    the missing shards named in the summary, logged as an error and counted in the ShardsMissing
+    metric (an alarm watches it). The missing shards' loans are proposed again by the next run."""
+    if runs.summary_of(run.run_at) is not None:
+        return "dispatched"
+    missing = sorted({f"{n:04d}" for n in range(settings.shard_count)} - runs.shards_done_of(run.run_at))
+    if missing and now < run.run_at + timedelta(minutes=settings.dispatch_deadline_minutes):
+        watch(settings, run)
+        return "waiting"
+    dispatch(settings, run.run_at, missing)
+    return "dispatched late" if missing else "dispatched"
+
+
+def dispatch(settings: Settings, run_at: datetime, missing: list[str] | None = None) -> dict[str, Any]:
     """Returns the run's summary. Every write is idempotent (PLAN entries keyed by the deterministic
     action id, facts by their fact id, the summary overwritten), so a redelivered or repeated dispatch
     request redoes the same writes and changes nothing; once a run's summary exists it is skipped."""
@@ -99,6 +116,7 @@ def dispatch(settings: Settings, run_at: datetime) -> dict[str, Any]:
         "without_strategy": {k.split(":", 1)[1]: n for k, n in sorted(totals.items()) if k.startswith("unassigned:")},
         "without_segment": totals.get("no_segment", 0),
         "by_arm": _count(f"{p.strategy} v{p.version} {p.variant}" for p in plan.work),
+        "shards_missing": missing or [],
     }
     runs.save_summary(run_at, summary)
     client("s3").put_object(
@@ -109,6 +127,9 @@ def dispatch(settings: Settings, run_at: datetime) -> dict[str, Any]:
     )
     metrics.add_metric(name="WorkDispatched", unit="Count", value=len(plan.work))
     metrics.add_metric(name="WorkDeferredByCapacity", unit="Count", value=len(plan.deferred))
+    metrics.add_metric(name="ShardsMissing", unit="Count", value=len(missing or []))
+    if missing:
+        logger.error("run dispatched without every shard", extra={"run_at": iso(run_at), "missing": missing})
     logger.info("run dispatched", extra={k: v for k, v in summary.items() if not isinstance(v, dict)})
     return summary
 

@@ -23,12 +23,24 @@ class ShardWork(NamedTuple):
 
 
 class Dispatch(NamedTuple):
-    """Every shard has planned: rank the whole run's proposals and dispatch them."""
+    """Every shard has planned: rank the whole run's proposals and dispatch them. With ``watch``, the
+    fan-out's watch on the run: if the last shard never asks (a shard dead-lettered), it dispatches
+    what arrived once the run's deadline has passed, naming the missing shards."""
 
     run_at: datetime
+    watch: bool = False
 
     def body(self) -> str:
-        return json.dumps({"dispatch": iso(self.run_at)})
+        return json.dumps({"dispatch": iso(self.run_at), **({"watch": True} if self.watch else {})})
+
+
+#: how long the watch sleeps between looks at the run (SQS's longest message delay)
+WATCH_DELAY_S = 900
+
+
+def watch(settings: Settings, run: Dispatch) -> None:
+    """Look at the run again in WATCH_DELAY_S seconds."""
+    client("sqs").send_message(QueueUrl=settings.work_queue_url, MessageBody=run.body(), DelaySeconds=WATCH_DELAY_S)
 
 
 def start_run(settings: Settings, run_at: datetime) -> int:
@@ -42,5 +54,6 @@ def start_run(settings: Settings, run_at: datetime) -> int:
         )
         if resp.get("Failed"):
             raise RuntimeError(f"could not enqueue {len(resp['Failed'])} shard work item(s)")
+    watch(settings, Dispatch(run_at, watch=True))
     logger.info("daily run started", extra={"run_at": iso(run_at), "shards": len(work)})
     return len(work)
