@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from arrears.domain.importing import COLUMNS, KINDS
@@ -42,18 +43,24 @@ class Book:
         return book
 
     def rows(self, kind: str) -> list[dict[str, str]]:
+        """The readable rows of a kind's files (a file that is not UTF-8 is the importer's to reject)."""
         out: list[dict[str, str]] = []
         for path in self.files.get(kind, []):
-            text = path.read_text(encoding="utf-8-sig")
+            try:
+                text = path.read_text(encoding="utf-8-sig")
+            except (OSError, UnicodeDecodeError):
+                continue
             if path.suffix == ".csv":
-                out.extend(csv.DictReader(io.StringIO(text)))
+                out.extend(csv.DictReader(io.StringIO(text, newline="")))
             else:
-                for line in text.splitlines():
+                for line in text.split("\n"):
                     if line.strip():
                         try:
-                            out.append(json.loads(line, parse_float=str, parse_int=str))
+                            row = json.loads(line, parse_float=str, parse_int=str)
                         except json.JSONDecodeError:
-                            out.append({"_raw": line})
+                            continue
+                        if isinstance(row, dict):
+                            out.append(row)
         return out
 
     def earliest_due(self) -> date:
@@ -67,20 +74,172 @@ class Book:
             raise ValueError("the book has no installment with a valid due_date")
         return min(dues)
 
-    def repayments_by_time(self) -> tuple[list[dict[str, str]], list[tuple[datetime, dict[str, str]]]]:
-        """Rows the platform would send at once (unreadable paid_at), and the rest in time order."""
-        now, timed = [], []
-        for row in self.rows("repayments"):
-            try:
-                timed.append((parse_instant(row.get("paid_at")), row))
-            except ValueError:
-                now.append(row)
-        timed.sort(key=lambda p: p[0])
-        return now, timed
+
+class Origin(NamedTuple):
+    """Where the rows of an uploaded object come from: the user's own file (``kind/name``) and, for
+    an object made of some of its rows, each row's number and first line in that file (row i of the
+    object is ``rows[i - 1]``). ``rows`` is None when the object is the file itself."""
+
+    file: str
+    rows: tuple[int, ...] | None = None
+    lines: tuple[int, ...] | None = None
 
 
-def rows_to_jsonl(rows: list[dict[str, str]]) -> bytes:
-    return "".join((r["_raw"] if "_raw" in r else json.dumps(r)) + "\n" for r in rows).encode()
+class Upload(NamedTuple):
+    key: str
+    body: bytes
+    origin: Origin
+
+
+class _Record(NamedTuple):
+    row: int  # data record number in its file, from 1 (header excluded), as the importer counts
+    line: int  # the physical line it starts on
+    paid_at: datetime | None  # None: unreadable, the platform sends it at once
+    text: str  # the record as it stands in the file's own format
+
+
+@dataclass
+class _RepaymentFile:
+    path: Path
+    header: str  # the CSV header line ('' for JSON Lines)
+    unreadable: list[_Record]  # no readable paid_at: sent at once
+    timed: list[_Record]  # in paid_at order
+    sent: int = 0  # of ``timed``, already sent
+
+
+class RepaymentFeed:
+    """A book's repayments as the platform sends them: each when the clock passes its ``paid_at``,
+    in objects of the file's own format holding some of its rows, each object mapped back to the
+    user's file and rows (``Upload.origin``). Rows without a readable ``paid_at`` are sent at once;
+    a file that cannot be split (not UTF-8, unreadable CSV, no ``paid_at`` column) is sent whole at
+    once, for the importer to judge as it is."""
+
+    def __init__(self, book: Book) -> None:
+        self.whole: list[Path] = []
+        self.files: list[_RepaymentFile] = []
+        self._keys: set[str] = set()
+        for path in book.files.get("repayments", []):
+            split = _split_repayments(path)
+            if split is None:
+                self.whole.append(path)
+            else:
+                self.files.append(split)
+
+    def at_once(self) -> list[Upload]:
+        """What the platform sends at the start: whole files, and rows without a readable paid_at."""
+        out = [Upload(self._key(p, ""), p.read_bytes(), Origin(f"repayments/{p.name}")) for p in self.whole]
+        out += [self._object(f, f.unreadable, "unreadable") for f in self.files if f.unreadable]
+        return out
+
+    def until(self, t: datetime, stamp: str) -> list[Upload]:
+        """The rows paid by ``t`` and not sent yet, one object per file."""
+        out = []
+        for f in self.files:
+            n = f.sent
+            while n < len(f.timed) and f.timed[n].paid_at <= t:  # type: ignore[operator]
+                n += 1
+            if n > f.sent:
+                out.append(self._object(f, f.timed[f.sent : n], stamp))
+                f.sent = n
+        return out
+
+    def latest_by(self, t: datetime) -> datetime | None:
+        """The latest paid_at at or before ``t`` of the rows not sent yet."""
+        latest = None
+        for f in self.files:
+            n = f.sent
+            while n < len(f.timed) and f.timed[n].paid_at <= t:  # type: ignore[operator]
+                n += 1
+            if n > f.sent and (latest is None or f.timed[n - 1].paid_at > latest):  # type: ignore[operator]
+                latest = f.timed[n - 1].paid_at
+        return latest
+
+    def next_at(self) -> datetime | None:
+        return min((f.timed[f.sent].paid_at for f in self.files if f.sent < len(f.timed)), default=None)  # type: ignore[type-var]
+
+    def pending(self) -> int:
+        return sum(len(f.timed) - f.sent for f in self.files)
+
+    def pending_by_file(self) -> dict[str, int]:
+        """``kind/name`` -> rows not sent yet (paid after the clock)."""
+        return {f"repayments/{f.path.name}": len(f.timed) - f.sent for f in self.files if len(f.timed) > f.sent}
+
+    def _object(self, f: _RepaymentFile, records: list[_Record], stamp: str) -> Upload:
+        return Upload(
+            self._key(f.path, stamp),
+            (f.header + "".join(r.text for r in records)).encode(),
+            Origin(f"repayments/{f.path.name}", tuple(r.row for r in records), tuple(r.line for r in records)),
+        )
+
+    def _key(self, path: Path, stamp: str) -> str:
+        base = f"repayments/{path.stem}.{stamp}" if stamp else f"repayments/{path.stem}"
+        key, n = f"{base}{path.suffix}", 1
+        while key in self._keys:
+            n += 1
+            key = f"{base}-{n}{path.suffix}"
+        self._keys.add(key)
+        return key
+
+
+def _split_repayments(path: Path) -> _RepaymentFile | None:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    records = _csv_records(text) if path.suffix == ".csv" else _jsonl_records(text)
+    if records is None:
+        return None
+    header, rows = records
+    timed = sorted((r for r in rows if r.paid_at is not None), key=lambda r: (r.paid_at, r.row))
+    return _RepaymentFile(path, header, [r for r in rows if r.paid_at is None], timed)
+
+
+def _paid_at(raw: object) -> datetime | None:
+    try:
+        return parse_instant(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def _csv_records(text: str) -> tuple[str, list[_Record]] | None:
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    out: list[_Record] = []
+    try:
+        header = next(reader, None)
+        if not header or "paid_at" not in header:
+            return None
+        at = header.index("paid_at")
+        last_line = reader.line_num
+        for fields in reader:
+            start, last_line = last_line + 1, reader.line_num
+            if not fields:  # a blank line is not a row (the importer skips it too)
+                continue
+            out.append(
+                _Record(len(out) + 1, start, _paid_at(fields[at]) if at < len(fields) else None, _csv_line(fields))
+            )
+    except csv.Error:  # the importer says what is wrong with it, for the file as it is
+        return None
+    return _csv_line(header), out
+
+
+def _csv_line(fields: list[str]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(fields)
+    return buf.getvalue()
+
+
+def _jsonl_records(text: str) -> tuple[str, list[_Record]]:
+    out: list[_Record] = []
+    for n, raw in enumerate(text.split("\n"), start=1):  # as the importer reads it: not splitlines()
+        if not raw.removesuffix("\r").strip():
+            continue
+        try:
+            row = json.loads(raw, parse_float=str, parse_int=str)
+        except json.JSONDecodeError:
+            row = None
+        paid = _paid_at(row.get("paid_at")) if isinstance(row, dict) else None
+        out.append(_Record(len(out) + 1, n, paid, raw.removesuffix("\r") + "\n"))
+    return "", out
 
 
 # ---------------------------------------------------------------------------------- synthetic book

@@ -1,16 +1,47 @@
-"""``arrears``: the local stack on the command line."""
+"""``arrears``: the local stack on the command line.
+
+Exit status: 0 when all went well; 1 when something failed (an invocation that still failed after its
+last retry, a message left in a dead-letter queue, rejected rows with ``--strict``, an AWS error, an
+existing book); 2 for a usage error (the arguments or the files they name), found before anything
+starts. Errors are one line each on stderr, never a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import socket
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from .book import Book, synthetic_book
+from .checks import (
+    StrategyInvalid,
+    UsageError,
+    bucket_names,
+    check_params,
+    load_strategy,
+    never_matching,
+    shipped_strategy_ids,
+)
+
+
+class Failure(Exception):
+    """Something failed that is not a usage error (exit status 1)."""
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default, unless it has none worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None or action.default is False or action.default == []:
+            return action.help or ""
+        return super()._get_help_string(action) or ""
 
 
 def _date(text: str) -> date:
@@ -22,28 +53,71 @@ def _date(text: str) -> date:
 
 def _param(text: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
-    if not sep:
+    if not sep or not name:
         raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE")
     return name, value
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="arrears", description="arrears on the embedded AWS emulator (moto)")
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{n} is not a positive number")
+    return n
+
+
+def _port(text: str) -> int:
+    n = _positive(text)
+    if n > 65535:
+        raise argparse.ArgumentTypeError(f"{n} is not a TCP port (1-65535)")
+    return n
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("arrears")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="arrears",
+        description="arrears on the embedded AWS emulator (moto)",
+        epilog="exit status: 0 ok, 1 something failed (see the error lines), 2 usage error",
+        formatter_class=_Help,
+    )
+    p.add_argument("--version", action="version", version=f"arrears {_version()}")
     sub = p.add_subparsers(dest="cmd", required=True)
-    run = sub.add_parser("run", help="import a book and run simulated days")
-    up = sub.add_parser("up", help="deploy the stack and keep it running for the AWS CLI / SDKs")
-    gen = sub.add_parser("book", help="write the synthetic book to a folder")
-    chk = sub.add_parser("strategy-check", help="validate strategy documents (YAML or JSON)")
-    chk.add_argument("files", type=Path, nargs="+")
-    pub = sub.add_parser("strategy-publish", help="publish strategy documents to a deployed stack's StrategiesTable")
-    pub.add_argument("files", type=Path, nargs="+")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help, formatter_class=_Help)
+
+    run = command("run", "import a book and run simulated days")
+    up = command("up", "deploy the stack and keep it running for the AWS CLI / SDKs")
+    gen = command("book", "write the synthetic book to a folder")
+    chk = command("strategy-check", "validate strategy documents (YAML or JSON)")
+    chk.add_argument("files", type=Path, nargs="+", help="strategy documents")
+    chk.add_argument(
+        "--param",
+        type=_param,
+        action="append",
+        default=[],
+        help="template parameter the check depends on: Buckets=SPEC (default: the template's Buckets default)",
+    )
+    pub = command("strategy-publish", "publish strategy documents to a deployed stack's StrategiesTable")
+    pub.add_argument("files", type=Path, nargs="+", help="strategy documents; all are checked before any is published")
     pub.add_argument("--table", required=True, help="the stack's StrategiesTableName output")
-    back = sub.add_parser("strategy-rollback", help="re-activate the version before the active one")
-    back.add_argument("strategy_id")
+    back = command("strategy-rollback", "re-activate the version before the active one")
+    back.add_argument("strategy_id", help="e.g. cn-default")
     back.add_argument("--table", required=True, help="the stack's StrategiesTableName output")
-    why = sub.add_parser("explain", help="why an action (or each action of a loan) happened, from the outcomes")
+    why = command("explain", "why an action (or each action of a loan) happened, from the outcomes")
     why.add_argument("id", help="an action id or a loan id")
-    why.add_argument("--out", type=Path, default=Path("out"), help="the folder `arrears run` wrote (default: out)")
+    why.add_argument("--out", type=Path, default=Path("out"), help="the folder `arrears run` wrote")
     for sp in (run, up):
         sp.add_argument("--book", type=Path, help="folder with borrowers/loans/installments/repayments files")
         sp.add_argument(
@@ -51,84 +125,126 @@ def main(argv: list[str] | None = None) -> int:
             type=_param,
             action="append",
             default=[],
-            help="template parameter override, e.g. --param ShardCount=4",
+            help="template parameter override, e.g. --param ShardCount=4 (repeatable)",
         )
-        sp.add_argument("--borrowers", type=int, default=5000, help="size of the synthetic book")
-    run.add_argument("--start", type=_date, help="first simulated day (default: day before the earliest due date)")
-    run.add_argument("--days", type=int, default=60)
-    run.add_argument("--out", type=Path, default=Path("out"))
+        sp.add_argument("--borrowers", type=_positive, default=5000, help="size of the synthetic book (without --book)")
+    run.add_argument("--start", type=_date, help="first simulated day (default: the day before the earliest due date)")
+    run.add_argument("--days", type=_positive, default=60, help="simulated days")
+    run.add_argument("--out", type=Path, default=Path("out"), help="where reports, outcomes and logs go")
     run.add_argument("--http", action="store_true", help="handlers call the emulator over HTTP (slower)")
+    run.add_argument("--strict", action="store_true", help="exit 1 when the importer rejected any row or file")
     run.add_argument(
         "--publish",
         type=Path,
         action="append",
         default=[],
-        help="publish this strategy document (a new active version) before the first day",
+        help="publish this strategy document (a new active version) before the first day (repeatable)",
     )
     run.add_argument(
         "--dry-run",
         type=Path,
         help="after the last day, dry-run this strategy document over the book: counts, nothing sent",
     )
-    up.add_argument("--port", type=int, default=4566)
-    gen.add_argument("dest", type=Path)
-    gen.add_argument("--borrowers", type=int, default=5000)
-    gen.add_argument("--seed", type=int, default=7)
-    args = p.parse_args(argv)
+    up.add_argument("--port", type=_port, default=4566, help="port of the endpoint on 127.0.0.1")
+    gen.add_argument(
+        "dest", type=Path, help="folder to write borrowers.csv, loans.csv, installments.csv, repayments.csv"
+    )
+    gen.add_argument("--borrowers", type=_positive, default=5000, help="borrowers in the book")
+    gen.add_argument("--seed", type=int, default=7, help="same seed, same book")
+    gen.add_argument("--force", action="store_true", help="overwrite the book already in DEST")
+    return p
 
-    if args.cmd == "strategy-check":
-        return _check_strategies(args.files)
-    if args.cmd in ("strategy-publish", "strategy-rollback"):
-        return _strategy_admin(args)
-    if args.cmd == "explain":
-        return _explain(p, args.id, args.out)
-    if args.cmd == "book":
-        synthetic_book(args.dest, args.borrowers, args.seed)
-        print(f"synthetic book written to {args.dest}")
-        return 0
-    if args.cmd == "run" and args.days < 1:
-        p.error("--days must be at least 1")
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {
+        "run": _run,
+        "up": _up,
+        "book": _book,
+        "explain": _explain,
+        "strategy-check": _check_strategies,
+        "strategy-publish": _strategy_admin,
+        "strategy-rollback": _strategy_admin,
+    }
     try:
-        book = (
-            Book.load(args.book)
-            if args.book
-            else Book.load(synthetic_book(Path(tempfile.mkdtemp(prefix="arrears-book-")), args.borrowers))
-        )
-    except ValueError as e:
-        p.error(str(e))
-    from .sim import day_line, default_start, midnight, start_stack
+        return commands[args.cmd](args)
+    except UsageError as e:
+        print(f"arrears {args.cmd}: error: {e}", file=sys.stderr)
+        return 2
+    except Failure as e:
+        print(f"arrears {args.cmd}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"arrears {args.cmd}: interrupted", file=sys.stderr)
+        return 130
 
-    if args.cmd == "up":
-        return _up(book, dict(args.param), args.port)
-    start = args.start or default_start(book)
+
+# ------------------------------------------------------------------------------------------ run
+
+
+def _load_book(args: argparse.Namespace) -> Book:
+    try:
+        if args.book:
+            return Book.load(args.book)
+        return Book.load(synthetic_book(Path(tempfile.mkdtemp(prefix="arrears-book-")), args.borrowers))
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def _run_inputs(args: argparse.Namespace) -> tuple[list[dict[str, Any]], Any, Book, date]:
+    """Everything the run needs from the user, checked before the stack starts: the parameters, the
+    strategy documents (against the run's buckets), the book and the first day."""
+    published = [load_strategy(path) for path in args.publish]
+    params = check_params(dict(args.param), shipped_strategy_ids() | {s.id for _, s in published})
+    buckets = bucket_names(params)
+    for path, (_, strategy) in zip(args.publish, published, strict=True):
+        problems = never_matching(strategy, buckets)
+        if problems:
+            raise StrategyInvalid(path, problems)
+    dry = load_strategy(args.dry_run, buckets)[1] if args.dry_run else None
+    book = _load_book(args)
+    try:
+        start = args.start or book.earliest_due() - timedelta(days=1)
+    except ValueError as e:
+        raise UsageError(f"{e}: give --start") from None
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"--out {args.out}: {e.strerror or e}") from None
+    return [doc for doc, _ in published], dry, book, start
+
+
+def _run(args: argparse.Namespace) -> int:
+    docs, dry, book, start = _run_inputs(args)
+    from .rejects import warning_line
+    from .sim import day_line, midnight, start_stack
+
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     sim = start_stack(out, dict(args.param), in_process=not args.http, start_clock=midnight(start, "UTC"))
-    print(f"local stack up at {sim.emulator.endpoint} (stack {sim.dep.physical['ImportsBucket'].split('-imports')[0]})")
-    sim.runner.clock.now = midnight(start, sim.business_tz)
-    for doc in args.publish:
-        print(f"published {sim.publish(doc)}")
-    sim.import_book(book)
-    print(f"imported book in {sim.timings['import_s']:.1f}s; simulating {args.days} days from {start}")
-    sim.run_days(book, start, args.days, lambda r: print(day_line(r), flush=True))
-    sim.write_out()
-    if args.dry_run:
-        _print_dry_run(args.dry_run, sim.dry_run(args.dry_run), out)
-    sim.stop()
-    print(f"done in {time.perf_counter() - t0:.1f}s; reports and outcomes in {out}/")
-    return 0
-
-
-def _explain(p: argparse.ArgumentParser, wanted: str, out: Path) -> int:
-    from .explain import explain, facts_in
-
-    folder = out / "outcomes" / "facts"
-    if not folder.is_dir():
-        p.error(f"{folder} does not exist: run `arrears run --out {out}` first")
-    lines = explain(facts_in(folder), wanted)
-    print("\n".join(lines) if lines else f"no action or loan {wanted!r} in {folder}")
-    return 0 if lines else 1
+    try:
+        print(
+            f"local stack up at {sim.emulator.endpoint} (stack {sim.dep.physical['ImportsBucket'].split('-imports')[0]})"
+        )
+        sim.runner.clock.now = midnight(start, sim.business_tz)
+        for doc in docs:
+            print(f"published {sim.publish(doc)}")
+        sim.import_book(book)
+        print(f"imported book in {sim.timings['import_s']:.1f}s; simulating {args.days} days from {start}")
+        sim.run_days(book, start, args.days, lambda r: print(day_line(r), flush=True))
+        sim.write_out()
+        if dry is not None:
+            _print_dry_run(args.dry_run, sim.dry_run(dry), out)
+        problems = sim.problems()
+        warning = warning_line(sim.import_reports(), f"{out}/imports/")
+    finally:
+        sim.stop()
+    print(f"done in {time.perf_counter() - t0:.1f}s; reports and outcomes in {out}/", flush=True)
+    for line in ([warning] if warning else []) + problems:
+        print(line, file=sys.stderr)
+    if problems:
+        return 1
+    return 1 if warning and args.strict else 0
 
 
 def _print_dry_run(path: Path, result: dict, out: Path) -> None:
@@ -139,10 +255,178 @@ def _print_dry_run(path: Path, result: dict, out: Path) -> None:
     print(f"  no action: {result['no_action']}")
 
 
+# ------------------------------------------------------------------------------------------- up
+
+
+def _port_free(port: int) -> None:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds it
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError as e:
+            raise Failure(
+                f"port {port} on 127.0.0.1 is already in use ({e.strerror}); stop what holds it or choose --port"
+            ) from None
+
+
+def _up(args: argparse.Namespace) -> int:
+    _port_free(args.port)
+    check_params(dict(args.param))
+    book = _load_book(args)
+    from .rejects import warning_line
+    from .sim import start_stack
+
+    say = _progress
+    say(f"deploying template.yaml into the embedded emulator on 127.0.0.1:{args.port} ...")
+    t0 = time.perf_counter()
+    sim = start_stack(Path("out"), dict(args.param), in_process=False, port=args.port)
+    try:
+        say(f"deployed in {time.perf_counter() - t0:.1f}s; published {', '.join(sim.published)}")
+        files = [
+            p.name for kind in ("borrowers", "loans", "installments", "repayments") for p in book.files.get(kind, [])
+        ]
+        say(f"importing {len(files)} file(s): {', '.join(files)} ...")
+        t1 = time.perf_counter()
+        sim.import_book(book)
+        feed = sim.start_repayments(book)
+        sim.deliver_repayments(datetime.now(UTC))
+        sim.runner.clock.now = datetime.now(UTC)
+        later = feed.next_at()
+        say(
+            f"imported in {time.perf_counter() - t1:.1f}s; {feed.pending()} repayment row(s) paid later arrive when "
+            f"the clock passes their paid_at" + (f" (next {later.isoformat()})" if later else "")
+        )
+        warning = warning_line(sim.import_reports(), f"s3://{sim.imports_bucket}/<file>.rejects.json")
+        if warning:
+            print(warning, file=sys.stderr, flush=True)
+        _print_names(sim)
+        _serve(sim)
+    finally:
+        sim.stop()
+    return 0
+
+
+def _progress(text: str) -> None:
+    print(text, flush=True)
+
+
+def _print_names(sim: Any) -> None:
+    endpoint = sim.emulator.endpoint
+    hints = {
+        "StrategiesTable": "strategy-publish / strategy-rollback --table",
+        "ImportsBucket": "drop platform files here",
+        "OutcomesBucket": "facts, reports, run summaries",
+    }
+    print(f"arrears local stack: endpoint {endpoint}  region us-east-1  (credentials: testing/testing)")
+    for title, rtype in (
+        ("tables", "AWS::DynamoDB::Table"),
+        ("buckets", "AWS::S3::Bucket"),
+        ("queues", "AWS::SQS::Queue"),
+    ):
+        print(f"  {title}:")
+        for logical, res in sorted(sim.dep.cfn["Resources"].items()):
+            if res["Type"] == rtype and logical in sim.dep.physical:
+                hint = f"   <- {hints[logical]}" if logical in hints else ""
+                print(f"    {logical:<30} {sim.dep.physical[logical]}{hint}")
+    table = sim.dep.physical["StrategiesTable"]
+    print(f"  e.g. aws --endpoint-url {endpoint} dynamodb list-tables")
+    print(
+        f"       AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
+        f"arrears strategy-publish --table {table} FILE.yaml"
+    )
+    print("  files dropped into the imports bucket are imported; Ctrl-C stops", flush=True)
+
+
+def _serve(sim: Any) -> None:
+    """Follow the wall clock: deliver the book's repayments as their time comes, run what is pending,
+    and say at once when something fails for good."""
+    reported: set[str] = set()
+    checked = 0.0
+    try:
+        while True:
+            now = datetime.now(UTC)
+            sim.deliver_repayments(now)
+            sim.runner.clock.now = now
+            sim.runner.pump()
+            if time.monotonic() - checked > 5:
+                checked = time.monotonic()
+                for line in sim.problems():
+                    if line not in reported:
+                        reported.add(line)
+                        print(line, file=sys.stderr, flush=True)
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        print("stopped")
+
+
+# ----------------------------------------------------------------------------------------- book
+
+
+def _book(args: argparse.Namespace) -> int:
+    from arrears.domain.importing import KINDS
+
+    dest: Path = args.dest
+    if dest.exists() and not dest.is_dir():
+        raise UsageError(f"{dest} exists and is not a folder")
+    existing = sorted(
+        p.name
+        for p in (dest.iterdir() if dest.is_dir() else ())
+        if p.name.startswith(tuple(KINDS)) and p.suffix in (".csv", ".jsonl")
+    )
+    if existing and not args.force:
+        raise Failure(f"{dest} already holds a book ({', '.join(existing)}); --force overwrites it")
+    try:
+        synthetic_book(dest, args.borrowers, args.seed)
+    except OSError as e:
+        raise Failure(f"cannot write the book to {dest}: {e.strerror or e}") from None
+    print(f"synthetic book of {args.borrowers} borrowers written to {dest}")
+    return 0
+
+
+# -------------------------------------------------------------------------------------- explain
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from .explain import explain, facts_in, runs_in, shard_count_in, zones_in
+
+    out: Path = args.out
+    folder = out / "outcomes" / "facts"
+    if not folder.is_dir():
+        raise UsageError(f"{folder} does not exist: run `arrears run --out {out}` first")
+    lines = explain(facts_in(folder), args.id, zones_in(out), runs_in(out), shard_count_in(out))
+    if not lines:
+        raise Failure(f"no action or loan {args.id!r} in {folder}")
+    print("\n".join(lines))
+    return 0
+
+
+# ----------------------------------------------------------------------------------- strategies
+
+
+def _check_strategies(args: argparse.Namespace) -> int:
+    buckets = bucket_names(check_params(dict(args.param)))
+    bad = 0
+    for path in args.files:
+        try:
+            _, s = load_strategy(path, buckets)
+        except StrategyInvalid as e:
+            bad += 1
+            print(f"{path}: invalid")
+            for problem in e.problems:
+                print(f"  - {problem}")
+            continue
+        except UsageError as e:
+            bad += 1
+            print(e)
+            continue
+        arms = ", ".join(f"{v.name} {v.share:.0%}" for v in s.variants)
+        print(f"{path}: ok ({s.id} v{s.version}; {len(s.champion.segments)} segments; arms: {arms})")
+    return 1 if bad else 0
+
+
 def _strategy_admin(args: argparse.Namespace) -> int:
     """Against AWS (the usual credentials and region) or any endpoint in AWS_ENDPOINT_URL."""
-    import yaml
-
+    docs = [load_strategy(path)[0] for path in getattr(args, "files", [])]  # all valid before any is published
     from arrears.adapters import strategy_store
     from arrears.adapters.models import StrategyModel
 
@@ -152,55 +436,54 @@ def _strategy_admin(args: argparse.Namespace) -> int:
         if args.cmd == "strategy-rollback":
             print(f"{args.strategy_id}: version {strategy_store.rollback(args.strategy_id)} is active again")
             return 0
-        for path in args.files:
-            s = strategy_store.publish(yaml.safe_load(path.read_text(encoding="utf-8")), datetime.now(UTC))
+        for path, doc in zip(args.files, docs, strict=True):
+            s = strategy_store.publish(doc, datetime.now(UTC))
             print(f"{path}: published {s.id} v{s.version}, now active")
-    except (strategy_store.StrategyStoreError, ValueError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    except strategy_store.StrategyStoreError as e:
+        raise Failure(str(e)) from None
+    except Exception as e:
+        message = _aws_problem(e, args.table)
+        if message is None:
+            raise
+        raise Failure(message) from None
     return 0
 
 
-def _check_strategies(files: list[Path]) -> int:
-    import yaml
+def _aws_problem(e: BaseException, table: str) -> str | None:
+    """One line for what went wrong talking to AWS (pynamodb wraps botocore's errors), or None."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+    )
+    from pynamodb.exceptions import PynamoDBException
 
-    from arrears.domain.strategies import StrategyError, parse_strategy
-
-    bad = 0
-    for path in files:
-        try:
-            s = parse_strategy(yaml.safe_load(path.read_text(encoding="utf-8")))
-            arms = ", ".join(f"{v.name} {v.share:.0%}" for v in s.variants)
-            print(f"{path}: ok ({s.id} v{s.version}; {len(s.champion.segments)} segments; arms: {arms})")
-        except (OSError, yaml.YAMLError) as e:
-            bad += 1
-            print(f"{path}: cannot be read: {e}")
-        except StrategyError as e:
-            bad += 1
-            print(f"{path}: invalid")
-            for problem in e.problems:
-                print(f"  - {problem}")
-    return 1 if bad else 0
-
-
-def _up(book: Book, params: dict[str, str], port: int) -> int:
-    from .sim import start_stack
-
-    out = Path("out")
-    sim = start_stack(out, params, in_process=False, port=port)
-    sim.import_book(book)
-    print(f"arrears local stack: endpoint {sim.emulator.endpoint}  region us-east-1  (credentials: testing/testing)")
-    print(f"  imports bucket  s3://{sim.imports_bucket}   outcomes bucket  s3://{sim.outcomes_bucket}")
-    print(f"  e.g. aws --endpoint-url {sim.emulator.endpoint} dynamodb list-tables")
-    print("  files dropped into the imports bucket are imported; Ctrl-C stops", flush=True)
-    try:
-        while True:
-            sim.runner.clock.now = datetime.now(UTC)
-            sim.runner.pump()
-            time.sleep(1.0)
-    except KeyboardInterrupt:
-        sim.stop()
-    return 0
+    cause: BaseException | None = e
+    code = None
+    while isinstance(cause, PynamoDBException):
+        code = code or getattr(cause, "cause_response_code", None)
+        cause = getattr(cause, "cause", None) or cause.__cause__
+    if isinstance(cause, NoCredentialsError | PartialCredentialsError):
+        return (
+            "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
+            "(for a local stack: AWS_ENDPOINT_URL and testing/testing)"
+        )
+    if isinstance(cause, NoRegionError):
+        return "no AWS region: set AWS_REGION"
+    if isinstance(cause, EndpointConnectionError):
+        return f"cannot reach the AWS endpoint: {cause}"
+    if isinstance(cause, ClientError):
+        code = code or cause.response.get("Error", {}).get("Code")
+    if code == "ResourceNotFoundException":
+        return (
+            f"table {table!r} does not exist there: use the stack's StrategiesTableName output (arrears up prints it)"
+        )
+    if code or isinstance(cause, ClientError | BotoCoreError):
+        return f"AWS refused the request ({code or type(cause).__name__}): {cause}"
+    return None
 
 
 if __name__ == "__main__":

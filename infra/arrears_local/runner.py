@@ -67,12 +67,15 @@ class Stats:
     errors: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     dead_lettered: int = 0
+    lost: dict[str, int] = field(default_factory=dict)  # events given up on with no DLQ to keep them, by function
 
 
-def dead_letter(url: str | None, payload: dict, stats: Stats) -> None:
+def dead_letter(url: str | None, payload: dict, stats: Stats, function: str) -> None:
     """Where AWS puts an event it gave up on (async invocation DLQ, schedule DLQ)."""
     stats.dead_lettered += 1
-    if url:
+    if not url:
+        stats.lost[function] = stats.lost.get(function, 0) + 1
+    else:
         from arrears.adapters.clients import client
 
         client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(payload, default=str))
@@ -296,7 +299,9 @@ class StreamSource:
         from arrears.adapters.clients import client
 
         self.stats.dead_lettered += len(records)
-        if self.on_failure_url:
+        if not self.on_failure_url:
+            self.stats.lost[self.fn.logical] = self.stats.lost.get(self.fn.logical, 0) + len(records)
+        else:
             client("sqs").send_message(
                 QueueUrl=self.on_failure_url,
                 MessageBody=json.dumps(
@@ -356,7 +361,7 @@ class S3Source:
                 except Exception:  # noqa: S112 - logged by invoke; AWS would retry the same way
                     continue
             else:
-                dead_letter(self.fn.dead_letter_url, event, self.fn.stats)
+                dead_letter(self.fn.dead_letter_url, event, self.fn.stats, self.fn.logical)
         return len(fresh)
 
 
@@ -386,7 +391,7 @@ class Schedule:
                 return self.fn.invoke(event)
             except Exception:  # noqa: S112 - logged by invoke; the scheduler retries the same way
                 continue
-        dead_letter(self.dead_letter_url, event, self.fn.stats)
+        dead_letter(self.dead_letter_url, event, self.fn.stats, self.fn.logical)
         return None
 
 
@@ -414,7 +419,7 @@ class LocalRunner:
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         settings.cache_clear()  # a new stack has new resource names
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the runner
+        self.log = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the runner; each run's own
         self._point_loggers_at_log()
         self.functions: dict[str, LocalFunction] = {}
         for name, res in dep.cfn["Resources"].items():

@@ -11,14 +11,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from . import meter
-from .book import Book, rows_to_jsonl
+from .book import Book, Origin, RepaymentFeed, Upload
 from .runner import Clock, LocalRunner
 from .stack import ROOT, Deployed, Emulator, deploy
 from .wechat import FakeWechatGateway
+
+if TYPE_CHECKING:
+    from arrears.domain.strategies import Strategy
 
 STRATEGIES = ROOT / "layers" / "arrears" / "arrears" / "strategies"
 
@@ -33,6 +36,9 @@ class Simulation:
     reports: list[dict[str, Any]] = field(default_factory=list)
     cycles: list[dict[str, Any]] = field(default_factory=list)  # what each daily run cost (benchmarks)
     timings: dict[str, float] = field(default_factory=dict)
+    origins: dict[str, Origin] = field(default_factory=dict)  # uploaded key -> the user's file (and rows)
+    feed: RepaymentFeed | None = None
+    published: list[str] = field(default_factory=list)  # the shipped strategies, published at start
 
     def contacts(self) -> dict[str, int]:
         """What each provider received: SNS texts, SES emails, the gateway's WeChat messages, the
@@ -70,18 +76,45 @@ class Simulation:
     def business_tz(self) -> str:
         return self.dep.params["BusinessTimeZone"]
 
-    def upload(self, key: str, body: bytes) -> None:
+    def upload(self, key: str, body: bytes, origin: Origin | None = None) -> None:
         from arrears.adapters.clients import client
 
         client("s3").put_object(Bucket=self.imports_bucket, Key=key, Body=body)
+        if origin is not None:
+            self.origins[key] = origin
         self.runner.pump()
 
+    def send(self, uploads: list[Upload]) -> None:
+        for u in uploads:
+            self.upload(u.key, u.body, u.origin)
+
     def import_book(self, book: Book) -> None:
+        """The book's borrowers, loans and installments, each file as it is (repayments come as the
+        clock passes their paid_at: ``start_repayments``)."""
         t0 = time.perf_counter()
         for kind in ("borrowers", "loans", "installments"):
             for path in book.files[kind]:
-                self.upload(f"{kind}/{path.name}", path.read_bytes())
+                self.upload(f"{kind}/{path.name}", path.read_bytes(), Origin(f"{kind}/{path.name}"))
         self.timings["import_s"] = time.perf_counter() - t0
+
+    def start_repayments(self, book: Book) -> RepaymentFeed:
+        """Send what the platform sends at once; the rest waits for the clock (``deliver_repayments``)."""
+        self.feed = RepaymentFeed(book)
+        self.send(self.feed.at_once())
+        return self.feed
+
+    def deliver_repayments(self, until: datetime) -> int:
+        """The repayments paid by ``until``, delivered at the instant the last of them was paid (the
+        deferred contacts due before it first). Returns the objects sent."""
+        assert self.feed is not None, "start_repayments first"
+        last = self.feed.latest_by(until)
+        if last is None:
+            return 0
+        self.wake_until(last.astimezone(UTC))
+        self.runner.clock.now = max(self.runner.clock.now, last.astimezone(UTC))
+        uploads = self.feed.until(until, self.runner.clock.now.strftime("%Y%m%dT%H%M%S"))
+        self.send(uploads)
+        return len(uploads)
 
     def run_days(self, book: Book, start: date, days: int, on_day: Callable[[dict[str, Any]], None]) -> None:
         daily = self.runner.schedule("DailyRunFunction")
@@ -92,21 +125,11 @@ class Simulation:
             events += [(t, "daily") for t in daily.fire_times(day)]
             events += [(t, "report") for t in report.fire_times(day + timedelta(days=1))]
         events.sort()
-        unreadable, timed = book.repayments_by_time()
-        if unreadable:  # the platform sends them; the importer rejects them with reasons
-            self.upload(f"repayments/unreadable-{start.isoformat()}.jsonl", rows_to_jsonl(unreadable))
-        cursor = 0
+        if self.feed is None:
+            self.start_repayments(book)
         t0 = time.perf_counter()
         for at, kind in events:
-            chunk = []
-            while cursor < len(timed) and timed[cursor][0] <= at:
-                chunk.append(timed[cursor])
-                cursor += 1
-            if chunk:
-                self.wake_until(chunk[-1][0].astimezone(UTC))
-                self.runner.clock.now = max(self.runner.clock.now, chunk[-1][0].astimezone(UTC))
-                stamp = self.runner.clock.now.strftime("%Y%m%dT%H%M%S")
-                self.upload(f"repayments/{stamp}.jsonl", rows_to_jsonl([r for _, r in chunk]))
+            self.deliver_repayments(at)
             self.wake_until(at)
             self.runner.clock.now = at
             before = (meter.by_function.copy(), meter.calls.copy())
@@ -128,25 +151,64 @@ class Simulation:
         bind(settings)
         return settings
 
-    def publish(self, path: Path) -> str:
+    def publish(self, doc: dict[str, Any]) -> str:
         """Publish a strategy document as its next version (active), as an operator would."""
-        import yaml
-
         from arrears.adapters import strategy_store
 
         self._bound()
-        s = strategy_store.publish(yaml.safe_load(path.read_text(encoding="utf-8")), self.runner.clock.now)
+        s = strategy_store.publish(doc, self.runner.clock.now)
         return f"{s.id} v{s.version} ({', '.join(f'{v.name} {v.share:.0%}' for v in s.variants)})"
 
-    def dry_run(self, path: Path) -> dict[str, Any]:
-        import yaml
-
-        from arrears.domain.strategies import parse_strategy
+    def dry_run(self, strategy: Strategy) -> dict[str, Any]:
         from arrears.usecases.dry_run import dry_run_book
 
-        settings = self._bound()
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return dry_run_book(settings, parse_strategy(doc), self.runner.clock.now)
+        return dry_run_book(self._bound(), strategy, self.runner.clock.now)
+
+    def problems(self) -> list[str]:
+        """One line per failure that remains at the end: DLQ contents, events lost without a DLQ."""
+        from .health import problems
+
+        return problems(self.dep, self.runner.stats, str(self.out / "lambda.log"))
+
+    def import_reports(self) -> dict[str, dict[str, Any]]:
+        """The importer's reports, one per file of the user's book, rows named as in that file."""
+        from arrears.adapters.clients import client
+
+        from .rejects import collect
+
+        s3 = client("s3")
+
+        def read(key: str) -> dict[str, Any] | None:
+            try:
+                return json.loads(s3.get_object(Bucket=self.imports_bucket, Key=key)["Body"].read())  # type: ignore[no-any-return]
+            except s3.exceptions.NoSuchKey:
+                return None
+
+        reports = collect(self.origins, read)
+        for file, n in (self.feed.pending_by_file() if self.feed else {}).items():
+            empty = {"key": file, "rows": 0, "accepted": 0, "rejected": 0, "rejected_whole": None, "rejects": []}
+            reports.setdefault(file, empty)
+            reports[file]["not_sent"] = n  # paid after the clock's last instant: the platform has not sent them
+        return reports
+
+    def borrower_zones(self) -> dict[str, str]:
+        from arrears.adapters.clients import client
+
+        zones: dict[str, str] = {}
+        pages = (
+            client("dynamodb")
+            .get_paginator("scan")
+            .paginate(
+                TableName=self.dep.physical["BorrowersTable"],
+                ProjectionExpression="borrower_id, #z",
+                ExpressionAttributeNames={"#z": "timezone"},
+            )
+        )
+        for page in pages:
+            for item in page["Items"]:
+                if "timezone" in item:
+                    zones[item["borrower_id"]["S"]] = item["timezone"]["S"]
+        return zones
 
     def wake_until(self, until: datetime) -> None:
         """Deliver deferred contacts at the simulated instant they become allowed (e.g. 08:00 local),
@@ -162,20 +224,32 @@ class Simulation:
         from .stack import ACCOUNT
 
         bucket = s3_backends[ACCOUNT]["aws"].buckets[self.outcomes_bucket]  # a copy, not an API workload
-        for old in ("outcomes", "reports"):  # this run's files only: an earlier run's must not mix in
+        for old in ("outcomes", "reports", "runs"):  # this run's files only: an earlier run's must not mix in
             shutil.rmtree(self.out / old, ignore_errors=True)
         for key, obj in list(bucket.keys.items()):
-            if key.startswith(("facts/", "reports/")):
+            if key.startswith(("facts/", "reports/", "runs/")):
                 target = self.out / ("outcomes" if key.startswith("facts/") else "") / key
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(obj.value)
+        (self.out / "runs").mkdir(parents=True, exist_ok=True)  # the dispatched runs, even when none was
+        from .explain import ZONES_FILE
+        from .rejects import write
+
+        (self.out / ZONES_FILE).write_text(json.dumps(self.borrower_zones(), sort_keys=True))
+        imports = self.import_reports()
+        write(self.out, imports)
         summary = {
             "days": len(self.reports),
+            "params": dict(self.dep.params),
             "timings_s": {k: round(v, 2) for k, v in self.timings.items()},
             "invocations": self.runner.stats.invocations,
             "seconds_by_function": {k: round(v, 1) for k, v in sorted(self.runner.stats.seconds.items())},
             "errors": self.runner.stats.errors,
-            "dead_lettered_stream_records": self.runner.stats.dead_lettered,
+            "dead_lettered": self.runner.stats.dead_lettered,
+            "problems": self.problems(),
+            "imports": {
+                f: {k: r[k] for k in ("rows", "accepted", "rejected", "rejected_whole")} for f, r in imports.items()
+            },
             "sms_published": sms_published(),
             "contacts": self.contacts(),
             "aws_requests": {f"{svc}.{op}": n for (svc, op), n in meter.calls.most_common()},
@@ -235,8 +309,8 @@ def start_stack(
     dep = deploy({**local, **(params or {})})
     clock = Clock(start_clock or datetime.now(UTC))
     runner = LocalRunner(dep, clock, out / "lambda.log")
-    publish_default_strategies(runner, clock.now)
-    return Simulation(emulator, dep, runner, out, gateway)
+    published = publish_default_strategies(runner, clock.now)
+    return Simulation(emulator, dep, runner, out, gateway, published=published)
 
 
 def publish_default_strategies(runner: LocalRunner, now: datetime) -> list[str]:

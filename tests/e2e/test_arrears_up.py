@@ -1,12 +1,16 @@
-"""`arrears up`: the stack stays up on 127.0.0.1 and any SDK can use it; dropped files get imported."""
+"""`arrears up`: the stack stays up on 127.0.0.1 and any SDK can use it; dropped files get imported,
+the book's repayments too (future ones when the clock passes their paid_at); a busy port fails at once."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -21,6 +25,9 @@ def test_up_serves_the_stack_and_imports_dropped_files(tmp_path):
     from arrears_local.book import synthetic_book
 
     book = synthetic_book(tmp_path / "book", borrowers=20, seed=5)
+    soon = (datetime.now(UTC) + timedelta(seconds=45)).isoformat()
+    with open(book / "repayments.csv", "a", encoding="utf-8") as f:
+        f.write(f"SOON1,L0000000,{soon},1.00\n")  # paid while the stack is up
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     proc = subprocess.Popen(
@@ -39,7 +46,13 @@ def test_up_serves_the_stack_and_imports_dropped_files(tmp_path):
             lines.append(line)
             if "Ctrl-C" in line or not line:
                 break
-        assert any(f"http://127.0.0.1:{port}" in line for line in lines), "".join(lines)
+        text = "".join(lines)
+        assert any(f"http://127.0.0.1:{port}" in line for line in lines), text
+        assert "deploying template.yaml" in text and "importing 4 file(s): borrowers.csv" in text, text
+        assert "1 repayment row(s) paid later arrive when the clock passes their paid_at" in text, text
+        assert re.search(r"^ +StrategiesTable +arrears-local-StrategiesTable-\S+ +<- strategy-publish", text, re.M), (
+            text
+        )
         kw = {
             "endpoint_url": f"http://127.0.0.1:{port}",
             "region_name": "us-east-1",
@@ -60,6 +73,39 @@ def test_up_serves_the_stack_and_imports_dropped_files(tmp_path):
             except s3.exceptions.NoSuchKey:
                 time.sleep(0.5)
         assert report and report["accepted"] == 1
+
+        def repayment_reports() -> list[dict]:
+            keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="repayments/repayments.")["Contents"]]
+            return [
+                json.loads(s3.get_object(Bucket=bucket, Key=k)["Body"].read())
+                for k in keys
+                if k.endswith(".rejects.json")
+            ]
+
+        assert sum(r["accepted"] for r in repayment_reports()) > 0  # the book's past repayments, at start
+        for _ in range(180):  # the one paid while up comes when the wall clock passes its paid_at
+            if len(repayment_reports()) == 2:
+                break
+            time.sleep(0.5)
+        assert sorted(r["rows"] for r in repayment_reports())[0] == 1
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_up_on_a_busy_port_fails_at_once_naming_the_port(tmp_path):
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        started = time.monotonic()
+        proc = subprocess.run(
+            [sys.executable, "-m", "arrears_local.cli", "up", "--port", str(port), "--borrowers", "3"],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=60,
+        )
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert f"port {port} on 127.0.0.1 is already in use" in proc.stderr and "Traceback" not in proc.stderr
+    assert time.monotonic() - started < 30  # nothing was deployed first

@@ -65,4 +65,4 @@ def test_operators_publish_and_roll_back_from_the_command_line(store, stack, cap
     assert store.active("us-default").version == before
     assert f"version {before} is active again" in capsys.readouterr().out
     bad = DEFAULTS.parent / "strategies" / "nope.yaml"
-    assert main(["strategy-publish", "--table", table, str(bad)]) == 1
+    assert main(["strategy-publish", "--table", table, str(bad)]) == 2  # a usage error: no such file
