@@ -354,9 +354,13 @@ class _Checker:
             return None
         if len(value) > self.lim.max_text:
             raise ValueError(f"{name} is {len(value)} characters long; at most {self.lim.max_text}")
-        bad = next(
-            (c for c in value if (unicodedata.category(c) in _NOT_TEXT or c in _BIDI) and not (lines and c == "\n")),
-            None,
+        bad = (
+            None
+            if value.isprintable()  # the common case, in C: no control, separator or format character at all
+            else next(
+                (c for c in value if (unicodedata.category(c) in _NOT_TEXT or c in _BIDI) and not (lines and c == "\n")),
+                None,
+            )
         )
         if bad is not None:
             raise ValueError(f"{name} holds a character that is not printable text (U+{ord(bad):04X})")

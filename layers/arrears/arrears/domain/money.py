@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from .iso4217 import MINOR_UNITS
 
-_PLAIN = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+_PLAIN = re.compile(r"^([0-9]+)(?:\.([0-9]+))?$")
 
 #: the most minor digits any ISO 4217 currency has (CLF, UYW: 4)
 MAX_MINOR_UNITS = max(MINOR_UNITS.values())
 #: digits an amount may be written with at all (before any configured maximum): far beyond any loan,
 #: and well inside Decimal's 28-digit context, so arithmetic on an accepted amount is always exact
 MAX_DIGITS = 24
+_STEPS = {n: Decimal(1).scaleb(-n) for n in range(MAX_MINOR_UNITS + 1)}
 
 
 def is_currency(code: str) -> bool:
@@ -38,26 +39,23 @@ def parse_money(
         raise ValueError("amount is missing")
     if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
         raise ValueError(f"amount {raw!r} is not a number")
-    text = str(raw).strip()
-    if text.startswith("-") and _PLAIN.match(text[1:]):
-        raise ValueError(f"amount {text[:40]!r} is negative")
-    if not _PLAIN.match(text):
+    text = raw.strip() if isinstance(raw, str) else str(raw)
+    m = _PLAIN.match(text)
+    if m is None:
+        if text.startswith("-") and _PLAIN.match(text[1:]):
+            raise ValueError(f"amount {text[:40]!r} is negative")
         raise ValueError(f"amount {text[:40]!r} is not a plain decimal number (digits, optionally a point and decimals)")
-    whole, _, decimals = text.partition(".")
-    if len(whole.lstrip("0")) + len(decimals) > MAX_DIGITS:
+    whole, decimals = m.group(1), m.group(2) or ""
+    if len(whole) + len(decimals) > MAX_DIGITS and len(whole.lstrip("0")) + len(decimals) > MAX_DIGITS:
         raise ValueError(f"amount {text[:40]!r}... has more than {MAX_DIGITS} digits")
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"amount {text!r} is not a number") from None
-    if not allow_zero and value == 0:
+    value = Decimal(text)
+    if not allow_zero and not value:
         raise ValueError(f"amount {text!r} must be greater than zero")
     if maximum is not None and value > maximum:
         raise ValueError(f"amount {text!r} is above the maximum of {maximum} (setting MaxAmount)")
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > places:
+    if len(decimals) > places:
         raise ValueError(f"amount {text!r} has more than {places} decimal places")
-    return value.quantize(Decimal(1).scaleb(-places)) if quantize else value
+    return value.quantize(_STEPS[places]) if quantize else value
 
 
 def to_minor(amount: Decimal, currency: str) -> int:
