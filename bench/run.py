@@ -248,9 +248,9 @@ def plan_throughput(loans: int = 50_000) -> dict[str, Any]:
         if p.channel is None:
             continue
         lv = by_loan[p.loan_id]
-        req = ContactRequest(
-            "B", p.loan_id, p.step_id, p.channel if p.channel != "letter" else "email", now, zones[lv.jurisdiction]
-        )
+        channel = p.channel if p.channel != "letter" else "email"
+        number = f"n-{p.loan_id}" if channel == "voice" else None  # a voice request names the number
+        req = ContactRequest("B", p.loan_id, p.step_id, channel, now, zones[lv.jurisdiction], number)
         allowed += check(req, rules[lv.jurisdiction], Holds(), ()).allowed
     spent = time.process_time() - t0
     return {

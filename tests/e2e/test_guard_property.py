@@ -1,7 +1,8 @@
 """Property: over random whole books run through the local stack for simulated days, with every
 queue message delivered twice, no contact leaves outside the borrower's hours, above a cap, on an
 opted-out channel, for a held loan or borrower, or twice for one action. Checked from what the
-providers received and from the outcomes, with the rules' numbers restated here (not imported)."""
+providers received and from the outcomes, with the rules' numbers restated here (not imported);
+days are the borrower's local calendar days."""
 
 from __future__ import annotations
 
@@ -134,7 +135,6 @@ def test_no_contact_breaks_a_rule_over_whole_books_with_duplicate_deliveries(boo
     assert sum(contacts.values()) == len(sent), (contacts, len(sent))
     per_day: Counter = Counter()
     per_week: dict = defaultdict(list)
-    voice_per_debt: dict = defaultdict(list)
     for f in sent.values():
         who = people[f["borrower_id"]]
         juris = who["jurisdiction"]
@@ -146,8 +146,6 @@ def test_no_contact_breaks_a_rule_over_whole_books_with_duplicate_deliveries(boo
         assert not loan_holds[f["loan_id"]], (f["loan_id"], loan_holds[f["loan_id"]])
         per_day[(f["borrower_id"], f["channel"], local.date())] += 1
         per_week[(f["borrower_id"], f["channel"])].append(local)
-        if f["channel"] == "voice":
-            voice_per_debt[f["loan_id"]].append(local)
     for (bid, channel, _), n in per_day.items():
         cap = DAILY[people[bid]["jurisdiction"]].get(channel)
         assert cap is None or n <= cap, (bid, channel, n)
@@ -156,11 +154,32 @@ def test_no_contact_breaks_a_rule_over_whole_books_with_duplicate_deliveries(boo
         times.sort()
         for t in times:
             assert cap is None or sum(1 for u in times if t - timedelta(days=7) < u <= t) <= cap
-    for lid, times in voice_per_debt.items():
-        if (
-            lid.startswith("PL")
-            and people[next(b for b in book["loans"] if b["loan_id"] == lid)["borrower_id"]]["jurisdiction"] == "US"
-        ):
-            times.sort()
-            for t in times:
-                assert sum(1 for u in times if t - timedelta(days=7) < u <= t) <= 7
+    results = {f["action_id"]: f["reason"] for f in facts if f["fact_type"] == "call_outcome"}
+    check_calls(
+        sorted((f for f in sent.values() if f["channel"] == "voice"), key=lambda f: f["occurred_at"]), people, results
+    )
+
+
+def check_calls(calls: list[dict], people: dict, results: dict[str, str]) -> None:
+    """The voice rules in the borrower's local calendar days. US (Regulation F 1006.14(b)(2)): at most
+    7 calls about a debt in 7 consecutive days, and none on days 1-7 of a conversation about it (its
+    date is day 1). China: at most 3 connected calls a day, 6 dial attempts a day to one number."""
+    day = {
+        f["action_id"]: datetime.fromisoformat(f["occurred_at"].replace("Z", "+00:00"))
+        .astimezone(ZoneInfo(people[f["borrower_id"]]["timezone"]))
+        .date()
+        for f in calls
+    }
+    talks = ("conversation", "promise")
+    for i, f in enumerate(calls):
+        d, juris = day[f["action_id"]], people[f["borrower_id"]]["jurisdiction"]
+        if juris == "US":
+            debt = [c for c in calls if c["loan_id"] == f["loan_id"]]
+            assert sum(1 for c in debt if d - timedelta(days=6) <= day[c["action_id"]] <= d) <= 7, f
+            for c in calls[:i]:
+                if c["loan_id"] == f["loan_id"] and results.get(c["action_id"]) in talks:
+                    assert d >= day[c["action_id"]] + timedelta(days=7), (c, f)
+        else:
+            same_day = [c for c in calls if c["borrower_id"] == f["borrower_id"] and day[c["action_id"]] == d]
+            assert sum(1 for c in same_day if results.get(c["action_id"]) in ("connected", *talks)) <= 3, f
+            assert len(same_day) <= 6, f  # every call of a borrower goes to the one phone number

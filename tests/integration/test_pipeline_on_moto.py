@@ -265,3 +265,85 @@ def test_sms_at_night_is_deferred_by_the_guard_and_sent_the_next_morning(book):
     # explainable: the strategy step that produced it, and every guard rule it passed
     assert why.startswith("m1-reminders/m1-sms (cn-default v1 champion): 0 days after bucket entry; guard passed: ")
     assert "borrower_only, holds, opt_out, open_promise, contact_hours, channel_caps" in why
+
+
+def test_a_call_result_whose_recording_fails_after_the_claim_is_finished_by_the_redelivery(book, monkeypatch):
+    """The call is placed once; its result (a promise) is kept on the action before anything else, so
+    when writing it to the contact ledger fails, and then writing the promise fails, each redelivery
+    finishes what is left and never calls again."""
+    from pynamodb.exceptions import PutError
+
+    from arrears.adapters.channels import SimulatedVoice, simulated_outcome
+    from arrears.adapters.clients import client
+    from arrears.adapters.models import LedgerModel
+    from arrears.usecases import send
+
+    case_id = next(
+        i["case_id"]["S"] for i in ddb_items(book, "CollectionsTable") if i["sk"]["S"].startswith("CASE#IL9#")
+    )
+    aid = next(f"ivoice{n:04d}" for n in range(1000) if simulated_outcome(f"ivoice{n:04d}") == "promise")
+    collections = book.dep.physical["CollectionsTable"]
+    client("dynamodb").put_item(
+        TableName=collections,
+        Item={
+            "loan_id": {"S": "IL9"},
+            "sk": {"S": f"ACT#{aid}"},
+            "kind": {"S": "action"},
+            "case_id": {"S": case_id},
+            "status": {"S": "planned"},
+            "borrower_id": {"S": "IB9"},
+            "action_id": {"S": aid},
+            "channel": {"S": "voice"},
+            "template": {"S": "flow/zh-CN/m1_soft_call"},
+            "step": {"S": "m1-call"},
+        },
+    )
+    failures = []
+    real_record_call, real_save = send.record_call, LedgerModel.save
+
+    def record_call_failing_once(*a, **kw):
+        if "contact ledger" not in failures:
+            failures.append("contact ledger")
+            raise RuntimeError("injected: the contact ledger write failed")
+        return real_record_call(*a, **kw)
+
+    def save_failing_once(self, *a, **kw):
+        if self.entry.startswith("PTP#") and "promise" not in failures:
+            failures.append("promise")
+            raise PutError("injected: the promise write failed")
+        return real_save(self, *a, **kw)
+
+    monkeypatch.setattr(send, "record_call", record_call_failing_once)
+    monkeypatch.setattr(LedgerModel, "save", save_failing_once)
+    body = {
+        "action_id": aid,
+        "loan_id": "IL9",
+        "case_id": case_id,
+        "channel": "voice",
+        "template": "flow/zh-CN/m1_soft_call",
+        "borrower_id": "IB9",
+    }
+    client("sqs").send_message(QueueUrl=book.dep.physical["VoiceQueue"], MessageBody=json.dumps(body))
+    book.runner.pump()
+    assert failures == ["contact ledger", "promise"]  # both writes failed once, on two deliveries
+    assert [p for p in SimulatedVoice.placed if p[2] == aid] == [("+8613800000009", "flow/zh-CN/m1_soft_call", aid)]
+    act = client("dynamodb").get_item(TableName=collections, Key={"loan_id": {"S": "IL9"}, "sk": {"S": f"ACT#{aid}"}})
+    assert (act["Item"]["status"]["S"], act["Item"]["outcome"]["S"]) == ("sent", "promise")
+    [ledger] = [i for i in ddb_items(book, "ContactLedgerTable") if i["borrower_id"]["S"] == "IB9"]
+    assert [e[4] for e in json.loads(ledger["events"]["S"]) if e[3] == aid] == ["conversation"]
+    assert any(i["entry"]["S"] == f"PTP#{aid}" for i in ddb_items(book, "LedgerTable") if i["loan_id"]["S"] == "IL9")
+    loan = {i["loan_id"]["S"]: i for i in ddb_items(book, "LoansTable")}["IL9"]
+    assert loan["promise_id"]["S"] == aid  # the ledger stream opened the promise on the loan
+    facts = [
+        json.loads(line)
+        for key in client("s3").list_objects_v2(Bucket=book.outcomes_bucket, Prefix="facts/")["Contents"]
+        for line in client("s3")
+        .get_object(Bucket=book.outcomes_bucket, Key=key["Key"])["Body"]
+        .read()
+        .decode()
+        .splitlines()
+    ]
+    outcomes = {
+        (f["fact_id"], f["reason"]) for f in facts if f["fact_type"] == "call_outcome" and f["action_id"] == aid
+    }
+    assert len(outcomes) == 1 and next(iter(outcomes))[1] == "promise"

@@ -107,3 +107,18 @@ def test_wechat_goes_to_the_gateway_over_http_and_refusals_are_errors():
         assert down.value.outcome == "retry"  # not connected: nothing left
     finally:
         gateway.stop()
+
+
+def test_every_call_result_the_simulated_dialer_gives_is_known_to_the_contact_ledger():
+    """Busy and voicemail are unanswered attempts, as no answer is (booked as attempts when reserved:
+    nothing more to write); a message left on a voicemail is not a conversation."""
+    from arrears.adapters.contact_ledger import CALL_OUTCOMES, record_call
+
+    results = {r for r, _ in channels.SIMULATED_OUTCOMES}
+    assert {"no_answer", "busy", "voicemail"} <= results <= set(CALL_OUTCOMES)
+    for result in ("no_answer", "busy", "voicemail"):
+        assert CALL_OUTCOMES[result] == "attempt"
+        record_call("B1", "a1", result)  # no error, and no write
+    assert CALL_OUTCOMES["unreported"] == "conversation"  # a dialer that reports nothing: the strictest
+    with pytest.raises(ValueError, match="unknown call result 'fax'"):
+        record_call("B1", "a1", "fax")

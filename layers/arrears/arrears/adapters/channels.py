@@ -138,8 +138,16 @@ class ConnectVoice:
         return Delivery(resp.get("ContactId"), "conversation", assumed=True)
 
 
-#: the simulated dialer's outcomes and their shares (a deterministic draw per action)
-SIMULATED_OUTCOMES = (("no_answer", 0.45), ("connected", 0.15), ("conversation", 0.25), ("promise", 0.15))
+#: the simulated dialer's outcomes and their shares (a deterministic draw per action): every result a
+#: dialer reports (busy and voicemail are unanswered attempts, as no answer is)
+SIMULATED_OUTCOMES = (
+    ("no_answer", 0.35),
+    ("busy", 0.05),
+    ("voicemail", 0.05),
+    ("connected", 0.15),
+    ("conversation", 0.25),
+    ("promise", 0.15),
+)
 
 
 def simulated_outcome(action_id: str) -> str:

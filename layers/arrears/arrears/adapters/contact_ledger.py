@@ -120,17 +120,24 @@ def reserve_contact(req: ContactRequest, rules: Rules, holds: Holds, known: Ledg
     raise ReservationConflict(f"contact ledger of {req.borrower_id} kept changing; retry later")
 
 
-#: a call's result as the voice caps count it
+#: a call's result as the voice caps count it. Every placed call is an attempt (Regulation F counts
+#: each one towards 7 in 7 days; booked when reserved); busy, voicemail and no answer stay attempts (a
+#: message left is not a conversation); a result the dialer does not report counts as a conversation,
+#: the strictest reading.
 CALL_OUTCOMES = {
     "no_answer": "attempt",
+    "busy": "attempt",
+    "voicemail": "attempt",
     "connected": "connected",
     "conversation": "conversation",
     "promise": "conversation",
+    "unreported": "conversation",
 }
 
 
 def record_call(borrower_id: str, action_id: str, result: str) -> None:
-    """Record a call's result on the borrower's ledger (same optimistic concurrency as reserving)."""
+    """Record a call's result on the borrower's ledger (same optimistic concurrency as reserving).
+    Idempotent: a result already on the ledger is not written again."""
     outcome = CALL_OUTCOMES.get(result)
     if outcome is None:
         raise ValueError(f"unknown call result {result!r} (known: {', '.join(CALL_OUTCOMES)})")
@@ -140,8 +147,11 @@ def record_call(borrower_id: str, action_id: str, result: str) -> None:
     for _ in range(ATTEMPTS):
         ledger = known if known is not None else _load(borrower_id)
         known = None
-        if not any(e.action_id == action_id for e in ledger.events):
+        booked = [e for e in ledger.events if e.action_id == action_id]
+        if not booked:
             raise LookupError(f"call {action_id} was never reserved on the borrower's contact ledger")
+        if all(e.outcome == outcome for e in booked):
+            return
         if _save(borrower_id, record_outcome(ledger, action_id, outcome), ledger.version):
             return
     raise ReservationConflict(f"contact ledger of {borrower_id} kept changing; retry later")

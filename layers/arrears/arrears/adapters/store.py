@@ -338,6 +338,7 @@ def move_action(
     reason: str | None = None,
     sent_at: datetime | None = None,
     message_id: str | None = None,
+    outcome: str | None = None,
 ) -> bool:
     """Atomically move an action from one status to another; False when it was not in ``frm``."""
     actions: list[Any] = [CollectionModel.status.set(to)]
@@ -347,6 +348,8 @@ def move_action(
         actions.append(CollectionModel.sent_at.set(iso(sent_at)))
     if message_id is not None:
         actions.append(CollectionModel.message_id.set(message_id))
+    if outcome is not None:
+        actions.append(CollectionModel.outcome.set(outcome))
     try:
         CollectionModel(loan_id, f"ACT#{action_id}").update(actions=actions, condition=CollectionModel.status == frm)
         return True

@@ -9,9 +9,20 @@ rules overlap the strictest applies, because every rule must pass.
   only when allowed in every one of them;
 - holds: third parties, deceased, bankrupt, cease-contact, attorney, per-channel opt-out, dispute,
   hardship, paused loan, open promise to pay;
-- caps per borrower across lender and agencies: per channel per day and per rolling 7 days; voice:
-  connected calls per day, dial attempts per number per day, attempts per debt per 7 days, and no
-  call within N days after a conversation about the debt.
+- caps per borrower across lender and agencies: per channel per day and per rolling 7 days (168
+  hours); voice: connected calls per day, dial attempts per number per day, attempts per debt in 7
+  consecutive days, and no call within N days after a conversation about the debt.
+
+Days are the borrower's local calendar days, counted in every candidate zone: a daily cap holds in
+each zone's own day, an open promise until its date has passed in every zone. Regulation F
+1006.14(b)(2) counts days, not hours: the 7 consecutive days are the request's local date and the 6
+before it, and "within 7 days after" a conversation counts the conversation's local date as day 1, so
+on day 8 a call is lawful at any allowed hour. A contact is allowed only when every zone allows it,
+and ``retry_at`` is the first instant allowed in every zone.
+
+Voice requests name the dialled number. A voice event on the ledger without a number (booked before
+numbers were recorded, or by a source that does not say) counts against every number: the
+conservative reading of the per-number cap.
 """
 
 from __future__ import annotations
@@ -116,7 +127,7 @@ class ContactRequest(NamedTuple):
     channel: str
     at: datetime
     zones: tuple[str, ...]  # the borrower's time zone, or every zone the borrower may be in
-    number: str | None = None
+    number: str | None = None  # required for voice: the dialled number (or a stable key of it)
     to_borrower: bool = True
 
 
@@ -145,6 +156,8 @@ def check(req: ContactRequest, rules: Rules, holds: Holds, history: Iterable[Con
         raise ValueError(f"unknown channel {req.channel!r}")
     if not req.zones:
         raise ValueError("a contact request needs the borrower's time zone")
+    if req.channel == "voice" and not req.number:
+        raise ValueError("a voice contact request needs the dialled number (number)")
     events = [
         e for e in history if e.at > req.at - WEEK - timedelta(days=max(7, rules.no_call_days_after_conversation or 0))
     ]
@@ -186,13 +199,12 @@ def _opt_out(req: ContactRequest, rules: Rules, holds: Holds, events: list[Conta
 
 
 def _promise(req: ContactRequest, rules: Rules, holds: Holds, events: list[ContactEvent]) -> None:
-    if holds.promise_until is None:
+    until = holds.promise_until
+    if until is None:
         return
-    today = req.at.astimezone(zone(req.zones[0])).date()
-    if today <= holds.promise_until:
-        day_after = holds.promise_until + timedelta(days=1)
-        resume = next_allowed(_local_start(day_after, req.zones[0]), req.zones, rules)
-        raise _Fail("open_promise", f"promise to pay open until {holds.promise_until.isoformat()}", resume)
+    if any(_day(req.at, tz) <= until for tz in req.zones):
+        resume = next_allowed(max(_local_start(until + DAY, tz) for tz in req.zones), req.zones, rules)
+        raise _Fail("open_promise", f"promise to pay open until {until.isoformat()}", resume)
 
 
 def _hours(req: ContactRequest, rules: Rules, holds: Holds, events: list[ContactEvent]) -> None:
@@ -205,15 +217,12 @@ def _hours(req: ContactRequest, rules: Rules, holds: Holds, events: list[Contact
 
 
 def _channel_caps(req: ContactRequest, rules: Rules, holds: Holds, events: list[ContactEvent]) -> None:
-    tz = req.zones[0]
-    day = req.at.astimezone(zone(tz)).date()
     same = [e for e in events if e.channel == req.channel]
     if rules.daily_caps.get(req.channel) == 0 or rules.weekly_caps.get(req.channel) == 0:
         raise _Fail("channel_not_used", f"{req.channel} is not used for collection in {rules.jurisdiction}", None)
     cap = rules.daily_caps.get(req.channel)
-    if cap is not None and sum(1 for e in same if e.at.astimezone(zone(tz)).date() == day) >= cap:
-        resume = next_allowed(_local_start(day + timedelta(days=1), tz), req.zones, rules)
-        raise _Fail("daily_cap", f"{req.channel} cap of {cap} a day reached", resume)
+    if cap is not None and (reopens := _day_full(req, same, cap)) is not None:
+        raise _Fail("daily_cap", f"{req.channel} cap of {cap} a day reached", next_allowed(reopens, req.zones, rules))
     cap = rules.weekly_caps.get(req.channel)
     recent = sorted(e.at for e in same if e.at > req.at - WEEK)
     if cap is not None and len(recent) >= cap:
@@ -224,29 +233,76 @@ def _channel_caps(req: ContactRequest, rules: Rules, holds: Holds, events: list[
 def _voice_caps(req: ContactRequest, rules: Rules, holds: Holds, events: list[ContactEvent]) -> None:
     if req.channel != "voice":
         return
-    tz = req.zones[0]
-    day = req.at.astimezone(zone(tz)).date()
     calls = [e for e in events if e.channel == "voice"]
-    today = [e for e in calls if e.at.astimezone(zone(tz)).date() == day]
-    tomorrow = next_allowed(_local_start(day + timedelta(days=1), tz), req.zones, rules)
     cap = rules.voice_connected_per_day
-    if cap is not None and sum(1 for e in today if e.outcome in ("connected", "conversation")) >= cap:
-        raise _Fail("voice_connected_per_day", f"{cap} connected calls today already", tomorrow)
+    connected = [e for e in calls if e.outcome in ("connected", "conversation")]
+    if cap is not None and (reopens := _day_full(req, connected, cap)) is not None:
+        reason = f"{cap} connected calls today already"
+        raise _Fail("voice_connected_per_day", reason, next_allowed(reopens, req.zones, rules))
     cap = rules.voice_attempts_per_number_per_day
-    if cap is not None and req.number and sum(1 for e in today if e.number == req.number) >= cap:
-        raise _Fail("voice_attempts_per_number", f"{cap} dial attempts to this number today already", tomorrow)
-    debt = sorted(e.at for e in calls if e.loan_id == req.loan_id and e.at > req.at - WEEK)
+    dialled = [e for e in calls if e.number in (req.number, None)]  # no number: counts against every number
+    if cap is not None and (reopens := _day_full(req, dialled, cap)) is not None:
+        reason = f"{cap} dial attempts to this number today already"
+        raise _Fail("voice_attempts_per_number", reason, next_allowed(reopens, req.zones, rules))
+    debt = [e for e in calls if e.loan_id == req.loan_id]
     cap = rules.voice_attempts_per_debt_7_days
-    if cap is not None and len(debt) >= cap:
-        resume = next_allowed(debt[len(debt) - cap] + WEEK, req.zones, rules)
-        raise _Fail("voice_attempts_per_debt", f"{cap} call attempts about this debt in 7 days already", resume)
+    if cap is not None and (reopens := _seven_days_full(req, debt, cap)) is not None:
+        reason = f"{cap} call attempts about this debt in 7 consecutive days already"
+        raise _Fail("voice_attempts_per_debt", reason, next_allowed(reopens, req.zones, rules))
     days = rules.no_call_days_after_conversation
-    if days is not None:
-        talks = [e.at for e in calls if e.loan_id == req.loan_id and e.outcome == "conversation"]
-        last = max(talks, default=None)
-        if last is not None and req.at < last + timedelta(days=days):
-            resume = next_allowed(last + timedelta(days=days), req.zones, rules)
-            raise _Fail("after_conversation", f"a conversation about this debt took place within {days} days", resume)
+    talks = [e for e in debt if e.outcome == "conversation"]
+    if days is not None and (reopens := _after_talk(req, talks, days)) is not None:
+        reason = f"a conversation about this debt took place within {days} days (its date is day 1)"
+        raise _Fail("after_conversation", reason, next_allowed(reopens, req.zones, rules))
+
+
+# --- counting local calendar days in every candidate zone ------------------------------------------
+
+DAY = timedelta(days=1)
+
+
+def _day(at: datetime, tz: str) -> date:
+    return at.astimezone(zone(tz)).date()
+
+
+def _latest(starts: list[datetime]) -> datetime | None:
+    """When every zone that blocks has moved on (None: no zone blocks)."""
+    return max(starts) if starts else None
+
+
+def _day_full(req: ContactRequest, events: list[ContactEvent], cap: int) -> datetime | None:
+    """A daily cap, in each zone's own local day: None when every zone's count of ``events`` on the
+    request's local date is below ``cap``; else the start of the next local day in every zone where
+    the cap is reached."""
+    starts = []
+    for tz in req.zones:
+        today = _day(req.at, tz)
+        if sum(1 for e in events if _day(e.at, tz) == today) >= cap:
+            starts.append(_local_start(today + DAY, tz))
+    return _latest(starts)
+
+
+def _seven_days_full(req: ContactRequest, events: list[ContactEvent], cap: int) -> datetime | None:
+    """At most ``cap`` in 7 consecutive local days (the request's date and the 6 before it; later
+    events count too, to be safe). Blocked until the day the oldest counted event leaves the window."""
+    starts = []
+    for tz in req.zones:
+        first = _day(req.at, tz) - 6 * DAY
+        days = sorted(d for d in (_day(e.at, tz) for e in events) if d >= first)
+        if len(days) >= cap:
+            starts.append(_local_start(days[len(days) - cap] + WEEK, tz))
+    return _latest(starts)
+
+
+def _after_talk(req: ContactRequest, talks: list[ContactEvent], days: int) -> datetime | None:
+    """No call within ``days`` days after a conversation, its local date being day 1: allowed again
+    from the start of day ``days + 1`` in every zone."""
+    starts = []
+    for tz in req.zones:
+        last = max((_day(e.at, tz) for e in talks), default=None)
+        if last is not None and _day(req.at, tz) < last + days * DAY:
+            starts.append(_local_start(last + days * DAY, tz))
+    return _latest(starts)
 
 
 _RULES = (

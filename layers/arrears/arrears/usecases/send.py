@@ -6,14 +6,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any, NamedTuple
+
+from pynamodb.exceptions import PutError
 
 from ..adapters import store
 from ..adapters.channels import ChannelError, Message, Sender
-from ..adapters.contact_ledger import ledger_of, record_call, reserve_contact, restrictions_of
+from ..adapters.contact_ledger import CALL_OUTCOMES, ledger_of, record_call, reserve_contact, restrictions_of
 from ..adapters.facts_sink import FactSink
-from ..adapters.models import BorrowerModel, LedgerModel, LoanModel
+from ..adapters.models import BorrowerModel, CollectionModel, LedgerModel, LoanModel
 from ..config import Settings
 from ..domain.compliance import ContactRequest, Holds, rules_for
 from ..domain.delinquency import assess
@@ -136,24 +137,20 @@ def send_action(
     """Returns the action's final status. The action is claimed (planned -> sent, a conditional write)
     before the provider is called, and given back (sent -> planned) only if the call fails, so a
     redelivered or concurrent message can never contact twice. A crash between the claim and the call
-    loses that one message rather than risking a second contact: at most once, by design."""
+    loses that one message rather than risking a second contact: at most once, by design. A call's
+    result is kept on the action before it is recorded anywhere else, so a redelivery finishes a
+    recording that failed (status ``called``) without calling again."""
     action, loan, profile, contact = ctx.action, ctx.loan, ctx.borrower, ctx.contact
     if action is None:
         raise LookupError(f"action {msg.action_id} not found")
-    if action.status != "planned":
-        logger.info("action already handled", extra={"action_id": msg.action_id, "status": action.status})
-        return action.status or ""
-    if loan is not None and loan.case_id != msg.case_id and (ctx.case is None or ctx.case.status != "closed"):
-        # the planner enqueues before it saves the loan: its case is not visible yet, not closed
-        raise NotYetSaved(f"case of action {msg.action_id} not saved yet; retried")
 
-    def record(kind: str, key: str = msg.action_id, **kw: Any) -> None:
+    def record(kind: str, key: str = msg.action_id, at: datetime | None = None, **kw: Any) -> None:
         assert loan is not None
         sink.add(
             fact(
                 settings,
                 kind,
-                now,
+                at or now,
                 loan,
                 source_of(msg.channel),
                 case_id=msg.case_id,
@@ -168,6 +165,12 @@ def send_action(
             )
         )
 
+    if action.status != "planned":  # claimed before: by another delivery, or by this one's first try
+        return _claimed_before(settings, msg, action, loan, record)
+    if loan is not None and loan.case_id != msg.case_id and (ctx.case is None or ctx.case.status != "closed"):
+        # the planner enqueues before it saves the loan: its case is not visible yet, not closed
+        raise NotYetSaved(f"case of action {msg.action_id} not saved yet; retried")
+
     decision = decide_send(
         action_case_id=msg.case_id,
         channel=msg.channel,
@@ -181,7 +184,11 @@ def send_action(
     if decision.verdict == "send" and loan is not None and profile is not None and contact is not None:
         content = _content(settings, msg, loan, now)  # a str: the loan's data cannot be rendered (why)
         number = number_key(contact.phone) if msg.channel == "voice" else None
-        decision = SendDecision("block", content) if isinstance(content, str) else _guard(msg, profile, loan, ctx, now, record, number)
+        decision = (
+            SendDecision("block", content)
+            if isinstance(content, str)
+            else _guard(msg, profile, loan, ctx, now, record, number)
+        )
     if decision.verdict != "send" or loan is None or contact is None:
         status = "cancelled" if decision.verdict == "cancel" else "blocked"
         reason = decision.reason or status
@@ -211,7 +218,8 @@ def send_action(
     metrics.add_metric(name=f"{msg.channel.title()}Sent", unit="Count", value=1)
     logger.info("contact sent", extra={"action_id": msg.action_id, "loan_id": msg.loan_id, "channel": msg.channel})
     if delivery.outcome is not None:
-        _call_outcome(settings, msg, loan, delivery.outcome, a.overdue, now, record, delivery.assumed)
+        result = UNREPORTED if delivery.assumed else delivery.outcome
+        _call_result(settings, msg, loan, result, delivery.message_id, now, record)
     return "sent"
 
 
@@ -245,24 +253,78 @@ def _subject(loan: LoanModel) -> str:
     return "还款提醒" if (loan.language or "").startswith("zh") else "Your loan payment is past due"
 
 
-def _call_outcome(
+#: a placed call whose result is kept on the action item but not yet on the contact ledger and the
+#: loan's ledger: a redelivery of its message finishes the recording (the call is never placed again)
+CALLED = "called"
+#: the result kept for a call whose dialer reports none (Connect, for now)
+UNREPORTED = "unreported"
+
+
+def _call_result(
     settings: Settings,
     msg: ActionMessage,
     loan: LoanModel,
-    outcome: str,
-    overdue: Decimal,
-    now: datetime,
+    result: str,
+    message_id: str | None,
+    at: datetime,
     record: Callable[..., None],
-    assumed: bool = False,
+) -> None:
+    """Keep the call's result on the claimed action first (one write), then record it. A result that
+    changes the contact ledger or makes a promise leaves the action ``called`` until both are
+    written, so a failure in between is finished by the message's redelivery; an unanswered attempt
+    (booked as one when reserved) needs no other write and the action stays ``sent``."""
+    pending = CALL_OUTCOMES.get(result) != "attempt"  # a promise is a conversation; unknown: stays called
+    store.move_action(
+        msg.loan_id, msg.action_id, "sent", CALLED if pending else "sent", message_id=message_id, outcome=result
+    )
+    _record_call_result(settings, msg, loan, result, at, record)
+    if pending:
+        store.move_action(msg.loan_id, msg.action_id, CALLED, "sent")
+
+
+def _claimed_before(
+    settings: Settings,
+    msg: ActionMessage,
+    action: CollectionModel,
+    loan: LoanModel | None,
+    record: Callable[..., None],
+) -> str:
+    """Nothing is sent again. One thing may be left to do: a call placed by an earlier delivery whose
+    result was kept on the action but not recorded; record it now, as of the call's time."""
+    if action.status != CALLED:
+        logger.info("action already handled", extra={"action_id": msg.action_id, "status": action.status})
+        return action.status or ""
+    if loan is None or not action.outcome or not action.sent_at:
+        raise LookupError(f"call {msg.action_id}: its loan or its result is missing, cannot record it")
+    _record_call_result(settings, msg, loan, action.outcome, datetime.fromisoformat(action.sent_at), record)
+    store.move_action(msg.loan_id, msg.action_id, CALLED, "sent")
+    logger.info("call result recorded on redelivery", extra={"action_id": msg.action_id})
+    return "sent"
+
+
+def _record_call_result(
+    settings: Settings,
+    msg: ActionMessage,
+    loan: LoanModel,
+    result: str,
+    at: datetime,
+    record: Callable[..., None],
 ) -> None:
     """A call's result: on the borrower's contact ledger (connected calls and conversations count
     towards the voice caps), as a fact, and a promise to pay as an entry in the loan's ledger (the
     ledger stream opens it on the loan; the guard then holds dunning until its date). A result the
-    dialer does not report (Connect, for now) is assumed the strictest and only booked on the ledger."""
-    record_call(msg.borrower_id, msg.action_id, outcome)
-    if assumed:
-        return
-    record("call_outcome", key=f"{msg.action_id}|outcome", reason=outcome)
-    if outcome == "promise":
-        p = promise_from_call(msg.action_id, msg.case_id, now, loan.tz, overdue)
-        LedgerModel(msg.loan_id, f"PTP#{p.promise_id}", run_at=iso(now), promise=p.to_json()).save()
+    dialer does not report (Connect, for now) is booked on the ledger as the strictest (a
+    conversation), with no fact and no promise. Each step may be repeated by a redelivery: the
+    ledger is not written twice with one result, the fact has its own id, the promise is put once."""
+    record_call(msg.borrower_id, msg.action_id, result)
+    if result != UNREPORTED:
+        record("call_outcome", key=f"{msg.action_id}|outcome", at=at, reason=result)
+    if result == "promise":
+        overdue = assess(store.unpaid_of(loan), loan.tz, at, settings.grace_days, settings.buckets).overdue
+        p = promise_from_call(msg.action_id, msg.case_id, at, loan.tz, overdue)
+        try:  # once: a second write would reach the ledger stream as another promise
+            entry = LedgerModel(msg.loan_id, f"PTP#{p.promise_id}", run_at=iso(at), promise=p.to_json())
+            entry.save(condition=LedgerModel.entry.does_not_exist())
+        except PutError as e:
+            if getattr(e, "cause_response_code", None) != "ConditionalCheckFailedException":
+                raise
