@@ -134,6 +134,14 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--http", action="store_true", help="handlers call the emulator over HTTP (slower)")
     run.add_argument("--strict", action="store_true", help="exit 1 when the importer rejected any row or file")
     run.add_argument(
+        "--faults",
+        type=_rate,
+        default=0.0,
+        help="inject faults at this rate (0-0.5): AWS requests throttled, 5xx or timed out after applying, "
+        "every message delivered twice, handlers crashing before acknowledging; DLQs redriven at the end",
+    )
+    run.add_argument("--seed", type=int, default=7, help="seed of the injected faults")
+    run.add_argument(
         "--publish",
         type=Path,
         action="append",
@@ -231,7 +239,13 @@ def _run(args: argparse.Namespace) -> int:
             print(f"published {sim.publish(doc)}")
         sim.import_book(book)
         print(f"imported book in {sim.timings['import_s']:.1f}s; simulating {args.days} days from {start}")
+        if args.faults:
+            from . import faults
+
+            faults.install(faults.Faults(args.faults, args.seed))
         sim.run_days(book, start, args.days, lambda r: print(day_line(r), flush=True))
+        if args.faults:
+            _final_redrive(sim)
         sim.write_out()
         if dry is not None:
             _print_dry_run(args.dry_run, sim.dry_run(dry), out)
@@ -245,6 +259,27 @@ def _run(args: argparse.Namespace) -> int:
     if problems:
         return 1
     return 1 if warning and args.strict else 0
+
+
+def _rate(text: str) -> float:
+    try:
+        rate = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= rate <= 0.5:
+        raise argparse.ArgumentTypeError(f"{text} is not a rate from 0 to 0.5")
+    return rate
+
+
+def _final_redrive(sim: Any) -> None:
+    """Faults off, then every DLQ redriven until empty: only what still fails counts."""
+    from . import faults
+    from .redrive import redrive
+
+    injected = faults.active.injected if faults.active else {}
+    faults.install(None)
+    moved = redrive(sim.runner)
+    print(f"faults injected: {sum(injected.values())}; redriven from DLQs: {sum(moved.values())} {moved or ''}".rstrip())
 
 
 def _print_dry_run(path: Path, result: dict, out: Path) -> None:

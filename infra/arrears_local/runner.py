@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from moto.core.utils import unix_time_millis
 
-from . import meter
+from . import faults, meter
 from .stack import ACCOUNT, REGION, ROOT, Deployed
 
 
@@ -191,13 +191,14 @@ class SqsSource:
             }
             for m in messages
         ]
-        delivered = records + [
-            {**r, "messageId": f"{r['messageId']}-again"} for r in records if self.duplicate_deliveries
-        ]
+        twice = self.duplicate_deliveries or faults.active is not None
+        delivered = records + [{**r, "messageId": f"{r['messageId']}-again"} for r in records if twice]
         try:
             failed = _failed_ids(self.fn.invoke({"Records": delivered})) or set()
         except Exception:
             failed = {r["messageId"] for r in delivered}
+        if faults.active is not None and faults.active.crash_after(self.fn.logical):
+            failed = {r["messageId"] for r in delivered}  # crashed after its work, before acknowledging
         failed = {f.removesuffix("-again") for f in failed}
         for r in records:
             if r["messageId"] not in failed:
@@ -282,6 +283,8 @@ class StreamSource:
             failed = _failed_ids(self.fn.invoke({"Records": records}))
         except Exception:
             failed = {records[0]["dynamodb"]["SequenceNumber"]}
+        if not failed and faults.active is not None and faults.active.crash_after(self.fn.logical):
+            failed = {records[0]["dynamodb"]["SequenceNumber"]}  # the whole batch is retried
         if not failed:
             self.pending = self.pending[len(batch) :]
             self.attempts = 0
@@ -294,6 +297,20 @@ class StreamSource:
             self.pending = self.pending[len(records) - first :]
             self.attempts = 0
         return len(batch)
+
+    def replay(self, start: int, end: int) -> None:
+        """Give the function the stream records from ``start`` to ``end`` again (a redrive): raises if
+        it fails again."""
+        from moto.dynamodb.models import dynamodb_backends
+
+        table_name = self.stream_arn.split(":", 5)[5].split("/")[1]
+        shard = dynamodb_backends[ACCOUNT][REGION].get_table(table_name).stream_shard
+        assert shard is not None
+        records = [r for r in shard.get(start, end - start + 1) if start <= int(r["dynamodb"]["SequenceNumber"]) <= end]
+        for i in range(0, len(records), self.batch_size):
+            batch = [{**r, "eventSourceARN": self.stream_arn, "awsRegion": REGION} for r in records[i : i + self.batch_size]]
+            if _failed_ids(self.fn.invoke({"Records": batch})):
+                raise RuntimeError(f"{self.fn.logical} failed again on redriven stream records")
 
     def _dead_letter(self, records: list[dict]) -> None:
         from arrears.adapters.clients import client
@@ -357,6 +374,8 @@ class S3Source:
             for _attempt in range(3):  # asynchronous invocation: the first try and two retries
                 try:
                     self.fn.invoke(event)
+                    if faults.active is not None and faults.active.crash_after(self.fn.logical):
+                        continue  # crashed after its work: Lambda retries the event
                     break
                 except Exception:  # noqa: S112 - logged by invoke; AWS would retry the same way
                     continue
