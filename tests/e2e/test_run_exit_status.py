@@ -42,7 +42,7 @@ def test_rejected_rows_are_one_warning_line_and_strict_makes_them_fail(book, tmp
     out = tmp_path / "out"
     code, _, err = run(["run", "--book", str(folder), "--out", str(out), *DAY], capsys)
     assert code == 0, err
-    [line] = err.splitlines()
+    [line] = [x for x in err.splitlines() if x.startswith(("warning:", "error:"))]  # ours, not a library's
     assert re.fullmatch(
         rf"warning: 2 of \d+ rows rejected \(loans.csv 1, repayments.csv 1\); reports in {re.escape(str(out))}/imports/",
         line,
@@ -55,7 +55,7 @@ def test_rejected_rows_are_one_warning_line_and_strict_makes_them_fail(book, tmp
     assert (out / "lambda.log").stat().st_size > 0
 
     code, _, err = run(["run", "--book", str(folder), "--out", str(out), "--strict", *DAY], capsys)
-    assert code == 1 and err.startswith("warning: 2 of")
+    assert code == 1 and "warning: 2 of" in err
 
 
 def test_a_handler_that_fails_for_good_fails_the_run(book, tmp_path, monkeypatch, capsys):
