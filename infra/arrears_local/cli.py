@@ -115,7 +115,7 @@ def parser() -> argparse.ArgumentParser:
     back = command("strategy-rollback", "re-activate the version before the active one")
     back.add_argument("strategy_id", help="e.g. cn-default")
     back.add_argument("--table", required=True, help="the stack's StrategiesTableName output")
-    why = command("explain", "why an action (or each action of a loan) happened, from the outcomes")
+    why = command("explain", "why an action happened, or a loan's whole story and why it was (not) worked")
     why.add_argument("id", help="an action id or a loan id")
     why.add_argument("--out", type=Path, default=Path("out"), help="the folder `arrears run` wrote")
     for sp in (run, up):
