@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/arrears/requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
+# checkov pins its own boto3 (and ~90 more packages): it gets a virtual environment of its own
+CHECKOV_VENV  := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat requirements-checkov.txt | cksum | cut -d' ' -f1)
 
 .PHONY: setup demo test lint unit integration e2e bench clean
 
@@ -13,6 +16,12 @@ $(STAMP):
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
+$(CHECKOV_STAMP):
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	rm -f $(CHECKOV_VENV)/.installed-* && touch $(CHECKOV_STAMP)
+
 setup: $(STAMP)
 
 demo: $(STAMP)
@@ -20,10 +29,11 @@ demo: $(STAMP)
 		--publish layers/arrears/arrears/strategies/examples/cn-call-early-challenger.yaml \
 		--dry-run layers/arrears/arrears/strategies/cn-default.yaml
 
-lint: $(STAMP)
+lint: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy layers/arrears/arrears infra/arrears_local
 	$(BIN)/cfn-lint template.yaml
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit

@@ -7,7 +7,16 @@ What moto cannot do itself is done here from the same template:
   which polls the queues, streams and bucket itself;
 - EventBridge Scheduler schedules are not created by moto: the runner fires them on its clock;
 - the Glue database and table and the Athena workgroup are skipped by moto's CloudFormation: they
-  are created through the Glue and Athena APIs from their template properties.
+  are created through the Glue and Athena APIs from their template properties;
+- of a bucket's properties moto's CloudFormation applies only encryption and tags: the public access
+  blocks, versioning and lifecycle rules are put through the S3 API from the template's properties,
+  so an operator sees them as deployed (moto does not run lifecycle rules);
+- moto's CloudFormation skips ``AWS::S3::BucketPolicy``, and its S3 would enforce a bucket policy's
+  Deny on object writes while ignoring the ``Bool`` condition (``aws:SecureTransport``): the TLS-only
+  policies would deny every request, so they are taken out and not applied locally (the template
+  tests check them);
+- moto creates the KMS key (rotation on) and accepts it on the table and the buckets, but checks no
+  KMS or IAM permission; its DynamoDB reports no ``SSEDescription`` for a table created this way.
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ TAKEN_OUT = {
     "AWS::Athena::WorkGroup",
     "AWS::SES::EmailIdentity",  # moto's CloudFormation lacks it: verified through the SES API instead
     "AWS::CloudWatch::Alarm",  # moto's CloudFormation lacks it: created through the CloudWatch API instead
+    "AWS::S3::BucketPolicy",  # moto's CloudFormation lacks it, and its S3 would deny all (see above)
 }
 
 
@@ -276,6 +286,7 @@ def deploy(overrides: dict[str, str] | None = None) -> Deployed:
     }
     dep = Deployed(cfn, params, physical, code_dirs, taken_out, notifications)
     _create_analytics(dep)
+    _apply_bucket_settings(dep)
     return dep
 
 
@@ -307,3 +318,40 @@ def _create_analytics(dep: Deployed) -> None:
         elif res["Type"] == "AWS::SES::EmailIdentity":
             client("ses").verify_email_identity(EmailAddress=props["EmailIdentity"])  # moto verifies at once
             dep.physical[name] = props["EmailIdentity"]
+
+
+def _apply_bucket_settings(dep: Deployed) -> None:
+    """What moto's CloudFormation leaves out of the buckets, through the S3 API from the template."""
+    from arrears.adapters.clients import client
+
+    s3 = client("s3")
+    for name, res in dep.cfn["Resources"].items():
+        if res["Type"] == "AWS::S3::Bucket":
+            bucket, props = dep.physical[name], res.get("Properties", {})
+            if "PublicAccessBlockConfiguration" in props:
+                s3.put_public_access_block(
+                    Bucket=bucket, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+                )
+            if "VersioningConfiguration" in props:
+                s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration=props["VersioningConfiguration"])
+            if "LifecycleConfiguration" in props:
+                rules = [_lifecycle_rule(r) for r in props["LifecycleConfiguration"]["Rules"]]
+                s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+
+
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """A CloudFormation lifecycle rule in the S3 API's shape (the properties this template uses)."""
+    out: dict[str, Any] = {"ID": rule["Id"], "Status": rule["Status"], "Filter": {"Prefix": rule.get("Prefix", "")}}
+    if "ExpirationInDays" in rule:
+        out["Expiration"] = {"Days": rule["ExpirationInDays"]}
+    if "Transitions" in rule:
+        out["Transitions"] = [
+            {"Days": t["TransitionInDays"], "StorageClass": t["StorageClass"]} for t in rule["Transitions"]
+        ]
+    for same in ("NoncurrentVersionExpiration", "AbortIncompleteMultipartUpload"):
+        if same in rule:
+            out[same] = rule[same]
+    unknown = set(rule) - {"Id", "Status", "Prefix", "ExpirationInDays", "Transitions", *out}
+    if unknown:
+        raise ValueError(f"lifecycle rule {rule['Id']}: the local stack cannot apply {sorted(unknown)}")
+    return out
