@@ -152,15 +152,16 @@ def _constraint_problem(p: Mapping[str, Any], value: str) -> str | None:
 
 def _meaning_problem(name: str, value: str, strategies: Collection[str] | None) -> str | None:
     """What the functions would refuse at start-up (or the local runner could not schedule)."""
-    from arrears.config import CHANNELS, parse_pairs
+    from arrears.config import CHANNELS, ConfigError, ImportSettings, parse_pairs
     from arrears.domain.buckets import BucketScheme
+    from arrears.domain.timeutil import zone_names
 
     from .runner import parse_cron
 
     try:
         if name == "Buckets":
             BucketScheme.parse(value)
-        elif name == "BusinessTimeZone" and value not in _zones():
+        elif name == "BusinessTimeZone" and value not in zone_names():
             return "not an IANA time zone name (e.g. Asia/Shanghai)"
         elif name == "ChannelCapacity":
             for channel, n in parse_pairs(value).items():
@@ -168,6 +169,8 @@ def _meaning_problem(name: str, value: str, strategies: Collection[str] | None) 
                     return f"{channel}={n}: a channel ({', '.join(CHANNELS)}) and a whole number"
         elif name == "Strategies":
             return _strategies_problem(parse_pairs(value), strategies)
+        elif name == "ImportLimits":
+            ImportSettings.from_env({"IMPORT_LIMITS": value})
         elif name in ("DailyRunSchedule", "DailyReportSchedule"):
             try:
                 minutes, hours = parse_cron(value)
@@ -175,16 +178,9 @@ def _meaning_problem(name: str, value: str, strategies: Collection[str] | None) 
                 return "the local stack runs daily schedules only: cron(M H * * ? *), e.g. cron(0 9 * * ? *)"
             if not all(0 <= m < 60 for m in minutes) or not all(0 <= h < 24 for h in hours):
                 return "minutes must be 0-59 and hours 0-23"
-    except ValueError as e:
-        return str(e)
+    except (ValueError, ConfigError) as e:
+        return str(e).removeprefix("bad configuration: ")
     return None
-
-
-@lru_cache(maxsize=1)
-def _zones() -> frozenset[str]:
-    import zoneinfo
-
-    return frozenset(zoneinfo.available_timezones()) - {"localtime", "Factory"}
 
 
 def _strategies_problem(pairs: Mapping[str, str], strategies: Collection[str] | None) -> str | None:

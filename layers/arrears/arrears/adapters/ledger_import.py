@@ -157,7 +157,3 @@ def write(writes: list[tuple[str, dict[str, Any]]]) -> int:
             raise RuntimeError(f"DynamoDB left {sum(len(v) for v in request.values())} items unwritten after {RETRIES} tries")
     return len(writes)
 
-
-def write_records(records: Iterable[Record]) -> int:
-    """Write records as they are (callers that checked item sizes already; tests and benchmarks)."""
-    return write([(type(m).Meta.table_name, m.serialize()) for rec in records for m in _items_for(rec)])

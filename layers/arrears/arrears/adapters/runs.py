@@ -53,11 +53,13 @@ def shard_done(run_at: datetime, shard: str) -> int:
     return len(item.shards_done or ())
 
 
-def shards_done_of(run_at: datetime) -> set[str]:
+def state_of(run_at: datetime) -> tuple[dict | None, set[str]]:
+    """The run's summary (None: not dispatched yet) and the shards that have planned, in one read."""
     try:
-        return set(RunModel.get(iso(run_at), consistent_read=True).shards_done or ())
+        item = RunModel.get(iso(run_at), consistent_read=True)
     except RunModel.DoesNotExist:
-        return set()
+        return None, set()
+    return (json.loads(item.summary) if item.summary else None), set(item.shards_done or ())
 
 
 def save_summary(run_at: datetime, summary: dict) -> None:

@@ -372,11 +372,16 @@ class _Checker:
             raise ValueError(f"{name} {value[:40]!r} is not 1-128 letters, digits and ._:- (starting with a letter or digit)")
         return value
 
-    def day(self, row: dict[str, Any], name: str) -> date:
+    @staticmethod
+    def _str(row: dict[str, Any], name: str, form: str) -> str | None:
+        """The field as JSON Lines or CSV gave it, if it is text at all (not a number, list or object)."""
         raw = row.get(name)
         if raw is not None and not isinstance(raw, str):
-            raise ValueError(f"{name} must be a YYYY-MM-DD text, not {type(raw).__name__}")
-        d = _field(name, parse_date, raw)
+            raise ValueError(f"{name} must be {form} text, not {type(raw).__name__}")
+        return raw
+
+    def day(self, row: dict[str, Any], name: str) -> date:
+        d = _field(name, parse_date, self._str(row, name, "a YYYY-MM-DD"))
         if not self.lim.earliest <= d <= self.lim.latest:
             raise ValueError(
                 f"{name} {d.isoformat()} is outside the plausible window "
@@ -385,9 +390,7 @@ class _Checker:
         return d
 
     def instant(self, row: dict[str, Any], name: str) -> datetime:
-        raw = row.get(name)
-        if raw is not None and not isinstance(raw, str):
-            raise ValueError(f"{name} must be an ISO-8601 text, not {type(raw).__name__}")
+        raw = self._str(row, name, "an ISO-8601")
         t = _field(name, parse_instant, raw)
         if t.astimezone(UTC).date() < self.lim.earliest:
             raise ValueError(f"{name} {raw} is before {self.lim.earliest.isoformat()}")
@@ -500,16 +503,22 @@ def _field(name: str, fn: Callable[[Any], Any], raw: Any) -> Any:
         raise ValueError(f"{name}: {e}") from None
 
 
-def parse_row(kind: str, row: dict[str, Any], limits: Limits) -> Record:
-    """One row of a kind, checked on its own (ValueError names the field and what is wrong)."""
+def row_parser(kind: str, limits: Limits) -> Callable[[dict[str, Any]], Record]:
+    """The parser of one kind's rows: each row checked on its own (ValueError names the field and
+    what is wrong)."""
     c = _Checker(limits)
-    parser: dict[str, Callable[[dict[str, Any]], Record]] = {
+    parsers: dict[str, Callable[[dict[str, Any]], Record]] = {
         "borrowers": c.borrower,
         "loans": c.loan,
         "installments": c.installment,
         "repayments": c.repayment,
     }
-    return parser[kind](row)
+    return parsers[kind]
+
+
+def parse_row(kind: str, row: dict[str, Any], limits: Limits) -> Record:
+    """One row of a kind, checked on its own."""
+    return row_parser(kind, limits)(row)
 
 
 def _parent_key(rec: Record) -> tuple[str, str] | None:
@@ -537,13 +546,14 @@ def parse_file(key: str, body: bytes, known_parents: KnownParents | None = None,
     lim = limits or Limits(datetime.now(UTC))
     out = ParsedFile(kind)
     seen: dict[tuple[object, ...], int] = {}
+    parse = row_parser(kind, lim)
     for n, line, row, error in read_rows(body, fmt, kind, out.warnings):
         out.lines[n] = line
         if error or row is None:
             out.reject(n, error or "empty row")
             continue
         try:
-            rec = parse_row(kind, row, lim)
+            rec = parse(row)
         except ValueError as e:
             out.reject(n, str(e))
             continue

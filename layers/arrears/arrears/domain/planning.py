@@ -15,6 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from . import DATA_ERRORS
 from .strategies import LoanView, Proposal, Strategy, arm_for, propose, segment_for, variant_named
 from .timeutil import iso, parse_instant
 
@@ -124,7 +125,7 @@ def plan_loans(strategies: Mapping[str, Strategy], loans: Iterable[Candidate], n
         try:  # one loan's absurd data must not stop the others' planning
             proposed = propose(strategy, c.view, c.today, now, variant)
             loan_work = [Work(p, c.borrower_id, c.currency, c.view.bucket, c.view.dpd, now, c.view.overdue) for p in proposed]
-        except (ArithmeticError, ValueError, TypeError, KeyError) as e:
+        except DATA_ERRORS as e:
             failed[loan_id] = f"{type(e).__name__}: {e}"[:300]
             outcome[loan_id] = f"not planned: {failed[loan_id]}"
             continue

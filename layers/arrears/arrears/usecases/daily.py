@@ -12,6 +12,7 @@ from ..adapters.clients import client
 from ..adapters.facts_sink import FactSink
 from ..adapters.models import LoanModel
 from ..config import Settings
+from ..domain import DATA_ERRORS
 from ..domain.buckets import CURRENT
 from ..domain.delinquency import Assessment, assess, transition
 from ..domain.money import to_minor
@@ -66,7 +67,7 @@ def run_shard(settings: Settings, work: ShardWork, time_left_ms: Callable[[], in
             try:  # one loan's data must never stop the shard: it is recorded and the others go on
                 a = assess(store.unpaid_of(loan), loan.tz, work.run_at, settings.grace_days, settings.buckets)
                 c = candidate(loan, a) if a.bucket != CURRENT else None
-            except (ArithmeticError, ValueError, TypeError, KeyError) as e:
+            except DATA_ERRORS as e:
                 _loan_failed(settings, sink, loan, work.run_at, e)
                 stats["failed"] += 1
                 continue

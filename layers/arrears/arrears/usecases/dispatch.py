@@ -46,9 +46,10 @@ def watch_run(settings: Settings, run: Dispatch, now: datetime) -> str:
     past the deadline (``DispatchDeadlineMinutes`` after the run), the dispatch of what arrived, with
     the missing shards named in the summary, logged as an error and counted in the ShardsMissing
     metric (an alarm watches it). The missing shards' loans are proposed again by the next run."""
-    if runs.summary_of(run.run_at) is not None:
+    summary, done = runs.state_of(run.run_at)
+    if summary is not None:
         return "dispatched"
-    missing = sorted({f"{n:04d}" for n in range(settings.shard_count)} - runs.shards_done_of(run.run_at))
+    missing = sorted({f"{n:04d}" for n in range(settings.shard_count)} - done)
     if missing and now < run.run_at + timedelta(minutes=settings.dispatch_deadline_minutes):
         watch(settings, run)
         return "waiting"

@@ -17,6 +17,7 @@ from ..adapters import store
 from ..adapters.facts_sink import FactSink
 from ..adapters.models import LoanModel
 from ..config import Settings
+from ..domain import DATA_ERRORS
 from ..domain.delinquency import assess
 from ..domain.ledger import ZERO, Installment, add_installment, allocate, apply_payment
 from ..domain.money import to_minor
@@ -163,10 +164,6 @@ def reevaluate(settings: Settings, by_loan: dict[str, list[LedgerChange]], sink:
             out.merge(one)
     finish(settings, out, sink)
     return failed
-
-
-#: errors a loan's own data raises (an absurd date, a malformed entry): retried in vain, so recorded
-DATA_ERRORS = (ArithmeticError, ValueError, TypeError, KeyError)
 
 
 def _failed_fact(

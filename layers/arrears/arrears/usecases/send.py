@@ -16,6 +16,7 @@ from ..adapters.contact_ledger import CALL_OUTCOMES, ledger_of, record_call, res
 from ..adapters.facts_sink import FactSink
 from ..adapters.models import BorrowerModel, CollectionModel, LedgerModel, LoanModel
 from ..config import Settings
+from ..domain import DATA_ERRORS
 from ..domain.compliance import ContactRequest, Holds, rules_for
 from ..domain.delinquency import assess
 from ..domain.money import to_minor
@@ -230,7 +231,7 @@ def _content(settings: Settings, msg: ActionMessage, loan: LoanModel, now: datet
         if msg.channel == "voice":
             return a, None
         return a, render(msg.template, overdue=str(a.overdue), currency=loan.currency, dpd=a.dpd)
-    except (ArithmeticError, ValueError, TypeError, KeyError) as e:
+    except DATA_ERRORS as e:
         return f"cannot be sent: {type(e).__name__}: {e}"[:300]
 
 
