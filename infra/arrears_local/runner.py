@@ -65,7 +65,10 @@ class FakeContext:
 class Stats:
     invocations: dict[str, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # wall clock, by function
+    # CPU seconds of the whole process while the function ran (process_time: in serve mode the
+    # emulator answers on other threads of this process): time other processes take is not counted
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
     dead_lettered: int = 0
     lost: dict[str, int] = field(default_factory=dict)  # events given up on with no DLQ to keep them, by function
 
@@ -122,7 +125,7 @@ class LocalFunction:
         self.stats.invocations[self.logical] = self.stats.invocations.get(self.logical, 0) + 1
         ctx = FakeContext(self.name, self.timeout, self.memory)
         meter.current = self.logical
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), time.process_time()
         try:
             with contextlib.redirect_stdout(self.log):
                 return fn(event, ctx)
@@ -135,6 +138,8 @@ class LocalFunction:
         finally:
             meter.current = "runner"
             self.stats.seconds[self.logical] = self.stats.seconds.get(self.logical, 0.0) + time.monotonic() - started
+            cpu = time.process_time() - cpu_started
+            self.stats.cpu_seconds[self.logical] = self.stats.cpu_seconds.get(self.logical, 0.0) + cpu
 
 
 def _failed_ids(result: Any) -> set[str] | None:
