@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/arrears/req
 CHECKOV_VENV  := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat requirements-checkov.txt | cksum | cut -d' ' -f1)
 
-.PHONY: setup demo test lint unit integration e2e bench clean
+.PHONY: setup demo test lint unit integration e2e bench soak clean
 
 $(STAMP):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --out out/bench.json
+
+# 30 simulated days of a 20,000-borrower book, fault-free and with 10% faults side by side: out/soak.json
+soak: $(STAMP)
+	$(BIN)/python -m arrears_local.soak --borrowers 20000 --days 30 --faults 0.1 --out out
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache

@@ -142,6 +142,11 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--seed", type=int, default=7, help="seed of the injected faults")
     run.add_argument(
+        "--audit",
+        action="store_true",
+        help="also write out/audit/: every provider call by action, the cures, the loans' final state (make soak)",
+    )
+    run.add_argument(
         "--publish",
         type=Path,
         action="append",
@@ -202,6 +207,8 @@ def _load_book(args: argparse.Namespace) -> Book:
 def _run_inputs(args: argparse.Namespace) -> tuple[list[dict[str, Any]], Any, Book, date]:
     """Everything the run needs from the user, checked before the stack starts: the parameters, the
     strategy documents (against the run's buckets), the book and the first day."""
+    if args.faults and args.http:
+        raise UsageError("--faults needs the in-process emulator: leave out --http")
     published = [load_strategy(path) for path in args.publish]
     params = check_params(dict(args.param), shipped_strategy_ids() | {s.id for _, s in published})
     buckets = bucket_names(params)
@@ -247,6 +254,8 @@ def _run(args: argparse.Namespace) -> int:
         if args.faults:
             _final_redrive(sim)
         sim.write_out()
+        if args.audit:
+            sim.write_audit()
         if dry is not None:
             _print_dry_run(args.dry_run, sim.dry_run(dry), out)
         problems = sim.problems()

@@ -1,21 +1,25 @@
 """A seeded fault injector for the local stack (``arrears run --faults RATE``).
 
-At the botocore level, every AWS request a handler makes may, with probability RATE, be throttled or
-fail with a 5xx before it is applied, or time out after it was applied (the caller cannot tell
-whether it happened). The runner adds the delivery faults: every queue message may be delivered twice,
-a handler may crash after its side effects and before acknowledging (its SQS batch, stream batch or S3
-event comes again), and a stream batch may be retried. Requests the runner itself makes (Lambda's
-pollers, the platform's uploads) are not faulted. The same seed gives the same faults for the same
-sequence of requests.
+Each HTTP attempt a handler's AWS request makes may, with probability RATE, be throttled or fail with
+a 5xx before it is applied, or time out after it was applied (the caller cannot tell whether it
+happened). Faults sit where the network would be, below the SDK's own retries: the SDK retries them
+as it does in Lambda (its back-off is not slept), and a client that must not resend (SNS, SES: no
+idempotency token, ``clients.NO_SDK_RETRY``) sees every one. The runner adds the delivery faults:
+every queue message is delivered twice, a handler may crash after its side effects and before
+acknowledging (its SQS batch, stream batch or S3 event comes again), and a stream batch may be
+retried. Requests the runner itself makes (Lambda's pollers, the platform's uploads) are not faulted.
+The same seed gives the same faults for the same sequence of requests. Needs the in-process emulator.
 """
 
 from __future__ import annotations
 
+import json
 import random
+import time
 from collections import Counter
 from typing import Any
 
-from botocore.exceptions import ClientError, ReadTimeoutError
+from botocore.exceptions import ReadTimeoutError
 
 _THROTTLE = {
     "dynamodb": ("ProvisionedThroughputExceededException", 400),
@@ -44,15 +48,6 @@ class Faults:
         self.injected[f"{kind}:{service}.{operation}"] += 1
         return kind
 
-    def error(self, kind: str, service: str, operation: str) -> Exception:
-        if kind == "timeout":
-            return ReadTimeoutError(endpoint_url=f"https://{service}.local/{operation}")
-        code, status = _THROTTLE.get(service, ("ThrottlingException", 400)) if kind == "throttle" else ("InternalError", 500)
-        return ClientError(
-            {"Error": {"Code": code, "Message": f"injected {kind}"}, "ResponseMetadata": {"HTTPStatusCode": status}},
-            operation,
-        )
-
     def crash_after(self, what: str) -> bool:
         """A handler that succeeded crashes before acknowledging (its input comes again)."""
         if self.roll():
@@ -65,30 +60,69 @@ active: Faults | None = None
 _installed = False
 
 
+def _error_response(request: Any, service: str, code: str, status: int) -> Any:
+    """The error as the service's protocol returns it, for botocore to parse (and retry) as a real one."""
+    from botocore.awsrequest import AWSResponse
+    from moto.core.botocore_stubber import MockRawResponse
+
+    message = "injected fault"
+    headers: dict[str, str] = {}
+    if service in _QUERY:
+        body = (
+            f"<ErrorResponse><Error><Type>Receiver</Type><Code>{code}</Code><Message>{message}</Message></Error>"
+            "<RequestId>fault</RequestId></ErrorResponse>"
+        )
+    elif service in _REST_XML:
+        body = f"<Error><Code>{code}</Code><Message>{message}</Message><RequestId>fault</RequestId></Error>"
+    else:  # the JSON protocols
+        body = json.dumps({"__type": code, "message": message})
+        headers = {"x-amzn-ErrorType": code, "Content-Type": "application/x-amz-json-1.0"}
+    return AWSResponse(request.url, status, headers, MockRawResponse(body))
+
+
+_QUERY = {"sns", "ses", "cloudwatch", "sts", "iam"}
+_REST_XML = {"s3"}
+
+
 def install(faults: Faults | None) -> None:
-    """Fault handlers' AWS requests from now on (None: stop). Wraps whatever makes the calls (the
-    meter included), once."""
+    """Fault handlers' AWS requests from now on (None: stop), at the emulator's door: moto's in-process
+    stub, which every client calls for each attempt inside the SDK's retry loop."""
     global active, _installed
     active = faults
     if _installed or faults is None:
         return
-    from botocore.client import BaseClient
+    import botocore.endpoint
+    from moto.core.botocore_stubber import BotocoreStubber
 
     from . import meter
 
-    original = BaseClient._make_api_call
+    original = BotocoreStubber.__call__
 
-    def faulted(self: Any, operation_name: str, api_params: dict) -> Any:
+    def faulted(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
         f = active
-        if f is None or meter.current == "runner":
-            return original(self, operation_name, api_params)
-        service = self.meta.service_model.service_name
-        kind = f.before(service, operation_name)
+        if f is None or meter.current == "runner" or not self.enabled:
+            return original(self, event_name, request, **kwargs)
+        _, service, operation = event_name.split(".", 2)
+        kind = f.before(service, operation)
         if kind is None:
-            return original(self, operation_name, api_params)
+            return original(self, event_name, request, **kwargs)
         if kind == "timeout":
-            original(self, operation_name, api_params)  # applied, but the answer never arrives
-        raise f.error(kind, service, operation_name)
+            original(self, event_name, request, **kwargs)  # applied, but the answer never arrives
+            raise ReadTimeoutError(endpoint_url=request.url)
+        code, status = _THROTTLE.get(service, ("ThrottlingException", 400)) if kind == "throttle" else ("InternalError", 500)
+        return _error_response(request, service, code, status)
 
-    BaseClient._make_api_call = faulted
+    BotocoreStubber.__call__ = faulted  # type: ignore[method-assign]
+    botocore.endpoint.time = _NoSleep()  # type: ignore[attr-defined]
     _installed = True
+
+
+class _NoSleep:
+    """botocore's endpoint module sleeps its retry back-off through ``time.sleep``: not in simulated time."""
+
+    def sleep(self, seconds: float) -> None:
+        if active is None:
+            time.sleep(seconds)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)

@@ -210,6 +210,30 @@ class Simulation:
                     zones[item["borrower_id"]["S"]] = item["timezone"]["S"]
         return zones
 
+    def write_audit(self) -> None:
+        """``out/audit/``: what the providers received and when loans were cured (``providers.py``),
+        and each loan's final state (repayments applied, balance, bucket): what ``make soak`` compares."""
+        from arrears.adapters.clients import client
+
+        from . import providers
+
+        providers.write(self.out / "audit" / "providers.jsonl")
+        lines = []
+        pages = client("dynamodb").get_paginator("scan").paginate(TableName=self.dep.physical["LoansTable"])
+        for page in pages:
+            for item in page["Items"]:
+                lines.append(
+                    {
+                        "loan_id": item["loan_id"]["S"],
+                        "bucket": item.get("bucket", {}).get("S"),
+                        "outstanding": item.get("outstanding", {}).get("N"),
+                        "paid_total": item.get("paid_total", {}).get("N"),
+                        "payment_ids": sorted(item.get("payment_ids", {}).get("SS", [])),
+                    }
+                )
+        lines.sort(key=lambda r: r["loan_id"])
+        (self.out / "audit" / "loans.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+
     def wake_until(self, until: datetime) -> None:
         """Deliver deferred contacts at the simulated instant they become allowed (e.g. 08:00 local),
         not only at the next scheduled event."""
@@ -303,11 +327,16 @@ def start_stack(
     emulator = Emulator(port=port, in_process=in_process, serve=serve).start()
     from arrears.adapters.channels import SimulatedVoice
 
+    from . import providers
+
+    providers.install()
+
     gateway = FakeWechatGateway()
     SimulatedVoice.placed.clear()  # the dialer's log is per stack
     local = {"VoiceDialer": "simulated", "WechatGatewayUrl": gateway.url}  # no Connect, no WeChat here
     dep = deploy({**local, **(params or {})})
     clock = Clock(start_clock or datetime.now(UTC))
+    providers.reset(lambda: clock.now)
     runner = LocalRunner(dep, clock, out / "lambda.log")
     published = publish_default_strategies(runner, clock.now)
     return Simulation(emulator, dep, runner, out, gateway, published=published)

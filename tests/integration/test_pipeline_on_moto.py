@@ -267,24 +267,15 @@ def test_sms_at_night_is_deferred_by_the_guard_and_sent_the_next_morning(book):
     assert "borrower_only, holds, opt_out, open_promise, contact_hours, channel_caps" in why
 
 
-def test_a_call_result_whose_recording_fails_after_the_claim_is_finished_by_the_redelivery(book, monkeypatch):
-    """The call is placed once; its result (a promise) is kept on the action before anything else, so
-    when writing it to the contact ledger fails, and then writing the promise fails, each redelivery
-    finishes what is left and never calls again."""
-    from pynamodb.exceptions import PutError
-
-    from arrears.adapters.channels import SimulatedVoice, simulated_outcome
+def plant_voice_action(book, aid: str) -> dict:
+    """A planned call for IL9 (its case opened by the deferral test above); returns its queue message."""
     from arrears.adapters.clients import client
-    from arrears.adapters.models import LedgerModel
-    from arrears.usecases import send
 
     case_id = next(
         i["case_id"]["S"] for i in ddb_items(book, "CollectionsTable") if i["sk"]["S"].startswith("CASE#IL9#")
     )
-    aid = next(f"ivoice{n:04d}" for n in range(1000) if simulated_outcome(f"ivoice{n:04d}") == "promise")
-    collections = book.dep.physical["CollectionsTable"]
     client("dynamodb").put_item(
-        TableName=collections,
+        TableName=book.dep.physical["CollectionsTable"],
         Item={
             "loan_id": {"S": "IL9"},
             "sk": {"S": f"ACT#{aid}"},
@@ -298,6 +289,65 @@ def test_a_call_result_whose_recording_fails_after_the_claim_is_finished_by_the_
             "step": {"S": "m1-call"},
         },
     )
+    return {
+        "action_id": aid,
+        "loan_id": "IL9",
+        "case_id": case_id,
+        "channel": "voice",
+        "template": "flow/zh-CN/m1_soft_call",
+        "borrower_id": "IB9",
+    }
+
+
+def test_a_claim_whose_answer_was_lost_and_retried_by_the_sdk_still_sends_once(book, monkeypatch):
+    """DynamoDB applies the claim (planned -> sent) but the answer times out; the SDK retries it and
+    the retry's condition fails on the sender's own write. The sender must see the claim as its own:
+    the call is placed once, not dropped as if another delivery had claimed it."""
+    from botocore.exceptions import ReadTimeoutError
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    from arrears.adapters.channels import SimulatedVoice, simulated_outcome
+    from arrears.adapters.clients import client
+
+    aid = next(f"iclaim{n:04d}" for n in range(1000) if simulated_outcome(f"iclaim{n:04d}") == "no_answer")
+    body = plant_voice_action(book, aid)
+    lost = []
+    real = BotocoreStubber.__call__
+
+    def answer_lost_once(self, event_name, request, **kw):
+        data = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
+        claim = event_name.endswith("dynamodb.UpdateItem") and f'"ACT#{aid}"'.encode() in data and b'"sent_at"' in data
+        response = real(self, event_name, request, **kw)
+        if claim and not lost:
+            lost.append(aid)
+            raise ReadTimeoutError(endpoint_url=request.url)
+        return response
+
+    monkeypatch.setattr(BotocoreStubber, "__call__", answer_lost_once)
+    client("sqs").send_message(QueueUrl=book.dep.physical["VoiceQueue"], MessageBody=json.dumps(body))
+    book.runner.pump()
+    assert lost == [aid]
+    assert [p for p in SimulatedVoice.placed if p[2] == aid] == [("+8613800000009", "flow/zh-CN/m1_soft_call", aid)]
+    act = client("dynamodb").get_item(
+        TableName=book.dep.physical["CollectionsTable"], Key={"loan_id": {"S": "IL9"}, "sk": {"S": f"ACT#{aid}"}}
+    )
+    assert (act["Item"]["status"]["S"], act["Item"]["outcome"]["S"]) == ("sent", "no_answer")
+
+
+def test_a_call_result_whose_recording_fails_after_the_claim_is_finished_by_the_redelivery(book, monkeypatch):
+    """The call is placed once; its result (a promise) is kept on the action before anything else, so
+    when writing it to the contact ledger fails, and then writing the promise fails, each redelivery
+    finishes what is left and never calls again."""
+    from pynamodb.exceptions import PutError
+
+    from arrears.adapters.channels import SimulatedVoice, simulated_outcome
+    from arrears.adapters.clients import client
+    from arrears.adapters.models import LedgerModel
+    from arrears.usecases import send
+
+    aid = next(f"ivoice{n:04d}" for n in range(1000) if simulated_outcome(f"ivoice{n:04d}") == "promise")
+    collections = book.dep.physical["CollectionsTable"]
+    body = plant_voice_action(book, aid)
     failures = []
     real_record_call, real_save = send.record_call, LedgerModel.save
 
@@ -315,14 +365,6 @@ def test_a_call_result_whose_recording_fails_after_the_claim_is_finished_by_the_
 
     monkeypatch.setattr(send, "record_call", record_call_failing_once)
     monkeypatch.setattr(LedgerModel, "save", save_failing_once)
-    body = {
-        "action_id": aid,
-        "loan_id": "IL9",
-        "case_id": case_id,
-        "channel": "voice",
-        "template": "flow/zh-CN/m1_soft_call",
-        "borrower_id": "IB9",
-    }
     client("sqs").send_message(QueueUrl=book.dep.physical["VoiceQueue"], MessageBody=json.dumps(body))
     book.runner.pump()
     assert failures == ["contact ledger", "promise"]  # both writes failed once, on two deliveries

@@ -256,6 +256,7 @@ class CollectionModel(Model):
     expected_recovery = DecimalAttribute(null=True)
     escalation = UnicodeAttribute(null=True)
     outcome = UnicodeAttribute(null=True)  # voice: no_answer, connected, conversation, promise
+    claim = UnicodeAttribute(null=True)  # the sender's attempt that claimed the action (planned -> sent)
 
 
 class RunModel(Model):

@@ -339,9 +339,17 @@ def move_action(
     sent_at: datetime | None = None,
     message_id: str | None = None,
     outcome: str | None = None,
+    claim: str | None = None,
 ) -> bool:
-    """Atomically move an action from one status to another; False when it was not in ``frm``."""
+    """Atomically move an action from one status to another; False when it was not in ``frm``.
+
+    ``claim``, a token unique to the caller's attempt, makes the move safe to repeat: the SDK retries
+    a write whose answer was lost (a timeout after DynamoDB applied it), and the retry's condition
+    then fails on the caller's own write. With a claim, a failed condition is read back: the move is
+    the caller's when the action is in ``to`` under its token (and someone else's otherwise)."""
     actions: list[Any] = [CollectionModel.status.set(to)]
+    if claim is not None:
+        actions.append(CollectionModel.claim.set(claim))
     if reason is not None:
         actions.append(CollectionModel.reason.set(reason))
     if sent_at is not None:
@@ -354,9 +362,15 @@ def move_action(
         CollectionModel(loan_id, f"ACT#{action_id}").update(actions=actions, condition=CollectionModel.status == frm)
         return True
     except UpdateError as e:
-        if _condition_failed(e):
-            return False
-        raise
+        if not _condition_failed(e):
+            raise
+    if claim is None:
+        return False
+    try:
+        now = CollectionModel.get(loan_id, f"ACT#{action_id}", consistent_read=True)
+    except CollectionModel.DoesNotExist:
+        return False
+    return now.status == to and now.claim == claim
 
 
 def planned_actions(loan_id: str) -> list[CollectionModel]:

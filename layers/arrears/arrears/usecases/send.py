@@ -4,6 +4,7 @@ and reserving the contact with the compliance guard."""
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, NamedTuple
@@ -193,11 +194,12 @@ def send_action(
     if decision.verdict != "send" or loan is None or contact is None:
         status = "cancelled" if decision.verdict == "cancel" else "blocked"
         reason = decision.reason or status
-        if store.move_action(msg.loan_id, msg.action_id, "planned", status, reason=reason) and loan is not None:
+        moved = store.move_action(msg.loan_id, msg.action_id, "planned", status, reason=reason, claim=uuid.uuid4().hex)
+        if moved and loan is not None:
             record(f"action_{status}", reason=reason)
         metrics.add_metric(name=f"Actions{status.title()}", unit="Count", value=1)
         return status
-    if not store.move_action(msg.loan_id, msg.action_id, "planned", "sent", sent_at=now):
+    if not store.move_action(msg.loan_id, msg.action_id, "planned", "sent", sent_at=now, claim=uuid.uuid4().hex):
         return "sent"  # another delivery of this message claimed it first
     assert isinstance(content, tuple)
     a, body = content
