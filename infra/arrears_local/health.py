@@ -6,8 +6,9 @@ configured. Only what remains counts: a message redriven to completion is no lon
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
+from .dlqs import dead_letter_queues as template_dlqs
 from .runner import Stats
 from .stack import Deployed
 
@@ -18,47 +19,19 @@ class DeadLetterQueue(NamedTuple):
     what: str  # what such a message is, in words
 
 
-def _target(ref: Any) -> str | None:
-    if isinstance(ref, dict) and "Fn::GetAtt" in ref:
-        return str(ref["Fn::GetAtt"][0])
-    return None
-
-
 def dead_letter_queues(dep: Deployed) -> list[DeadLetterQueue]:
     resources = dep.cfn["Resources"]
-    consumer = {}  # source queue -> the function it feeds
     out = []
-    for res in dep.taken_out.values():
-        p = res["Properties"]
-        if res["Type"] == "AWS::Lambda::EventSourceMapping":
-            fn = p["FunctionName"]["Ref"]
-            source = _target(p["EventSourceArn"])
-            if source and resources[source]["Type"] == "AWS::SQS::Queue":
-                consumer[source] = fn
-            dlq = _target(p.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"))
-            if dlq:
-                out.append(
-                    DeadLetterQueue(
-                        dlq, fn, f"failed batch(es) of the {source} stream exhausted their retries and are in"
-                    )
-                )
-        elif res["Type"] == "AWS::Scheduler::Schedule":
-            dlq = _target(p["Target"].get("DeadLetterConfig", {}).get("Arn"))
-            if dlq:
-                fn = str(_target(p["Target"]["Arn"]))
-                out.append(DeadLetterQueue(dlq, fn, "scheduled invocation(s) failed after the last retry and are in"))
-    for name, res in resources.items():
-        p = res.get("Properties", {})
-        if res["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in p:
-            dlq = _target(p["RedrivePolicy"].get("deadLetterTargetArn"))
-            times = p["RedrivePolicy"].get("maxReceiveCount")
-            if dlq:
-                fn = consumer.get(name, "(no consumer)")
-                out.append(DeadLetterQueue(dlq, fn, f"message(s) of {name} failed {times} receives and are in"))
-        elif res["Type"] == "AWS::Lambda::Function":
-            dlq = _target(p.get("DeadLetterConfig", {}).get("TargetArn"))
-            if dlq:
-                out.append(DeadLetterQueue(dlq, name, "event(s) failed the invocation and its two retries and are in"))
+    for q in template_dlqs(dep.cfn).values():
+        if q.kind == "queue":
+            what = f"message(s) of {q.source} failed {q.max_receives} receives and are in"
+        elif q.kind == "stream":
+            what = f"failed batch(es) of the {q.source} stream exhausted their retries and are in"
+        elif resources[q.source]["Type"] == "AWS::Scheduler::Schedule":
+            what = "scheduled invocation(s) failed after the last retry and are in"
+        else:
+            what = "event(s) failed the invocation and its two retries and are in"
+        out.append(DeadLetterQueue(q.logical, q.function or "(no consumer)", what))
     return sorted(out)
 
 
