@@ -118,6 +118,10 @@ def parser() -> argparse.ArgumentParser:
     why = command("explain", "why an action happened, or a loan's whole story and why it was (not) worked")
     why.add_argument("id", help="an action id or a loan id")
     why.add_argument("--out", type=Path, default=Path("out"), help="the folder `arrears run` wrote")
+    red = command("redrive", "try again everything in a deployed stack's dead-letter queues (exit 0: all empty)")
+    red.add_argument("--stack", required=True, help="the CloudFormation stack's name")
+    red.add_argument("--region", help="its region (default: AWS_REGION or the profile's)")
+    red.add_argument("--dry-run", action="store_true", help="count what each DLQ holds and say what would be done")
     for sp in (run, up):
         sp.add_argument("--book", type=Path, help="folder with borrowers/loans/installments/repayments files")
         sp.add_argument(
@@ -178,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         "strategy-check": _check_strategies,
         "strategy-publish": _strategy_admin,
         "strategy-rollback": _strategy_admin,
+        "redrive": _redrive,
     }
     try:
         return commands[args.cmd](args)
@@ -486,14 +491,16 @@ def _strategy_admin(args: argparse.Namespace) -> int:
     except strategy_store.StrategyStoreError as e:
         raise Failure(str(e)) from None
     except Exception as e:
-        message = _aws_problem(e, args.table)
+        message = _aws_problem(
+            e, f"table {args.table!r} does not exist there: use the stack's StrategiesTableName output (arrears up prints it)"
+        )
         if message is None:
             raise
         raise Failure(message) from None
     return 0
 
 
-def _aws_problem(e: BaseException, table: str) -> str | None:
+def _aws_problem(e: BaseException, not_found: str) -> str | None:
     """One line for what went wrong talking to AWS (pynamodb wraps botocore's errors), or None."""
     from botocore.exceptions import (
         BotoCoreError,
@@ -522,12 +529,36 @@ def _aws_problem(e: BaseException, table: str) -> str | None:
     if isinstance(cause, ClientError):
         code = code or cause.response.get("Error", {}).get("Code")
     if code == "ResourceNotFoundException":
-        return (
-            f"table {table!r} does not exist there: use the stack's StrategiesTableName output (arrears up prints it)"
-        )
+        return not_found
     if code or isinstance(cause, ClientError | BotoCoreError):
         return f"AWS refused the request ({code or type(cause).__name__}): {cause}"
     return None
+
+
+# -------------------------------------------------------------------------------------- redrive
+
+
+def _redrive(args: argparse.Namespace) -> int:
+    """Against AWS (the usual credentials) or any endpoint in AWS_ENDPOINT_URL; see redrive_aws.py."""
+    from . import redrive_aws
+    from .dlqs import AmbiguousDeadLetterQueue
+
+    try:
+        clients = redrive_aws.connect(args.region)
+        stack = redrive_aws.load_stack(clients.cfn, args.stack)
+        _progress(f"dead-letter queues of stack {args.stack} in {clients.cfn.meta.region_name}:")
+        invoke = redrive_aws.lambda_invoker(clients.lambda_)
+        results = redrive_aws.redrive(stack, clients, invoke, args.dry_run, _progress)
+    except (redrive_aws.CannotStart, AmbiguousDeadLetterQueue) as e:
+        raise Failure(str(e)) from None
+    except Exception as e:
+        message = _aws_problem(e, f"stack {args.stack!r}: {e}")
+        if message is None:
+            raise
+        raise Failure(message) from None
+    for line in redrive_aws.problems(results):
+        print(line, file=sys.stderr)
+    return 1 if any(r.left for r in results) else 0
 
 
 if __name__ == "__main__":

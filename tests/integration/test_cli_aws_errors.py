@@ -36,13 +36,17 @@ def test_a_wrong_table_name_is_one_line(argv, testing_credentials, capsys):
     assert "table 'no-such-table' does not exist" in err and "StrategiesTableName" in err
 
 
-def test_no_credentials_is_one_line(monkeypatch, tmp_path, capsys):
+@pytest.mark.parametrize(
+    "argv",
+    [["strategy-rollback", "--table", "t", "cn-default"], ["redrive", "--stack", "s", "--region", "us-east-1"]],
+)
+def test_no_credentials_is_one_line(argv, monkeypatch, tmp_path, capsys):
     for key in [k for k in os.environ if k.startswith("AWS_")]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    assert main(["strategy-rollback", "--table", "t", "cn-default"]) == 1
+    assert main(argv) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no AWS credentials found" in err and "Traceback" not in err
 
