@@ -57,6 +57,7 @@ def test_models_match_the_tables_declared_in_the_template():
         (models.RunModel, "RunsTable"),
         (models.StrategyModel, "StrategiesTable"),
         (models.ContactLedgerModel, "ContactLedgerTable"),
+        (models.IdempotencyModel, "IdempotencyTable"),
     ):
         declared = {k["AttributeName"]: k["KeyType"] for k in res[logical]["Properties"]["KeySchema"]}
         keys = {
@@ -93,7 +94,7 @@ def test_each_function_may_touch_the_tables_its_code_writes():
     write = ("DynamoDBCrudPolicy", "DynamoDBWritePolicy")
     assert {"LedgerTable", "RunsTable"} <= tables("ShardWorkerFunction", write)  # EVAL/PLAN entries, run
     assert "StrategiesTable" in tables("ShardWorkerFunction", ("DynamoDBReadPolicy",))
-    assert {"LedgerTable", "BorrowersTable", "ContactsTable"} <= tables("ImporterFunction", write)
+    assert {"LedgerTable", "BorrowersTable", "ContactsTable", "IdempotencyTable"} <= tables("ImporterFunction", write)
     assert {"LoansTable", "CollectionsTable"} <= tables("LedgerEventsFunction", write)
     for channel in ("Sms", "Email", "Voice", "Wechat", "Letter"):
         fn = f"{channel}SenderFunction"

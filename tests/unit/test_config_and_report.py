@@ -19,6 +19,7 @@ GOOD = {
     "STRATEGIES_TABLE": "st",
     "OUTCOMES_BUCKET": "o",
     "RUNS_TABLE": "r",
+    "IDEMPOTENCY_TABLE": "i",
     "WORK_QUEUE_URL": "w",
     "SMS_QUEUE_URL": "s",
     "EMAIL_QUEUE_URL": "e",

@@ -1,10 +1,11 @@
 """Import validation: every bad row is rejected with its row number and a reason; good rows land."""
 
 import json
+from decimal import Decimal
 
 import pytest
 
-from arrears.domain.importing import FileRejected, Parent, kind_of, parse_file
+from arrears.domain.importing import FileRejected, Parent, RecordedPayment, kind_of, parse_file
 from arrears.domain.money import parse_money
 
 BORROWERS = (
@@ -44,7 +45,9 @@ def test_installments_reject_bad_dates_negative_and_too_precise_money():
         "L9,1,2026-03-10,100.00,0,0\n"
         "L1,x,2026-03-10,100.00,0,0\n"
     )
-    parsed = parse_file("installments/i.csv", body.encode(), lambda kind, ids: {"L1": Parent("CNY")} if kind == "loan" else {})
+    parsed = parse_file(
+        "installments/i.csv", body.encode(), lambda kind, ids: {"L1": Parent("CNY")} if kind == "loan" else {}
+    )
     r = reasons(parsed)
     assert [n for n, _ in parsed.records] == [1]
     assert "not a valid YYYY-MM-DD" in r[2]
@@ -173,3 +176,57 @@ def test_holds_columns_are_validated():
     parsed = parse_file("loans/l.csv", body.encode(), lambda kind, ids: {"B1": Parent()})
     assert parsed.records[0][1].holds == frozenset({"dispute"})
     assert "holds has unknown value(s) frozen" in parsed.rejects[0].reason
+
+
+def test_repayments_take_an_optional_currency_which_must_be_the_loans_and_a_method():
+    body = (
+        "payment_id,loan_id,paid_at,amount,currency,method\n"
+        "P1,L1,2026-03-10T10:00:00+08:00,5,cny,card\n"
+        "P2,L1,2026-03-10T10:00:00+08:00,5,USD,card\n"
+        "P3,L1,2026-03-10T10:00:00+08:00,5,XXQ,\n"
+        "P4,L1,2026-03-10T10:00:00+08:00,5,,wire transfer\n"
+        "P5,L1,2026-03-10T10:00:00+08:00,5,,\n"
+    )
+    parsed = parse_file("repayments/r.csv", body.encode(), lambda kind, ids: {"L1": Parent("CNY")})
+    r = reasons(parsed)
+    assert r[2] == "currency USD is not the loan's currency CNY"
+    assert "'XXQ' is not an ISO 4217" in r[3] and r[4].startswith("method 'wire transfer'")
+    recs = dict(parsed.records)
+    assert (recs[1].currency, recs[1].method, recs[1].amount) == ("CNY", "card", Decimal("5.00"))
+    assert (recs[5].currency, recs[5].method) == ("CNY", None)  # recorded in the loan's currency
+    jsonl = json.dumps(
+        {"payment_id": "P6", "loan_id": "L1", "paid_at": "2026-03-10T10:00:00Z", "amount": "5", "method": "wallet"}
+    )
+    assert (
+        parse_file("repayments/r.jsonl", jsonl.encode(), lambda kind, ids: {"L1": Parent("CNY")}).records[0][1].method
+        == "wallet"
+    )
+
+
+def test_a_payment_id_already_recorded_means_that_payment_forever():
+    stored = {
+        "P1": RecordedPayment("L1", Decimal("5.00"), "2026-03-10T02:00:00Z"),
+        "P2": RecordedPayment("L1", Decimal("5.00"), "2026-03-10T02:00:00Z"),
+        "P3": RecordedPayment("L9", Decimal("5.00"), "2026-03-10T02:00:00Z"),
+    }
+    body = (
+        "payment_id,loan_id,paid_at,amount\n"
+        "P1,L1,2026-03-10T10:00:00+08:00,5\n"  # the same payment (same instant, another offset)
+        "P2,L1,2026-03-10T10:00:00+08:00,6\n"  # another amount
+        "P3,L1,2026-03-10T10:00:00+08:00,5\n"  # another loan
+        "P4,L1,2026-03-10T10:00:00+08:00,5\n"  # new
+    )
+    asked: list[set[str]] = []
+    parsed = parse_file(
+        "repayments/r.csv",
+        body.encode(),
+        lambda kind, ids: {"L1": Parent("CNY")},
+        known_payments=lambda ids: asked.append(ids) or {k: v for k, v in stored.items() if k in ids},
+    )
+    assert asked == [{"P1", "P2", "P3", "P4"}]
+    assert [n for n, _ in parsed.records] == [1, 4] and parsed.recorded == {1}
+    assert reasons(parsed)[2] == (
+        "payment_id 'P2' was already recorded with loan_id L1, amount 5.00, paid_at 2026-03-10T02:00:00Z: "
+        "a payment cannot change (send a reversal and a new payment)"
+    )
+    assert "with loan_id L9" in reasons(parsed)[3]

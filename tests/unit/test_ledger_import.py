@@ -6,8 +6,15 @@ from decimal import Decimal
 import pytest
 from pynamodb.exceptions import AttributeNullError
 
-from arrears.adapters.ledger_import import _items_for, item_bytes, prepare, serialize
-from arrears.adapters.models import BorrowerModel, ContactLedgerModel, ContactModel, LedgerModel, LoanModel
+from arrears.adapters.ledger_import import _items_for, item_bytes, payment_values, prepare, serialize
+from arrears.adapters.models import (
+    BorrowerModel,
+    ContactLedgerModel,
+    ContactModel,
+    IdempotencyModel,
+    LedgerModel,
+    LoanModel,
+)
 from arrears.domain.importing import Borrower, InstallmentRow, Loan, RepaymentRow
 
 RECORDS = [
@@ -32,6 +39,7 @@ RECORDS = [
     InstallmentRow("L1", 1, date(2026, 2, 5), Decimal("1000.00"), Decimal("30.50"), Decimal("0")),
     InstallmentRow("L1", 12, date(2026, 3, 5), Decimal("0.01"), Decimal("0E-2"), Decimal("-0")),
     RepaymentRow("P1", "L1", datetime(2026, 2, 4, 8, 30, tzinfo=UTC), Decimal("1030.50")),
+    RepaymentRow("P2", "L1", datetime(2026, 2, 4, 8, 30, tzinfo=UTC), Decimal("1.00"), "CNY", "card"),
 ]
 
 
@@ -39,6 +47,9 @@ RECORDS = [
 def test_items_equal_what_the_models_serialize(rec):
     for model, values in _items_for(rec):
         assert serialize(model, values) == model(**values).serialize()
+    if isinstance(rec, RepaymentRow):
+        values = payment_values(rec, "import", "2026-02-05T00:00:00Z")
+        assert serialize(IdempotencyModel, values) == IdempotencyModel(**values).serialize()
 
 
 def test_defaults_and_null_checks_follow_the_model():
@@ -63,7 +74,10 @@ def test_prepare_puts_personal_data_first_and_rejects_items_too_large():
     prepared = prepare(list(enumerate(RECORDS, start=1)), 400)
     tables = [table for table, _ in prepared.writes]
     assert tables[:2] == [ContactModel.Meta.table_name] * 2
-    assert len(prepared.writes) == 2 * 2 + 5 and not prepared.too_large
+    assert len(prepared.writes) == 2 * 2 + 6 + 2 and not prepared.too_large
+    recorded = [item for _, item in prepared.writes[-2:]]  # payments recorded after their ledger entries
+    assert [i["key"]["S"] for i in recorded] == ["payment#P1", "payment#P2"]
+    assert recorded[1]["method"] == {"S": "card"} and recorded[1]["source"] == {"S": "import"}
     big = Borrower("B3", "x" * 500, "+8613800138002", None, None, None, None, "UTC", "en", "US", None, frozenset())
     prepared = prepare([(1, big), (2, RECORDS[2])], 400)
     assert [n for n, _ in prepared.too_large] == [1]

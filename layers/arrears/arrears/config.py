@@ -40,6 +40,7 @@ class Settings(NamedTuple):
     strategies_table: str
     outcomes_bucket: str
     runs_table: str
+    idempotency_table: str
     work_queue_url: str
     queue_urls: Mapping[str, str]  # channel -> its sender's queue
     shard_count: int
@@ -101,6 +102,7 @@ class Settings(NamedTuple):
             strategies_table=need("STRATEGIES_TABLE"),
             outcomes_bucket=need("OUTCOMES_BUCKET"),
             runs_table=need("RUNS_TABLE"),
+            idempotency_table=need("IDEMPOTENCY_TABLE"),
             work_queue_url=need("WORK_QUEUE_URL"),
             queue_urls={c: need(f"{c.upper()}_QUEUE_URL") for c in CHANNELS},
             shard_count=integer("SHARD_COUNT", 16, 1, 4096),

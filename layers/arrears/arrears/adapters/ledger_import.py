@@ -3,7 +3,9 @@
 Items are built and measured before anything is written, so a row whose item DynamoDB would refuse
 is rejected like any other bad row instead of failing the file half-way. Writes are whole-item puts
 keyed by the platform's ids (idempotent), 25 a request across tables; a file's personal-data items
-before its borrower items, so a borrower the loans can find always has its contact row.
+before its borrower items, so a borrower the loans can find always has its contact row. A new
+payment is also recorded under its id in the idempotency table (``payment#<id>``), after its ledger
+entry: a payment id found there was written to the ledger, and always means that payment.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from pynamodb.attributes import Attribute, ListAttribute, MapAttribute
 from pynamodb.exceptions import AttributeNullError
 from pynamodb.models import Model
 
-from ..domain.importing import Borrower, InstallmentRow, Loan, Parent, Record, RepaymentRow
+from ..domain.importing import Borrower, InstallmentRow, Loan, Parent, Record, RecordedPayment, RepaymentRow
 from ..domain.timeutil import iso
 from .clients import client
-from .models import BorrowerModel, ContactModel, LedgerModel
+from .models import BorrowerModel, ContactModel, IdempotencyModel, LedgerModel
 
 BATCH_GET = 100
 BATCH_WRITE = 25
@@ -46,56 +48,103 @@ def known_parents(kind: str, ids: set[str]) -> dict[str, Parent]:
     return found
 
 
+def payment_key(payment_id: str) -> str:
+    return f"payment#{payment_id}"
+
+
+def known_payments(ids: set[str]) -> dict[str, RecordedPayment]:
+    """The payments already recorded under these ids (by a file or the API)."""
+    found: dict[str, RecordedPayment] = {}
+    keys = sorted(payment_key(i) for i in ids)
+    for i in range(0, len(keys), BATCH_GET):
+        for p in IdempotencyModel.batch_get(
+            keys[i : i + BATCH_GET], attributes_to_get=["key", "loan_id", "amount", "paid_at"]
+        ):
+            found[p.key.removeprefix("payment#")] = RecordedPayment(p.loan_id or "", p.amount, p.paid_at or "")
+    return found
+
+
+def payment_values(rec: RepaymentRow, source: str, recorded_at: str) -> dict[str, Any]:
+    """The idempotency item recording a payment (the API adds its answer to it)."""
+    return {
+        "key": payment_key(rec.payment_id),
+        "loan_id": rec.loan_id,
+        "amount": rec.amount,
+        "paid_at": iso(rec.paid_at),
+        "currency": rec.currency,
+        "method": rec.method,
+        "source": source,
+        "recorded_at": recorded_at,
+    }
+
+
 def _items_for(rec: Record) -> Iterator[tuple[type[Model], dict[str, Any]]]:
     """The items of a record: each its model and its attribute values."""
     if isinstance(rec, Borrower):
-        yield ContactModel, {  # first: see the module's docstring
-            "borrower_id": rec.borrower_id,
-            "name": rec.name,
-            "phone": rec.phone,
-            "email": rec.email,
-            "wechat_openid": rec.wechat_openid,
-            "id_number": rec.id_number,
-            "address": rec.address,
-        }
-        yield BorrowerModel, {  # opt_out and holds here are the platform's own (other sources: contact ledger)
-            "borrower_id": rec.borrower_id,
-            "timezone": rec.timezone,
-            "language": rec.language,
-            "jurisdiction": rec.jurisdiction,
-            "credit_grade": rec.credit_grade,
-            "opt_out": set(rec.opt_out) or None,
-            "holds": set(rec.holds) or None,
-        }
+        yield (
+            ContactModel,
+            {  # first: see the module's docstring
+                "borrower_id": rec.borrower_id,
+                "name": rec.name,
+                "phone": rec.phone,
+                "email": rec.email,
+                "wechat_openid": rec.wechat_openid,
+                "id_number": rec.id_number,
+                "address": rec.address,
+            },
+        )
+        yield (
+            BorrowerModel,
+            {  # opt_out and holds here are the platform's own (other sources: contact ledger)
+                "borrower_id": rec.borrower_id,
+                "timezone": rec.timezone,
+                "language": rec.language,
+                "jurisdiction": rec.jurisdiction,
+                "credit_grade": rec.credit_grade,
+                "opt_out": set(rec.opt_out) or None,
+                "holds": set(rec.holds) or None,
+            },
+        )
     elif isinstance(rec, Loan):
-        yield LedgerModel, {
-            "loan_id": rec.loan_id,
-            "entry": "LOAN",
-            "borrower_id": rec.borrower_id,
-            "product": rec.product,
-            "currency": rec.currency,
-            "principal": rec.principal,
-            "disbursed_on": rec.disbursed_on.isoformat(),
-            "holds": set(rec.holds) or None,  # the platform's holds; an operator's are HOLD# entries
-        }
+        yield (
+            LedgerModel,
+            {
+                "loan_id": rec.loan_id,
+                "entry": "LOAN",
+                "borrower_id": rec.borrower_id,
+                "product": rec.product,
+                "currency": rec.currency,
+                "principal": rec.principal,
+                "disbursed_on": rec.disbursed_on.isoformat(),
+                "holds": set(rec.holds) or None,  # the platform's holds; an operator's are HOLD# entries
+            },
+        )
     elif isinstance(rec, InstallmentRow):
-        yield LedgerModel, {
-            "loan_id": rec.loan_id,
-            "entry": f"INST#{rec.seq:04d}",
-            "seq": rec.seq,
-            "due_date": rec.due_date.isoformat(),
-            "principal_due": rec.principal_due,
-            "interest_due": rec.interest_due,
-            "fee_due": rec.fee_due,
-        }
+        yield (
+            LedgerModel,
+            {
+                "loan_id": rec.loan_id,
+                "entry": f"INST#{rec.seq:04d}",
+                "seq": rec.seq,
+                "due_date": rec.due_date.isoformat(),
+                "principal_due": rec.principal_due,
+                "interest_due": rec.interest_due,
+                "fee_due": rec.fee_due,
+            },
+        )
     elif isinstance(rec, RepaymentRow):
-        yield LedgerModel, {
-            "loan_id": rec.loan_id,
-            "entry": f"PAY#{rec.payment_id}",
-            "payment_id": rec.payment_id,
-            "paid_at": iso(rec.paid_at),
-            "amount": rec.amount,
-        }
+        yield (
+            LedgerModel,
+            {
+                "loan_id": rec.loan_id,
+                "entry": f"PAY#{rec.payment_id}",
+                "payment_id": rec.payment_id,
+                "paid_at": iso(rec.paid_at),
+                "amount": rec.amount,
+                "currency": rec.currency,
+                "method": rec.method,
+            },
+        )
 
 
 class _Schema:
@@ -176,23 +225,29 @@ class Prepared:
     def __init__(self) -> None:
         self.first: list[tuple[str, dict[str, Any]]] = []  # (table, item): borrowers' personal data
         self.rest: list[tuple[str, dict[str, Any]]] = []
+        self.last: list[tuple[str, dict[str, Any]]] = []  # payments recorded, after their ledger entries
         self.too_large: list[tuple[int, str]] = []
 
     @property
     def writes(self) -> list[tuple[str, dict[str, Any]]]:
-        return self.first + self.rest
+        return self.first + self.rest + self.last
 
 
-def prepare(records: Iterable[tuple[int, Record]], max_item_bytes: int) -> Prepared:
+def prepare(records: Iterable[tuple[int, Record]], max_item_bytes: int, recorded_at: str = "") -> Prepared:
     out = Prepared()
     for n, rec in records:
         items = [(model, serialize(model, values)) for model, values in _items_for(rec)]
+        if isinstance(rec, RepaymentRow):
+            items.append((IdempotencyModel, serialize(IdempotencyModel, payment_values(rec, "import", recorded_at))))
         largest = max(item_bytes(item) for _, item in items)
         if largest > max_item_bytes:
-            out.too_large.append((n, f"row is {largest} bytes stored; at most {max_item_bytes} (setting ImportLimits item_bytes)"))
+            out.too_large.append(
+                (n, f"row is {largest} bytes stored; at most {max_item_bytes} (setting ImportLimits item_bytes)")
+            )
             continue
         for model, item in items:
-            (out.first if model is ContactModel else out.rest).append((model.Meta.table_name, item))
+            part = out.first if model is ContactModel else out.last if model is IdempotencyModel else out.rest
+            part.append((model.Meta.table_name, item))
     return out
 
 
@@ -209,6 +264,7 @@ def write(writes: list[tuple[str, dict[str, Any]]]) -> int:
                 break
             time.sleep(min(2.0, 0.05 * 2**attempt))
         else:
-            raise RuntimeError(f"DynamoDB left {sum(len(v) for v in request.values())} items unwritten after {RETRIES} tries")
+            raise RuntimeError(
+                f"DynamoDB left {sum(len(v) for v in request.values())} items unwritten after {RETRIES} tries"
+            )
     return len(writes)
-

@@ -102,6 +102,7 @@ class LedgerModel(Model):
     payment_id = UnicodeAttribute(null=True)
     paid_at = UnicodeAttribute(null=True)
     amount = DecimalAttribute(null=True)
+    method = UnicodeAttribute(null=True)  # PAY#: how it was paid, when the platform says
     holds = UnicodeSetAttribute(null=True)  # LOAN: the platform's holds (dispute, hardship, paused)
     hold = UnicodeAttribute(null=True)  # HOLD#<hold>#<source>: a hold another source placed on the loan
     source = UnicodeAttribute(null=True)
@@ -272,6 +273,27 @@ class RunModel(Model):
     summary = UnicodeAttribute(null=True)  # JSON
 
 
+class IdempotencyModel(Model):
+    """What was recorded under a key that must mean one thing forever: ``payment#<payment_id>`` (the
+    payment as first recorded, by a file or the API, and the API's answer) and ``webhook#<id>`` (the
+    API's answer to a webhook message). Written once, conditionally; never expires."""
+
+    class Meta:  # each model its own Meta: table names are bound at run time
+        table_name = "unbound"
+        region = "us-east-1"
+
+    key = UnicodeAttribute(hash_key=True)
+    loan_id = UnicodeAttribute(null=True)
+    amount = DecimalAttribute(null=True)
+    paid_at = UnicodeAttribute(null=True)  # ISO-8601 UTC
+    currency = UnicodeAttribute(null=True)
+    method = UnicodeAttribute(null=True)
+    source = UnicodeAttribute(null=True)  # import | api
+    recorded_at = UnicodeAttribute(null=True)
+    status = NumberAttribute(null=True)  # the API's first answer: status and JSON body
+    response = UnicodeAttribute(null=True)
+
+
 _TABLES: dict[type[Model], str] = {
     BorrowerModel: "borrowers_table",
     ContactModel: "contacts_table",
@@ -281,16 +303,20 @@ _TABLES: dict[type[Model], str] = {
     ContactLedgerModel: "contact_ledger_table",
     StrategyModel: "strategies_table",
     RunModel: "runs_table",
+    IdempotencyModel: "idempotency_table",
 }
 
 
-def bind(settings: Settings) -> None:
-    """Point every model at its table (and at a local endpoint when AWS_ENDPOINT_URL is set)."""
+def bind(settings: Settings | object) -> None:
+    """Point every model at its table (and at a local endpoint when AWS_ENDPOINT_URL is set). A
+    function's settings may name only the tables it uses (the API's do): the others stay unbound."""
     host = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL") or None
     region = os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
     for model, attr in _TABLES.items():
         meta: Any = model.Meta
-        name = getattr(settings, attr)
+        name = getattr(settings, attr, None)
+        if not name:
+            continue
         if meta.table_name != name or getattr(meta, "host", None) != host or meta.region != region:
             meta.table_name, meta.host, meta.region = name, host, region
             model._connection = None

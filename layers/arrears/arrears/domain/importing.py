@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from .money import MAX_MINOR_UNITS, is_currency, minor_units, parse_money
-from .timeutil import known_zone, parse_date, parse_instant
+from .timeutil import iso, known_zone, parse_date, parse_instant
 
 KINDS = ("borrowers", "loans", "installments", "repayments")
 CHANNELS = ("sms", "email", "voice", "wechat", "letter")
@@ -48,7 +48,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "loans": ("loan_id", "borrower_id", "product", "currency", "principal", "disbursed_on", "holds"),
     "installments": ("loan_id", "seq", "due_date", "principal_due", "interest_due", "fee_due"),
-    "repayments": ("payment_id", "loan_id", "paid_at", "amount"),
+    "repayments": ("payment_id", "loan_id", "paid_at", "amount", "currency", "method"),
 }
 REQUIRED: dict[str, tuple[str, ...]] = {
     "borrowers": ("borrower_id", "name", "phone", "timezone", "language", "jurisdiction"),
@@ -64,6 +64,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _JURISDICTION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
+_METHOD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 #: Unicode categories that are not text a person wrote: controls (NUL, escapes), surrogates, private
 #: use, unassigned code points, line and paragraph separators
 _NOT_TEXT = frozenset({"Cc", "Cs", "Co", "Cn", "Zl", "Zp"})
@@ -110,6 +111,7 @@ class Parent(NamedTuple):
 
 
 KnownParents = Callable[[str, set[str]], dict[str, Parent]]
+KnownPayments = Callable[[set[str]], dict[str, "RecordedPayment"]]
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,27 @@ class RepaymentRow:
     loan_id: str
     paid_at: datetime
     amount: Decimal
+    currency: str | None = None  # optional: when given, it must be the loan's
+    method: str | None = None  # optional: how it was paid (the platform's word: card, bank_transfer, ...)
+
+
+class RecordedPayment(NamedTuple):
+    """A payment as first recorded (by a file or the API): a payment id never changes what it means."""
+
+    loan_id: str
+    amount: Decimal
+    paid_at: str  # ISO-8601 in UTC, as stored
+
+
+def payment_conflict(rec: RepaymentRow, stored: RecordedPayment) -> str | None:
+    """Why ``rec`` cannot be the payment already recorded under its id, or None when it is the same
+    payment (same loan, amount and instant; currency and method are not compared)."""
+    if (rec.loan_id, rec.amount, iso(rec.paid_at)) == (stored.loan_id, stored.amount, stored.paid_at):
+        return None
+    return (
+        f"payment_id {rec.payment_id!r} was already recorded with loan_id {stored.loan_id}, amount "
+        f"{stored.amount}, paid_at {stored.paid_at}: a payment cannot change (send a reversal and a new payment)"
+    )
 
 
 Record = Borrower | Loan | InstallmentRow | RepaymentRow
@@ -178,6 +201,7 @@ class ParsedFile:
     rejects: list[Reject] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     lines: dict[int, int] = field(default_factory=dict)  # row -> line it starts on
+    recorded: set[int] = field(default_factory=set)  # rows already recorded as they are: nothing to write
 
     @property
     def rows_total(self) -> int:
@@ -271,7 +295,9 @@ def _csv_rows(text: str, kind: str, warnings: list[str]) -> list[Row]:
             if len(fields) > len(header):
                 rows.append((n, start, None, f"row has {len(fields)} fields, the header {len(header)}"))
             else:
-                rows.append((n, start, {h: v for h, v in zip(header, fields, strict=False) if h in COLUMNS[kind]}, None))
+                rows.append(
+                    (n, start, {h: v for h, v in zip(header, fields, strict=False) if h in COLUMNS[kind]}, None)
+                )
         start = reader.line_num + 1
     return rows
 
@@ -358,7 +384,11 @@ class _Checker:
             None
             if value.isprintable()  # the common case, in C: no control, separator or format character at all
             else next(
-                (c for c in value if (unicodedata.category(c) in _NOT_TEXT or c in _BIDI) and not (lines and c == "\n")),
+                (
+                    c
+                    for c in value
+                    if (unicodedata.category(c) in _NOT_TEXT or c in _BIDI) and not (lines and c == "\n")
+                ),
                 None,
             )
         )
@@ -369,7 +399,9 @@ class _Checker:
     def ident(self, row: dict[str, Any], name: str) -> str:
         value = self.text(row, name) or ""
         if not _ID.match(value):
-            raise ValueError(f"{name} {value[:40]!r} is not 1-128 letters, digits and ._:- (starting with a letter or digit)")
+            raise ValueError(
+                f"{name} {value[:40]!r} is not 1-128 letters, digits and ._:- (starting with a letter or digit)"
+            )
         return value
 
     @staticmethod
@@ -395,15 +427,15 @@ class _Checker:
         if t.astimezone(UTC).date() < self.lim.earliest:
             raise ValueError(f"{name} {raw} is before {self.lim.earliest.isoformat()}")
         if t > self.lim.now + self.lim.paid_at_ahead:
-            raise ValueError(f"{name} {raw} is in the future (after {(self.lim.now + self.lim.paid_at_ahead).isoformat()})")
+            raise ValueError(
+                f"{name} {raw} is in the future (after {(self.lim.now + self.lim.paid_at_ahead).isoformat()})"
+            )
         return t
 
     def money(self, row: dict[str, Any], name: str, places: int = MAX_MINOR_UNITS, allow_zero: bool = True) -> Decimal:
         return _field(
             name,
-            lambda v: parse_money(
-                v, places=places, allow_zero=allow_zero, quantize=False, maximum=self.lim.max_amount
-            ),
+            lambda v: parse_money(v, places=places, allow_zero=allow_zero, quantize=False, maximum=self.lim.max_amount),
             row.get(name),
         )
 
@@ -479,7 +511,9 @@ class _Checker:
         if sum(amounts.values()) <= 0:
             raise ValueError("installment amount due is zero")
         if sum(amounts.values()) > self.lim.max_amount:
-            raise ValueError(f"installment amount due is above the maximum of {self.lim.max_amount} (setting MaxAmount)")
+            raise ValueError(
+                f"installment amount due is above the maximum of {self.lim.max_amount} (setting MaxAmount)"
+            )
         return InstallmentRow(
             loan_id=self.ident(row, "loan_id"),
             seq=int(seq_raw),
@@ -488,12 +522,17 @@ class _Checker:
         )
 
     def repayment(self, row: dict[str, Any]) -> RepaymentRow:
-        return RepaymentRow(
-            payment_id=self.ident(row, "payment_id"),
-            loan_id=self.ident(row, "loan_id"),
-            paid_at=self.instant(row, "paid_at"),
-            amount=self.money(row, "amount", allow_zero=False),
-        )
+        payment_id, loan_id = self.ident(row, "payment_id"), self.ident(row, "loan_id")
+        paid_at, amount = self.instant(row, "paid_at"), self.money(row, "amount", allow_zero=False)
+        currency = (self.text(row, "currency", required=False) or "").upper() or None
+        if currency is not None and not is_currency(currency):
+            raise ValueError(f"currency {currency[:40]!r} is not an ISO 4217 currency code")
+        method = self.text(row, "method", required=False)
+        if method is not None and not _METHOD.match(method):
+            raise ValueError(
+                f"method {method[:40]!r} is not 1-64 letters, digits and ._:- (starting with a letter or digit)"
+            )
+        return RepaymentRow(payment_id, loan_id, paid_at, amount, currency, method)
 
 
 def _field(name: str, fn: Callable[[Any], Any], raw: Any) -> Any:
@@ -539,9 +578,16 @@ def _identity(rec: Record) -> tuple[object, ...]:
     return (rec.payment_id,)
 
 
-def parse_file(key: str, body: bytes, known_parents: KnownParents | None = None, limits: Limits | None = None) -> ParsedFile:
+def parse_file(
+    key: str,
+    body: bytes,
+    known_parents: KnownParents | None = None,
+    limits: Limits | None = None,
+    known_payments: KnownPayments | None = None,
+) -> ParsedFile:
     """Validate a file. ``known_parents(kind, ids)`` returns, of the given parent ids, those that exist
-    (with a loan's currency and disbursement date); it is asked once per file."""
+    (with a loan's currency and disbursement date); ``known_payments(ids)`` the payments already
+    recorded under those ids. Each is asked once per file."""
     kind, fmt = kind_of(key)
     lim = limits or Limits(datetime.now(UTC))
     out = ParsedFile(kind)
@@ -565,8 +611,30 @@ def parse_file(key: str, body: bytes, known_parents: KnownParents | None = None,
         out.records.append((n, rec))
     if known_parents is not None:
         _check_parents(out, known_parents)
+    if known_payments is not None:
+        _check_payments(out, known_payments)
     out.rejects.sort(key=lambda r: r.row)
     return out
+
+
+def _check_payments(out: ParsedFile, known_payments: KnownPayments) -> None:
+    """A payment id already recorded: the same payment again is accepted and left as it is (nothing to
+    write: ``out.recorded``); another loan, amount or time under that id is rejected."""
+    ids = {rec.payment_id for _, rec in out.records if isinstance(rec, RepaymentRow)}
+    if not ids:
+        return
+    stored = known_payments(ids)
+    kept: list[tuple[int, Record]] = []
+    for n, rec in out.records:
+        before = stored.get(rec.payment_id) if isinstance(rec, RepaymentRow) else None
+        if isinstance(rec, RepaymentRow) and before is not None:
+            conflict = payment_conflict(rec, before)
+            if conflict:
+                out.reject(n, conflict)
+                continue
+            out.recorded.add(n)
+        kept.append((n, rec))
+    out.records = kept
 
 
 def _check_parents(out: ParsedFile, known_parents: KnownParents) -> None:
@@ -581,26 +649,43 @@ def _check_parents(out: ParsedFile, known_parents: KnownParents) -> None:
     known = known_parents(parent_kind, ids)
     kept: list[tuple[int, Record]] = []
     for n, rec in out.records:
-        parent = _parent_key(rec)
-        assert parent is not None
-        if parent[1] not in known:
-            out.reject(n, f"unknown {parent_kind} {parent[1]!r}")
-            continue
-        info = known[parent[1]]
-        reason = _against_parent(rec, info)
-        if reason:
-            out.reject(n, reason)
-            continue
-        kept.append((n, _in_minor_units(rec, info.currency) if info.currency else rec))
+        try:
+            kept.append((n, with_parent(rec, known)))
+        except ValueError as e:
+            out.reject(n, str(e))
     out.records = kept
+
+
+def with_parent(rec: Record, known: dict[str, Parent]) -> Record:
+    """A record checked against the record it belongs to (``known``: the parents found, by id), its
+    amounts written with the loan's currency's decimals; ValueError says why it cannot be taken."""
+    parent = _parent_key(rec)
+    if parent is None:
+        return rec
+    if parent[1] not in known:
+        raise ValueError(f"unknown {parent[0]} {parent[1]!r}")
+    info = known[parent[1]]
+    reason = _against_parent(rec, info)
+    if reason:
+        raise ValueError(reason)
+    if not info.currency:
+        return rec
+    rec = _in_minor_units(rec, info.currency)
+    return replace(rec, currency=info.currency) if isinstance(rec, RepaymentRow) else rec
 
 
 def _against_parent(rec: Record, loan: Parent) -> str | None:
     if loan.disbursed_on is not None:
         if isinstance(rec, InstallmentRow) and rec.due_date < loan.disbursed_on:
-            return f"due_date {rec.due_date.isoformat()} is before the loan's disbursed_on {loan.disbursed_on.isoformat()}"
+            return (
+                f"due_date {rec.due_date.isoformat()} is before the loan's disbursed_on {loan.disbursed_on.isoformat()}"
+            )
         if isinstance(rec, RepaymentRow) and rec.paid_at.date() < loan.disbursed_on:
-            return f"paid_at {rec.paid_at.isoformat()} is before the loan's disbursed_on {loan.disbursed_on.isoformat()}"
+            return (
+                f"paid_at {rec.paid_at.isoformat()} is before the loan's disbursed_on {loan.disbursed_on.isoformat()}"
+            )
+    if isinstance(rec, RepaymentRow) and rec.currency and loan.currency and rec.currency != loan.currency:
+        return f"currency {rec.currency} is not the loan's currency {loan.currency}"
     return _currency_places_problem(rec, loan.currency) if loan.currency else None
 
 

@@ -15,6 +15,7 @@ from ..adapters import ledger_import
 from ..adapters.clients import client
 from ..config import ImportSettings
 from ..domain.importing import MAX_BYTES, REJECTS_SUFFIX, FileRejected, Limits, kind_of, parse_file
+from ..domain.timeutil import iso
 from ..observability import logger, metrics
 
 
@@ -46,13 +47,18 @@ def import_object(bucket: str, key: str, s: ImportSettings, now: datetime) -> Im
         obj = s3.get_object(Bucket=bucket, Key=key)
         if int(obj.get("ContentLength") or 0) > MAX_BYTES:
             raise FileRejected(f"file is larger than {MAX_BYTES} bytes; split it")
-        parsed = parse_file(key, obj["Body"].read(), ledger_import.known_parents, limits(s, now))
+        parsed = parse_file(
+            key, obj["Body"].read(), ledger_import.known_parents, limits(s, now), ledger_import.known_payments
+        )
     except FileRejected as e:
         result = ImportResult(key, None, 0, 0, 0, str(e))
         _write_report(bucket, key, result, [])
         logger.warning("import file rejected whole", extra={"key": key, "reason": str(e)})
         return result
-    prepared = ledger_import.prepare(parsed.records, s.max_item_bytes)
+    new = [
+        (n, rec) for n, rec in parsed.records if n not in parsed.recorded
+    ]  # a payment recorded as it is: nothing to write
+    prepared = ledger_import.prepare(new, s.max_item_bytes, iso(now))
     for row, reason in prepared.too_large:
         parsed.reject(row, reason)
     too_large = {row for row, _ in prepared.too_large}
