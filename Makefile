@@ -25,7 +25,7 @@ $(CHECKOV_STAMP):
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/arrears run --days 60 --out out --param ShardCount=2 --param ChannelCapacity=sms=20000,email=50000,voice=25,wechat=20000,letter=300 \
+	$(BIN)/arrears run --borrowers 1000 --days 60 --out out --param ShardCount=2 --param ChannelCapacity=sms=20000,email=50000,voice=8,wechat=20000,letter=300 \
 		--publish layers/arrears/arrears/strategies/examples/cn-call-early-challenger.yaml \
 		--dry-run layers/arrears/arrears/strategies/cn-default.yaml
 

@@ -13,13 +13,21 @@ NO_SDK_RETRY = ("sns", "ses")
 
 
 @cache
+def _session() -> Any:
+    """One session for every client: its loader reads the SDK's endpoint and service data once per
+    container, not once per client (a cold-start cost)."""
+    return boto3.session.Session()
+
+
+@cache
 def client(service: str) -> Any:
     if service in NO_SDK_RETRY:
         from botocore.config import Config
 
-        return boto3.session.Session().client(service, config=Config(retries={"max_attempts": 1, "mode": "standard"}))  # type: ignore[call-overload]
-    return boto3.session.Session().client(service)  # type: ignore[call-overload]
+        return _session().client(service, config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+    return _session().client(service)
 
 
 def reset() -> None:
     client.cache_clear()
+    _session.cache_clear()
