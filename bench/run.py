@@ -110,7 +110,7 @@ class RawWrite:
 
         self.ddb = client("dynamodb")
         self.scratch: dict[str, str] = {}
-        for logical in ("BorrowersTable", "ContactsTable", "LedgerTable"):
+        for logical in ("BorrowersTable", "ContactsTable", "LedgerTable", "IdempotencyTable"):
             d = self.ddb.describe_table(TableName=dep.physical[logical])["Table"]
             name = f"raw-{logical}"
             spec = (
