@@ -16,7 +16,13 @@ What moto cannot do itself is done here from the same template:
   policies would deny every request, so they are taken out and not applied locally (the template
   tests check them);
 - moto creates the KMS key (rotation on) and accepts it on the table and the buckets, but checks no
-  KMS or IAM permission; its DynamoDB reports no ``SSEDescription`` for a table created this way.
+  KMS or IAM permission; its DynamoDB reports no ``SSEDescription`` for a table created this way;
+- the API Gateway REST API (its definition is an ``AWS::Include`` of Swagger 2.0, which moto's API
+  Gateway refuses, and moto would not invoke the function anyway) and its invoke permission are taken
+  out: the API function is invoked in-process with REST proxy events, as API Gateway shapes them;
+- moto's CloudFormation lacks ``AWS::SecretsManager::Secret``: the secret is created through the
+  Secrets Manager API first (its generated value as the template asks), and the template's Refs to it
+  are its ARN.
 """
 
 from __future__ import annotations
@@ -47,6 +53,9 @@ TAKEN_OUT = {
     "AWS::SES::EmailIdentity",  # moto's CloudFormation lacks it: verified through the SES API instead
     "AWS::CloudWatch::Alarm",  # moto's CloudFormation lacks it: created through the CloudWatch API instead
     "AWS::S3::BucketPolicy",  # moto's CloudFormation lacks it, and its S3 would deny all (see above)
+    "AWS::ApiGateway::RestApi",  # Swagger 2.0 by AWS::Include: moto imports OpenAPI 3 only (see above)
+    "AWS::ApiGateway::Deployment",
+    "AWS::ApiGateway::Stage",
 }
 
 
@@ -252,9 +261,12 @@ def deploy(overrides: dict[str, str] | None = None) -> Deployed:
             taken_out[name] = deployable["Resources"].pop(name)
         elif res["Type"] == "AWS::S3::Bucket" and "NotificationConfiguration" in res.get("Properties", {}):
             notifications[name] = res["Properties"].pop("NotificationConfiguration")
-    for name in list(deployable["Resources"]):  # permissions for S3 to invoke: nothing invokes in moto
+    made = _create_secrets(deployable, taken_out)
+    deployable = _with_refs(deployable, made)
+    for name in list(deployable["Resources"]):  # permissions for S3 and API Gateway to invoke: nothing invokes in moto
         res = deployable["Resources"][name]
-        if res["Type"] == "AWS::Lambda::Permission" and "s3" in json.dumps(res["Properties"].get("Principal")):
+        principal = json.dumps(res["Properties"].get("Principal")) if res["Type"] == "AWS::Lambda::Permission" else ""
+        if "s3" in principal or "apigateway" in principal:
             deployable["Resources"].pop(name)
             deployable["Resources"] = {
                 k: {**v, "DependsOn": [d for d in _as_list(v.get("DependsOn")) if d != name]}
@@ -284,10 +296,37 @@ def deploy(overrides: dict[str, str] | None = None) -> Deployed:
         r["LogicalResourceId"]: r["PhysicalResourceId"]
         for r in cf.list_stack_resources(StackName=STACK)["StackResourceSummaries"]
     }
-    dep = Deployed(cfn, params, physical, code_dirs, taken_out, notifications)
+    dep = Deployed(cfn, params, {**physical, **made}, code_dirs, taken_out, notifications)
     _create_analytics(dep)
     _apply_bucket_settings(dep)
     return dep
+
+
+def _create_secrets(deployable: dict[str, Any], taken_out: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Secrets, through the Secrets Manager API (moto's CloudFormation lacks them): logical id -> ARN."""
+    from arrears.adapters.clients import client
+
+    sm, made = client("secretsmanager"), {}
+    for name in [n for n, r in deployable["Resources"].items() if r["Type"] == "AWS::SecretsManager::Secret"]:
+        res = taken_out[name] = deployable["Resources"].pop(name)
+        props = res.get("Properties", {})
+        gen = props.get("GenerateSecretString")
+        value = props.get("SecretString") or sm.get_random_password(**gen)["RandomPassword"]
+        made[name] = sm.create_secret(Name=f"{STACK}-{name}", Description=props.get("Description", ""), SecretString=value)[
+            "ARN"
+        ]
+    return made
+
+
+def _with_refs(value: Any, physical: dict[str, str]) -> Any:
+    """The template with each ``Ref`` to these resources replaced by their physical id."""
+    if isinstance(value, dict):
+        if set(value) == {"Ref"} and value["Ref"] in physical:
+            return physical[value["Ref"]]
+        return {k: _with_refs(v, physical) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_refs(v, physical) for v in value]
+    return value
 
 
 def _as_list(v: Any) -> list[str]:
@@ -300,11 +339,13 @@ def _create_analytics(dep: Deployed) -> None:
 
     glue, athena = client("glue"), client("athena")
     for name, res in dep.taken_out.items():
-        props = dep.resolve(res["Properties"])
         if res["Type"] == "AWS::Glue::Database":
+            props = dep.resolve(res["Properties"])
             glue.create_database(DatabaseInput=props["DatabaseInput"])
             dep.physical[name] = props["DatabaseInput"]["Name"]
     for name, res in dep.taken_out.items():
+        if res["Type"] not in ("AWS::Glue::Table", "AWS::Athena::WorkGroup", "AWS::CloudWatch::Alarm", "AWS::SES::EmailIdentity"):
+            continue
         props = dep.resolve(res["Properties"])
         if res["Type"] == "AWS::Glue::Table":
             glue.create_table(DatabaseName=props["DatabaseName"], TableInput=props["TableInput"])

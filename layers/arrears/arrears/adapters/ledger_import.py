@@ -268,3 +268,46 @@ def write(writes: list[tuple[str, dict[str, Any]]]) -> int:
                 f"DynamoDB left {sum(len(v) for v in request.values())} items unwritten after {RETRIES} tries"
             )
     return len(writes)
+
+
+def record_once(prepared: Prepared, status: int, answer: str) -> dict[str, Any] | None:
+    """Write one prepared payment (its ledger entry, and its idempotency item carrying the API's
+    answer) in one transaction, only if its id was never recorded: both or nothing. Returns None when
+    written; otherwise what is recorded under the id (the idempotency item, or for a payment whose file
+    import stopped between the two writes, its ledger entry), as plain values."""
+    ((ledger_table, entry),) = prepared.rest
+    ((idem_table, record),) = prepared.last
+    record = {**record, "status": {"N": str(status)}, "response": {"S": answer}}
+    ddb = client("dynamodb")
+    try:
+        ddb.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": idem_table,
+                        "Item": record,
+                        "ConditionExpression": "attribute_not_exists(#k)",
+                        "ExpressionAttributeNames": {"#k": "key"},
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": ledger_table,
+                        "Item": entry,
+                        "ConditionExpression": "attribute_not_exists(entry)",
+                    }
+                },
+            ]
+        )
+        return None
+    except ddb.exceptions.TransactionCanceledException as e:
+        if not any(r.get("Code") == "ConditionalCheckFailed" for r in e.response.get("CancellationReasons", [])):
+            raise  # a conflicting transaction in flight, a throttle: the caller answers 503
+    stored = ddb.get_item(TableName=idem_table, Key={"key": record["key"]}, ConsistentRead=True).get("Item")
+    if stored is None:
+        key = {"loan_id": entry["loan_id"], "entry": entry["entry"]}
+        stored = ddb.get_item(TableName=ledger_table, Key=key, ConsistentRead=True).get("Item")
+        if stored is None:
+            raise RuntimeError("a recorded payment vanished between two reads")
+        stored = {**stored, "key": record["key"], "source": {"S": "import"}}
+    return {k: next(iter(v.values())) for k, v in stored.items()}

@@ -332,6 +332,20 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def json_object(text: str, what: str = "a JSON Lines row") -> dict[str, Any]:
+    """One JSON object as the importer reads it: numbers kept as written (text), a repeated field
+    refused; ValueError says what is wrong."""
+    try:
+        obj = json.loads(text, parse_float=str, parse_int=str, object_pairs_hook=_pairs)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not valid JSON ({e.msg})") from None
+    except (ValueError, RecursionError) as e:
+        raise ValueError(f"not usable JSON ({str(e) or 'nested too deeply'})") from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"{what} must be an object")
+    return obj
+
+
 def _jsonl_rows(text: str, kind: str, warnings: list[str]) -> Iterator[Row]:
     n = 0
     unknown: dict[str, None] = {}
@@ -341,15 +355,9 @@ def _jsonl_rows(text: str, kind: str, warnings: list[str]) -> Iterator[Row]:
             continue
         n += 1
         try:
-            obj = json.loads(line, parse_float=str, parse_int=str, object_pairs_hook=_pairs)
-        except json.JSONDecodeError as e:
-            yield n, i, None, f"not valid JSON ({e.msg})"
-            continue
-        except (ValueError, RecursionError) as e:
-            yield n, i, None, f"not usable JSON ({str(e) or 'nested too deeply'})"
-            continue
-        if not isinstance(obj, dict):
-            yield n, i, None, "a JSON Lines row must be an object"
+            obj = json_object(line)
+        except ValueError as e:
+            yield n, i, None, str(e)
             continue
         for k in obj:
             if k not in COLUMNS[kind] and len(unknown) < 50:

@@ -1,0 +1,172 @@
+"""The HTTP API's messages: request and response JSON Schemas (draft 4 keywords only, so API Gateway
+models, Swagger 2.0 and OpenAPI 3 can all carry them), defined once here, and the error answer.
+
+The schemas describe what the validator (``domain/importing.py``, the importer's own) accepts; the
+validator decides, with the importer's wording. ``infra/api/generate.py`` puts them into
+``infra/api/swagger.json`` (API Gateway) and ``openapi.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .importing import COLUMNS, REQUIRED
+
+ID = {
+    "type": "string",
+    "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$",
+    "description": "1-128 letters, digits and ._:-, starting with a letter or digit.",
+}
+AMOUNT = {
+    "anyOf": [
+        {"type": "string", "pattern": r"^[0-9]{1,24}(\.[0-9]{1,3})?$"},
+        {"type": "number", "minimum": 0, "exclusiveMinimum": True},
+    ],
+    "description": (
+        "A plain decimal above zero with at most the currency's minor digits (2 for CNY and USD, 0 for "
+        "JPY); a JSON number keeps its digits as written. At most MaxAmount."
+    ),
+}
+
+REPAYMENT: dict[str, Any] = {
+    "type": "object",
+    "title": "Repayment",
+    "description": "A repayment, as a row of a repayments import file.",
+    "additionalProperties": False,
+    "required": list(REQUIRED["repayments"]),
+    "properties": {
+        "payment_id": {
+            **ID,
+            "description": "The platform's id of the payment: the idempotency key. " + ID["description"],
+        },
+        "loan_id": {**ID, "description": "A loan already imported or posted."},
+        "paid_at": {
+            "type": "string",
+            "format": "date-time",
+            "description": "When it was paid: ISO-8601 with an offset or Z; at most a day ahead of now.",
+        },
+        "amount": AMOUNT,
+        "currency": {
+            "type": "string",
+            "pattern": "^[A-Za-z]{3}$",
+            "description": "Optional; when given, the loan's own currency (ISO 4217).",
+        },
+        "method": {
+            "type": "string",
+            "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$",
+            "description": "Optional: how it was paid (card, bank_transfer, wallet, ...).",
+        },
+    },
+}
+assert set(REPAYMENT["properties"]) == set(COLUMNS["repayments"])  # the import's columns, no more
+
+REPAYMENT_RECORDED: dict[str, Any] = {
+    "type": "object",
+    "title": "RepaymentRecorded",
+    "description": "What was recorded: the payment as the ledger holds it.",
+    "required": ["payment_id", "loan_id", "paid_at", "amount", "currency", "recorded_at", "source"],
+    "properties": {
+        "payment_id": {"type": "string"},
+        "loan_id": {"type": "string"},
+        "paid_at": {"type": "string", "format": "date-time", "description": "In UTC."},
+        "amount": {"type": "string", "description": "With the currency's minor digits (1045.00)."},
+        "currency": {"type": "string"},
+        "method": {"type": "string", "description": "When the platform gave one."},
+        "recorded_at": {
+            "type": "string",
+            "format": "date-time",
+            "description": "When arrears first recorded it (UTC).",
+        },
+        "source": {"type": "string", "enum": ["api", "import"], "description": "How it first arrived."},
+    },
+}
+
+ERROR: dict[str, Any] = {
+    "type": "object",
+    "title": "Error",
+    "description": "Chalice's error shape, with the field at fault when there is one.",
+    "required": ["Code", "Message"],
+    "properties": {
+        "Code": {"type": "string", "description": "BadRequest, Unauthorized, NotFound, Conflict, ..."},
+        "Message": {"type": "string", "description": "What is wrong, in the import's rejects-report wording."},
+        "field": {"type": "string", "description": "The request field at fault."},
+        "stored": {"type": "object", "description": "409 for a payment: the values recorded under its id."},
+    },
+}
+
+SCHEMAS: dict[str, dict[str, Any]] = {"Repayment": REPAYMENT, "RepaymentRecorded": REPAYMENT_RECORDED, "Error": ERROR}
+
+#: every route's answers: status -> (schema name, description)
+COMMON_ERRORS = {
+    "400": ("Error", "A field is missing or wrong (named in `field`), or the loan is unknown; nothing written."),
+    "401": (
+        "Error",
+        "A missing or invalid signature, or a webhook-timestamp over 5 minutes from now; nothing written.",
+    ),
+    "413": ("Error", "The body is over the size limit; nothing written."),
+    "415": ("Error", "The body is not application/json; nothing written."),
+    "429": ("Error", "Over the stage's rate limit; retry later."),
+    "503": ("Error", "A dependency failed; nothing was recorded: retry after Retry-After seconds."),
+}
+RESPONSES: dict[tuple[str, str], dict[str, tuple[str, str]]] = {
+    ("POST", "/v1/repayments"): {
+        "202": (
+            "RepaymentRecorded",
+            "Recorded (or recorded before: the first answer again); the ledger applies it at once.",
+        ),
+        "409": (
+            "Error",
+            "The payment_id was recorded with another loan, amount or paid_at (in `stored`); nothing changed.",
+        ),
+        **COMMON_ERRORS,
+    },
+}
+REQUESTS: dict[tuple[str, str], str] = {("POST", "/v1/repayments"): "Repayment"}
+
+CODES = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    404: "NotFound",
+    409: "Conflict",
+    413: "RequestTooLarge",
+    415: "UnsupportedMediaType",
+    429: "TooManyRequests",
+    503: "ServiceUnavailable",
+}
+
+
+class ApiError(Exception):
+    """An answer other than success: status, message and the field at fault."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        field: str | None = None,
+        stored: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.message, self.field, self.stored = status, message, field, stored
+        self.headers = headers or {}
+
+    def body(self) -> str:
+        out: dict[str, Any] = {"Code": CODES.get(self.status, "Error"), "Message": self.message}
+        if self.field:
+            out["field"] = self.field
+        if self.stored is not None:
+            out["stored"] = self.stored
+        return json.dumps(out, ensure_ascii=False)
+
+
+def field_of(message: str, kind: str) -> str | None:
+    """The field a validator's message is about (its first word, or the parent id it names)."""
+    first = message.split(" ", 1)[0].rstrip(":")
+    if first in COLUMNS[kind]:
+        return first
+    if message.startswith("unknown loan"):
+        return "loan_id"
+    if message.startswith("unknown borrower"):
+        return "borrower_id"
+    return None

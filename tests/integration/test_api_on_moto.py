@@ -1,0 +1,242 @@
+"""Integration: the platform calls the API as it would in AWS. The real API handler (the Chalice app
+behind API Gateway) gets REST proxy events, on the stack deployed from template.yaml into moto; the
+ledger stream, the senders and the importer run as the local runner runs them."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.conftest import csv_bytes
+from tests.integration.test_pipeline_on_moto import BORROWERS, INSTALLMENTS, LOANS, ddb_items, sms_count
+
+pytestmark = pytest.mark.integration
+
+RUN_AT = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai: 1 DPD
+
+
+def secret(stack) -> str:
+    from arrears.adapters.clients import client
+
+    return (
+        "whsec_"
+        + client("secretsmanager").get_secret_value(SecretId=stack.dep.physical["WebhookSecret"])["SecretString"]
+    )
+
+
+def call(
+    stack, path: str, payload, *, method: str = "POST", headers: dict | None = None, key: str | None = None, at=None
+):
+    """POST a body signed as the platform signs it (``key``: another secret; ``headers``: overrides)."""
+    from arrears_local.apigw import rest_event, signed_headers
+
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    h = {**signed_headers(key or secret(stack), body, at or stack.runner.clock.now), **(headers or {})}
+    out = stack.runner.functions["ApiFunction"].invoke(rest_event(method, path, h, body, now=stack.runner.clock.now))
+    assert set(out) >= {"statusCode", "headers", "body"}
+    return out["statusCode"], out["headers"], out["body"]
+
+
+def payment(**kw) -> dict:
+    return {"payment_id": "AP1", "loan_id": "AL3", "paid_at": "2026-03-02T12:00:00+08:00", "amount": "105.00", **kw}
+
+
+def stored(stack) -> list[str]:
+    """Every item of the ledger and the idempotency table, as text (to show nothing changed)."""
+    return sorted(
+        json.dumps(i, sort_keys=True) for t in ("LedgerTable", "IdempotencyTable") for i in ddb_items(stack, t)
+    )
+
+
+@pytest.fixture(scope="module")
+def book(stack):
+    """Three delinquent loans with their first SMS dispatched but not yet sent (held in the queue)."""
+    ids = {"IL1": "AL1", "IL2": "AL2", "IL3": "AL3", "IB1": "AB1", "IB2": "AB2"}
+    ren = lambda rows: [{k: ids.get(v, v) for k, v in r.items()} for r in rows]  # noqa: E731
+    stack.upload("borrowers/b.csv", csv_bytes(ren(BORROWERS)))
+    stack.upload("loans/l.csv", csv_bytes(ren(LOANS)))
+    stack.upload("installments/i.csv", csv_bytes(ren(INSTALLMENTS)))
+    stack.runner.clock.now = RUN_AT
+    stack.runner.schedule("DailyRunFunction").fire(RUN_AT)
+    worker = next(q for q in stack.runner.sqs if q.fn.logical == "ShardWorkerFunction")
+    while worker.poll(stack.runner.clock) or any(s.poll(stack.runner.clock) for s in stack.runner.streams):
+        pass
+    stack.runner.clock.now = RUN_AT + timedelta(hours=3)
+    return stack
+
+
+def actions(stack, loan_id: str) -> list[str]:
+    return [
+        i["status"]["S"]
+        for i in ddb_items(stack, "CollectionsTable")
+        if i["loan_id"]["S"] == loan_id and i["sk"]["S"].startswith("ACT#")
+    ]
+
+
+def test_a_signed_repayment_is_recorded_applied_at_once_and_cures_the_loan(book):
+    assert actions(book, "AL3") == ["planned"]
+    sms_before = sms_count()
+    status, headers, body = call(book, "/v1/repayments", payment(method="card", currency="cny"))
+    assert status == 202 and headers["Content-Type"] == "application/json"
+    assert json.loads(body) == {
+        "payment_id": "AP1",
+        "loan_id": "AL3",
+        "paid_at": "2026-03-02T04:00:00Z",
+        "amount": "105.00",
+        "currency": "CNY",
+        "recorded_at": "2026-03-02T04:00:00Z",
+        "source": "api",
+        "method": "card",
+    }
+    entry = next(i for i in ddb_items(book, "LedgerTable") if i["entry"]["S"] == "PAY#AP1")
+    assert (entry["loan_id"]["S"], entry["amount"]["N"], entry["method"]["S"]) == ("AL3", "105.00", "card")
+    for stream in book.runner.streams:  # the ledger stream alone, before any sender runs
+        while stream.poll(book.runner.clock):
+            pass
+    loan = {i["loan_id"]["S"]: i for i in ddb_items(book, "LoansTable")}["AL3"]
+    assert loan["bucket"]["S"] == "M0" and "case_id" not in loan
+    case = next(
+        i
+        for i in ddb_items(book, "CollectionsTable")
+        if i["loan_id"]["S"] == "AL3" and i["sk"]["S"].startswith("CASE#")
+    )
+    assert (case["status"]["S"], case["reason"]["S"]) == ("closed", "cured")
+    assert actions(book, "AL3") == ["cancelled"]
+    book.runner.pump()
+    assert actions(book, "AL3") == ["cancelled"] and actions(book, "AL1") == ["sent"]
+    assert sms_count() == sms_before + 1  # AL1's reminder only (AL2's borrower opted out of SMS)
+
+
+def test_a_repeat_gets_the_first_answer_and_changes_nothing(book):
+    before = stored(book)
+    first = next(i for i in ddb_items(book, "IdempotencyTable") if i["key"]["S"] == "payment#AP1")["response"]["S"]
+    book.runner.clock.now += timedelta(minutes=7)  # a retry after a time-out, signed anew
+    status, _, body = call(book, "/v1/repayments", payment(method="card", currency="cny"))
+    assert (status, body) == (202, first)
+    status, _, body = call(book, "/v1/repayments", payment(amount="105.0", paid_at="2026-03-02T04:00:00Z"))
+    assert (status, body) == (202, first)  # the same payment written another way
+    assert stored(book) == before
+
+
+def test_a_payment_id_repeated_with_other_values_is_a_conflict_naming_the_stored_ones(book):
+    before = stored(book)
+    for change in ({"amount": "106.00"}, {"loan_id": "AL1"}, {"paid_at": "2026-03-02T12:00:01+08:00"}):
+        status, _, body = call(book, "/v1/repayments", payment(**change))
+        answer = json.loads(body)
+        assert status == 409 and answer["Code"] == "Conflict" and answer["field"] == "payment_id"
+        assert answer["stored"] == {"loan_id": "AL3", "amount": "105.00", "paid_at": "2026-03-02T04:00:00Z"}
+        assert "send a reversal and a new payment" in answer["Message"]
+    assert stored(book) == before
+
+
+def test_the_importer_rejects_a_row_changing_a_recorded_payment_and_skips_the_same_one(book):
+    from arrears.adapters.clients import client
+
+    before = stored(book)
+    rows = [
+        {"payment_id": "AP1", "loan_id": "AL3", "paid_at": "2026-03-02T12:00:00+08:00", "amount": "105.00"},
+        {"payment_id": "AP1", "loan_id": "AL3", "paid_at": "2026-03-02T12:00:00+08:00", "amount": "99.00"},
+    ]
+    book.upload("repayments/again.csv", csv_bytes(rows[:1]))
+    book.upload("repayments/changed.csv", csv_bytes(rows[1:]))
+    reports = {
+        k: json.loads(
+            client("s3").get_object(Bucket=book.imports_bucket, Key=f"repayments/{k}.csv.rejects.json")["Body"].read()
+        )
+        for k in ("again", "changed")
+    }
+    assert (reports["again"]["accepted"], reports["again"]["rejected"]) == (1, 0)
+    assert reports["changed"]["rejects"][0]["reason"].startswith(
+        "payment_id 'AP1' was already recorded with loan_id AL3"
+    )
+    assert stored(book) == before
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "reason"),
+    [
+        ({"amount": "-3"}, "amount", "negative"),
+        ({"amount": 1e3}, "amount", "not a plain decimal"),  # JSON 1000.0 keeps its digits: fine; 1e3 is not
+        ({"amount": "1.005"}, "amount", "more than 2 decimal places for CNY"),
+        ({"paid_at": "2026-03-02T12:00:00"}, "paid_at", "no UTC offset"),
+        ({"loan_id": "NOPE"}, "loan_id", "unknown loan 'NOPE'"),
+        ({"currency": "USD"}, "currency", "currency USD is not the loan's currency CNY"),
+        ({"method": "by hand"}, "method", "method 'by hand' is not"),
+        ({"payment_id": None}, "payment_id", "payment_id is missing"),
+        ({"note": "x"}, "note", "unknown field(s) 'note'"),
+    ],
+)
+def test_a_bad_field_is_a_400_naming_it_and_nothing_is_written(book, change, field, reason):
+    before = stored(book)
+    body = payment(**{"payment_id": "AP-BAD", **change})
+    if change.get("amount") == 1e3:
+        body = json.dumps(payment(payment_id="AP-BAD")).replace('"105.00"', "1e3").encode()
+    status, _, answer = call(book, "/v1/repayments", body)
+    assert status == 400, answer
+    assert json.loads(answer)["field"] == field and reason in json.loads(answer)["Message"]
+    assert stored(book) == before
+
+
+@pytest.mark.parametrize(
+    ("headers", "key", "shift", "reason"),
+    [
+        ({"webhook-signature": "v1,AAAA"}, None, 0, "no valid signature"),
+        ({}, "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY", 0, "no valid signature"),
+        ({"webhook-signature": ""}, None, 0, "missing header(s) webhook-signature"),
+        ({}, None, -301, "more than 300 seconds"),  # signed 5 min 1 s before the stack's (simulated) clock
+    ],
+)
+def test_a_bad_signature_or_stale_timestamp_is_a_401_and_writes_nothing(book, headers, key, shift, reason):
+    before = stored(book)
+    at = book.runner.clock.now + timedelta(seconds=shift)
+    status, _, body = call(book, "/v1/repayments", payment(payment_id="AP-SIG"), headers=headers, key=key, at=at)
+    assert status == 401 and reason in json.loads(body)["Message"]
+    assert stored(book) == before
+
+
+def test_wrong_media_type_is_415_and_a_body_over_the_limit_413(book):
+    before = stored(book)
+    status, _, body = call(book, "/v1/repayments", payment(payment_id="AP-T"), headers={"Content-Type": "text/plain"})
+    assert status == 415 and json.loads(body)["Code"] == "UnsupportedMediaType"
+    big = json.dumps(payment(payment_id="AP-BIG", method="x" * 70_000)).encode()
+    status, _, body = call(book, "/v1/repayments", big)
+    assert status == 413 and "at most 65536" in json.loads(body)["Message"]
+    assert stored(book) == before
+
+
+def test_an_aws_failure_is_a_503_with_retry_after_and_writes_nothing(book, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    from arrears.adapters.clients import client
+
+    def throttled(**_kw):
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "TransactWriteItems")
+
+    before = stored(book)
+    monkeypatch.setattr(client("dynamodb"), "transact_write_items", throttled)
+    status, headers, body = call(book, "/v1/repayments", payment(payment_id="AP-503", loan_id="AL1", amount="1.00"))
+    assert status == 503 and headers["Retry-After"] == "2" and json.loads(body)["Code"] == "ServiceUnavailable"
+    monkeypatch.undo()
+    assert stored(book) == before
+    status, _, _ = call(book, "/v1/repayments", payment(payment_id="AP-503", loan_id="AL1", amount="1.00"))
+    assert status == 202  # the platform's retry goes through
+
+
+def test_a_partial_payment_keeps_the_case_open_and_the_secret_can_rotate(book):
+    from arrears.adapters import webhook_secrets
+    from arrears.adapters.clients import client
+
+    old = secret(book)
+    client("secretsmanager").put_secret_value(
+        SecretId=book.dep.physical["WebhookSecret"], SecretString="Tk9UQVNFQ1JFVE5PVEFTRUNSRVQxMjM0"
+    )
+    webhook_secrets.forget()  # a new container (a warm one looks again within 30 s of a mismatch)
+    status, _, _ = call(book, "/v1/repayments", payment(payment_id="AP-R1", loan_id="AL1", amount="50.00"), key=old)
+    assert status == 202  # the previous secret, still valid during the rotation
+    status, _, _ = call(book, "/v1/repayments", payment(payment_id="AP-R2", loan_id="AL1", amount="5.00"))
+    assert status == 202  # the new one
+    book.runner.pump()
+    loan = {i["loan_id"]["S"]: i for i in ddb_items(book, "LoansTable")}["AL1"]
+    assert loan["bucket"]["S"] == "M1" and loan["outstanding"]["N"] == "259.00"  # 315 - 1 - 50 - 5
