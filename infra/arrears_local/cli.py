@@ -163,6 +163,8 @@ def parser() -> argparse.ArgumentParser:
         help="after the last day, dry-run this strategy document over the book: counts, nothing sent",
     )
     up.add_argument("--port", type=_port, default=4566, help="port of the endpoint on 127.0.0.1")
+    up.add_argument("--api-port", type=_port, default=3000, help="port of the stack's HTTP API on 127.0.0.1")
+    run.add_argument("--api-port", type=_port, default=0, help="port of the stack's HTTP API on 127.0.0.1 (0: any free one)")
     gen.add_argument(
         "dest", type=Path, help="folder to write borrowers.csv, loans.csv, installments.csv, repayments.csv"
     )
@@ -246,6 +248,7 @@ def _run(args: argparse.Namespace) -> int:
         print(
             f"local stack up at {sim.emulator.endpoint} (stack {sim.dep.physical['ImportsBucket'].split('-imports')[0]})"
         )
+        print(f"API at {sim.start_api(args.api_port)}/v1 (signed with the WebhookSecret; README: The API)")
         sim.runner.clock.now = midnight(start, sim.business_tz)
         for doc in docs:
             print(f"published {sim.publish(doc)}")
@@ -320,6 +323,7 @@ def _port_free(port: int) -> None:
 
 def _up(args: argparse.Namespace) -> int:
     _port_free(args.port)
+    _port_free(args.api_port)
     check_params(dict(args.param))
     book = _load_book(args)
     from .rejects import warning_line
@@ -349,6 +353,7 @@ def _up(args: argparse.Namespace) -> int:
         if warning:
             print(warning, file=sys.stderr, flush=True)
         _print_names(sim)
+        print(f"  API: {sim.start_api(args.api_port)}/v1   (signed with the WebhookSecret; README: The API)", flush=True)
         _serve(sim)
     finally:
         sim.stop()

@@ -18,6 +18,7 @@ import io
 import json
 import os
 import sys
+import threading
 import time
 import uuid
 import warnings
@@ -438,6 +439,9 @@ def parse_cron(expr: str) -> tuple[list[int], list[int]]:
 class LocalRunner:
     def __init__(self, dep: Deployed, clock: Clock, log_path: Path) -> None:
         self.dep, self.clock, self.stats = dep, clock, Stats()
+        #: handlers run one at a time, as this process has one of each; the API front's requests wait here
+        self.lock = threading.RLock()
+        self.poll_soon = threading.Event()
         from arrears.config import settings
 
         warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -527,6 +531,28 @@ class LocalRunner:
                 return s
         raise KeyError(logical_function)
 
+    def call_api(self, function: str, event: dict[str, Any]) -> Any:
+        """An API request: the function answers (between two handler runs, never during one); what it
+        set off is delivered by ``poll_soon``'s poller at once, as Lambda's pollers would."""
+        with self.lock:
+            result = self.functions[function].invoke(event)
+        self.poll_soon.set()
+        return result
+
+    def start_poller(self) -> None:
+        """Deliver what API requests set off as soon as they did (a thread; stops with the process)."""
+
+        def loop() -> None:
+            while True:
+                self.poll_soon.wait()
+                self.poll_soon.clear()
+                try:
+                    self.pump()
+                except Exception as e:  # noqa: BLE001 - a handler's failure is in its log and the stats
+                    self.log.write(f"[local-runner] poller: {type(e).__name__}: {e}\n")
+
+        threading.Thread(target=loop, daemon=True, name="pollers").start()
+
     def next_wakeup(self) -> datetime | None:
         """The earliest simulated time a held (deferred) message becomes visible."""
         return min((at for q in self.sqs for _, at in q.held.values()), default=None)
@@ -535,6 +561,10 @@ class LocalRunner:
         """Deliver everything pending until the system is quiet. Returns events delivered. Stream
         records written while a queue drains are delivered together afterwards, as a poller with a
         short batching window would (fewer, fuller batches)."""
+        with self.lock:
+            return self._pump(max_rounds)
+
+    def _pump(self, max_rounds: int) -> int:
         total = sum(src.poll(self.clock) for src in self.s3)  # handlers never write import files
         for _ in range(max_rounds):
             moved = 0

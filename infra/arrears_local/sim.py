@@ -39,6 +39,8 @@ class Simulation:
     origins: dict[str, Origin] = field(default_factory=dict)  # uploaded key -> the user's file (and rows)
     feed: RepaymentFeed | None = None
     published: list[str] = field(default_factory=list)  # the shipped strategies, published at start
+    api: Any = None  # the API front (api_front.ApiFront) once started
+    api_url: str | None = None
 
     def contacts(self) -> dict[str, int]:
         """What each provider received: SNS texts, SES emails, the gateway's WeChat messages, the
@@ -60,7 +62,27 @@ class Simulation:
             "letter": sum(1 for k in outbox.keys if k.startswith("letters/")),
         }
 
+    def start_api(self, port: int = 0) -> str:
+        """Serve the stack's HTTP API on 127.0.0.1 as its API Gateway stage would (``api_front.py``):
+        the Chalice app's routes from the checked-in definition, the stage's throttling and payload
+        limit from the template's parameters. Returns its base URL."""
+        from .api_front import ApiFront
+        from .apigw import SWAGGER
+
+        self.api = ApiFront(
+            json.loads(SWAGGER.read_text(encoding="utf-8")),
+            lambda event: self.runner.call_api("ApiFunction", event),
+            rate=float(self.dep.params["ApiRateLimit"]),
+            burst=int(self.dep.params["ApiBurstLimit"]),
+            port=port,
+        )
+        self.runner.start_poller()
+        self.api_url = self.api.start()
+        return self.api_url
+
     def stop(self) -> None:
+        if self.api is not None:
+            self.api.stop()
         self.gateway.stop()
         self.emulator.stop()
 
