@@ -302,6 +302,22 @@ def deploy(overrides: dict[str, str] | None = None) -> Deployed:
     return dep
 
 
+def without_rest_api(cfn: dict[str, Any]) -> dict[str, Any]:
+    """A translated template without the REST API, its invoke permission and the outputs naming them:
+    what moto's CloudFormation can create whole (its API Gateway refuses Swagger 2.0)."""
+    out = copy.deepcopy(cfn)
+    gone = [
+        n
+        for n, r in out["Resources"].items()
+        if r["Type"].startswith("AWS::ApiGateway::")
+        or (r["Type"] == "AWS::Lambda::Permission" and "apigateway" in json.dumps(r["Properties"].get("Principal")))
+    ]
+    for name in gone:
+        out["Resources"].pop(name)
+    out["Outputs"] = {k: v for k, v in out.get("Outputs", {}).items() if not any(n in json.dumps(v) for n in gone)}
+    return out
+
+
 def _create_secrets(deployable: dict[str, Any], taken_out: dict[str, dict[str, Any]]) -> dict[str, str]:
     """Secrets, through the Secrets Manager API (moto's CloudFormation lacks them): logical id -> ARN."""
     from arrears.adapters.clients import client

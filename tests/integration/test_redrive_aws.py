@@ -33,7 +33,7 @@ def deployed() -> Iterator[dict[str, Any]]:
     from moto.sqs.models import sqs_backends
 
     from arrears.adapters import clients
-    from arrears_local.stack import ACCOUNT, ARTIFACTS, _params, _tiny_zip, load_template, translate
+    from arrears_local.stack import ACCOUNT, ARTIFACTS, _params, _tiny_zip, load_template, translate, without_rest_api
 
     with pytest.MonkeyPatch.context() as mp:
         for key in [k for k in os.environ if k.startswith("AWS_")]:
@@ -56,7 +56,9 @@ def deployed() -> Iterator[dict[str, Any]]:
                 if res["Type"] in ("AWS::Lambda::Function", "AWS::Lambda::LayerVersion"):
                     s3.put_object(Bucket=ARTIFACTS, Key=f"{name}.zip", Body=_tiny_zip())
             boto3.client("cloudformation").create_stack(
-                StackName=STACK, TemplateBody=json.dumps(cfn), Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
+                StackName=STACK,
+                TemplateBody=json.dumps(without_rest_api(cfn)),  # moto refuses the API's Swagger 2.0 (stack.py)
+                Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
             )
             for queue in sqs_backends[ACCOUNT][REGION].queues.values():
                 queue.lambda_event_source_mappings.clear()

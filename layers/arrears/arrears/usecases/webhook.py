@@ -84,7 +84,14 @@ class Incoming(NamedTuple):
 
 
 def receive(incoming: Incoming, s: ApiSettings, now: datetime, route: Callable[[Incoming, str], Answer]) -> Answer:
-    """Size and signature, then the route's use case; every outcome an answer, never an exception."""
+    """Size and signature, then the route's use case; every outcome an answer, never an exception, and
+    one log line (status and webhook-id: the platform's correlation id; never the body)."""
+    answer = _receive(incoming, s, now, route)
+    logger.info("answered", extra={"status": answer.status, "webhook_id": str(incoming.headers.get("webhook-id", ""))[:200]})
+    return answer
+
+
+def _receive(incoming: Incoming, s: ApiSettings, now: datetime, route: Callable[[Incoming, str], Answer]) -> Answer:
     try:
         if len(incoming.body) > s.max_body_bytes:
             raise ApiError(413, f"the body is {len(incoming.body)} bytes; at most {s.max_body_bytes}")
