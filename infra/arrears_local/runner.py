@@ -67,8 +67,10 @@ class Stats:
     invocations: dict[str, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # wall clock, by function
-    # CPU seconds of the whole process while the function ran (process_time: in serve mode the
-    # emulator answers on other threads of this process): time other processes take is not counted
+    # CPU seconds of the whole process while the function ran (process_time, not thread_time: in serve
+    # mode the emulator answers on other threads of this process). Time other processes take is not
+    # counted; other threads of this one are (an API request being parsed while a handler runs, with
+    # the local API served; the bench serves none)
     cpu_seconds: dict[str, float] = field(default_factory=dict)
     dead_lettered: int = 0
     lost: dict[str, int] = field(default_factory=dict)  # events given up on with no DLQ to keep them, by function
