@@ -54,6 +54,63 @@ def post_repayment(incoming: webhook.Incoming, webhook_id: str) -> webhook.Answe
     return webhook.record_repayment(incoming, api_settings(), now())
 
 
+@app.route("/v1/loans", methods=["POST"], content_types=JSON)
+@signed
+def post_loan(incoming: webhook.Incoming, webhook_id: str) -> webhook.Answer:
+    """Add a new loan with its repayment schedule (idempotent on webhook-id)."""
+    return webhook.post_loan(incoming, webhook_id, api_settings(), now())
+
+
+@app.route("/v1/loans/{loan_id}/schedule", methods=["PUT"], content_types=JSON)
+@signed
+def put_schedule(incoming: webhook.Incoming, webhook_id: str, loan_id: str) -> webhook.Answer:
+    """Replace a rescheduled loan's schedule (idempotent on webhook-id).
+
+    Installments of the old schedule missing from the new one are removed; the ledger stream
+    re-evaluates the loan.
+    """
+    return webhook.put_schedule(incoming, webhook_id, loan_id, api_settings(), now())
+
+
+@app.route("/v1/borrowers/{borrower_id}", methods=["PUT"], content_types=JSON)
+@signed
+def put_borrower(incoming: webhook.Incoming, webhook_id: str, borrower_id: str) -> webhook.Answer:
+    """Add or replace a borrower: contact points, language, time zone, opt-outs (idempotent on webhook-id).
+
+    Its opt_out and holds are the platform's own: they replace what the platform set before, never a
+    borrower's own opt-out or an operator's hold.
+    """
+    return webhook.put_borrower(incoming, webhook_id, borrower_id, api_settings(), now())
+
+
+@app.route("/v1/borrowers/{borrower_id}/holds", methods=["POST"], content_types=JSON)
+@signed
+def post_borrower_hold(incoming: webhook.Incoming, webhook_id: str, borrower_id: str) -> webhook.Answer:
+    """Place a platform hold on a borrower: cease_contact, attorney, deceased, bankrupt."""
+    return webhook.change_hold(incoming, webhook_id, "borrower", borrower_id, None, api_settings(), now())
+
+
+@app.route("/v1/borrowers/{borrower_id}/holds/{hold}", methods=["DELETE"])
+@signed
+def delete_borrower_hold(incoming: webhook.Incoming, webhook_id: str, borrower_id: str, hold: str) -> webhook.Answer:
+    """Lift a hold the platform placed on a borrower (never one another source placed)."""
+    return webhook.change_hold(incoming, webhook_id, "borrower", borrower_id, hold, api_settings(), now())
+
+
+@app.route("/v1/loans/{loan_id}/holds", methods=["POST"], content_types=JSON)
+@signed
+def post_loan_hold(incoming: webhook.Incoming, webhook_id: str, loan_id: str) -> webhook.Answer:
+    """Place a platform hold on a loan: dispute, hardship, paused."""
+    return webhook.change_hold(incoming, webhook_id, "loan", loan_id, None, api_settings(), now())
+
+
+@app.route("/v1/loans/{loan_id}/holds/{hold}", methods=["DELETE"])
+@signed
+def delete_loan_hold(incoming: webhook.Incoming, webhook_id: str, loan_id: str, hold: str) -> webhook.Answer:
+    """Lift a hold the platform placed on a loan (never an operator's)."""
+    return webhook.change_hold(incoming, webhook_id, "loan", loan_id, hold, api_settings(), now())
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

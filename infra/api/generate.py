@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import argparse
-import copy
 import importlib.util
 import inspect
 import json
@@ -162,7 +161,7 @@ def openapi(app: Any) -> dict[str, Any]:
             {"url": "http://127.0.0.1:4566", "description": "arrears up (the local stack)"},
         ],
         "paths": paths,
-        "components": {"schemas": copy.deepcopy(api.SCHEMAS)},
+        "components": {"schemas": json.loads(json.dumps(api.SCHEMAS).replace("#/definitions/", "#/components/schemas/"))},
     }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -27,13 +28,22 @@ def secret(stack) -> str:
 
 
 def call(
-    stack, path: str, payload, *, method: str = "POST", headers: dict | None = None, key: str | None = None, at=None
+    stack,
+    path: str,
+    payload,
+    *,
+    method: str = "POST",
+    headers: dict | None = None,
+    key: str | None = None,
+    at=None,
+    msg: str | None = None,
 ):
-    """POST a body signed as the platform signs it (``key``: another secret; ``headers``: overrides)."""
+    """Send a body signed as the platform signs it (``key``: another secret; ``headers``: overrides;
+    ``msg``: the webhook-id)."""
     from arrears_local.apigw import rest_event, signed_headers
 
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    h = {**signed_headers(key or secret(stack), body, at or stack.runner.clock.now), **(headers or {})}
+    h = {**signed_headers(key or secret(stack), body, at or stack.runner.clock.now, msg), **(headers or {})}
     out = stack.runner.functions["ApiFunction"].invoke(rest_event(method, path, h, body, now=stack.runner.clock.now))
     assert set(out) >= {"statusCode", "headers", "body"}
     return out["statusCode"], out["headers"], out["body"]
@@ -240,3 +250,104 @@ def test_a_partial_payment_keeps_the_case_open_and_the_secret_can_rotate(book):
     book.runner.pump()
     loan = {i["loan_id"]["S"]: i for i in ddb_items(book, "LoansTable")}["AL1"]
     assert loan["bucket"]["S"] == "M1" and loan["outstanding"]["N"] == "259.00"  # 315 - 1 - 50 - 5
+
+
+# ------------------------------------------------------------------ the platform's other events
+
+BORROWER = {
+    "name": "Zhao Lei",
+    "phone": "+8613800000077",
+    "timezone": "Asia/Shanghai",
+    "language": "zh-CN",
+    "jurisdiction": "CN",
+    "opt_out": ["email"],
+}
+SCHEDULE = [
+    {"seq": 1, "due_date": "2026-04-01", "principal_due": "100.00", "interest_due": "5.00", "fee_due": "0"},
+    {"seq": 2, "due_date": "2026-05-01", "principal_due": "100.00", "interest_due": "5.00", "fee_due": "0"},
+    {"seq": 3, "due_date": "2026-06-01", "principal_due": 100, "interest_due": 5.5, "fee_due": "0"},
+]
+LOAN = {
+    "loan_id": "AL7",
+    "borrower_id": "AB7",
+    "product": "cash-3m",
+    "currency": "CNY",
+    "principal": "300.00",
+    "disbursed_on": "2026-03-01",
+    "schedule": SCHEDULE,
+}
+
+
+def items_of(stack, table: str, key: str, value: str) -> list[dict]:
+    return [i for i in ddb_items(stack, table) if i[key]["S"] == value]
+
+
+def test_a_borrower_put_lands_like_an_imported_row_and_echoes_no_personal_data(book):
+    status, _, body = call(book, "/v1/borrowers/AB7", BORROWER, method="PUT", msg="msg_b7")
+    assert status == 202 and json.loads(body)["borrower_id"] == "AB7"
+    assert "Zhao" not in body and "+86" not in body
+    (b,) = items_of(book, "BorrowersTable", "borrower_id", "AB7")
+    assert b["timezone"]["S"] == "Asia/Shanghai" and b["opt_out"]["SS"] == ["email"]
+    assert items_of(book, "ContactsTable", "borrower_id", "AB7")[0]["phone"]["S"] == "+8613800000077"
+    again = call(book, "/v1/borrowers/AB7", {**BORROWER, "name": "changed"}, method="PUT", msg="msg_b7")
+    assert again[0] == 202 and again[2] == body  # the same message: its first answer, nothing written
+    assert items_of(book, "ContactsTable", "borrower_id", "AB7")[0]["name"]["S"] == "Zhao Lei"
+    status, _, body = call(book, "/v1/borrowers/AB8", {**BORROWER, "phone": "13800000077"}, method="PUT")
+    assert status == 400 and json.loads(body)["field"] == "phone"
+
+
+def test_a_new_loan_with_its_schedule_is_evaluated_by_the_stream(book):
+    status, _, body = call(book, "/v1/loans", LOAN, msg="msg_l7")
+    assert status == 202 and json.loads(body)["installments"] == 3
+    entries = sorted(i["entry"]["S"] for i in items_of(book, "LedgerTable", "loan_id", "AL7"))
+    assert entries == ["INST#0001", "INST#0002", "INST#0003", "LOAN"]
+    book.runner.pump()
+    loan = items_of(book, "LoansTable", "loan_id", "AL7")[0]
+    assert Decimal(loan["outstanding"]["N"]) == Decimal("315.5") and loan["bucket"]["S"] == "M0"
+    assert call(book, "/v1/loans", LOAN, msg="msg_l7")[2] == body
+    before = stored(book)
+    status, _, answer = call(book, "/v1/loans", LOAN)  # another message: the loan exists
+    assert status == 409 and "PUT /v1/loans/AL7/schedule" in json.loads(answer)["Message"]
+    other = {**LOAN, "loan_id": "AL8"}
+    bad = [
+        ({**other, "borrower_id": "NOBODY"}, "borrower_id", "unknown borrower 'NOBODY'"),
+        ({**other, "schedule": [{**SCHEDULE[0], "due_date": "2026-02-01"}]}, "schedule[0].due_date", "disbursed_on"),
+        ({**other, "schedule": [SCHEDULE[0], SCHEDULE[0]]}, "schedule[1].seq", "appears twice"),
+        ({**other, "schedule": [{**SCHEDULE[0], "fee_due": "0.001"}]}, "schedule[0].fee_due", "decimal places"),
+        ({**other, "schedule": []}, "schedule", "1 to 98"),
+        ({**other, "principal": "-1"}, "principal", "negative"),
+    ]
+    for payload, field, reason in bad:
+        status, _, answer = call(book, "/v1/loans", payload)
+        assert status == 400 and json.loads(answer)["field"] == field, answer
+        assert reason in json.loads(answer)["Message"], answer
+    assert stored(book) == before
+
+
+def test_a_new_schedule_replaces_the_old_one_and_an_unknown_loan_is_404(book):
+    status, _, body = call(book, "/v1/loans/AL7/schedule", {"schedule": SCHEDULE[:2]}, method="PUT")
+    assert status == 202 and (json.loads(body)["installments"], json.loads(body)["removed"]) == (2, 1)
+    book.runner.pump()
+    assert Decimal(items_of(book, "LoansTable", "loan_id", "AL7")[0]["outstanding"]["N"]) == 210
+    status, _, body = call(book, "/v1/loans/NOPE/schedule", {"schedule": SCHEDULE}, method="PUT")
+    assert status == 404 and json.loads(body) == {"Code": "NotFound", "Message": "unknown loan 'NOPE'"}
+
+
+def test_the_platform_places_and_lifts_its_own_holds(book):
+    status, _, body = call(book, "/v1/loans/AL7/holds", {"hold": "dispute"})
+    assert status == 202 and json.loads(body)["placed"] is True
+    book.runner.pump()
+    assert items_of(book, "LoansTable", "loan_id", "AL7")[0]["holds"]["SS"] == ["dispute"]
+    status, _, body = call(book, "/v1/loans/AL7/holds/dispute", b"", method="DELETE")
+    assert status == 202 and json.loads(body)["placed"] is False
+    book.runner.pump()
+    assert "holds" not in items_of(book, "LoansTable", "loan_id", "AL7")[0]
+    assert call(book, "/v1/borrowers/AB7/holds", {"hold": "cease_contact"})[0] == 202
+    assert items_of(book, "BorrowersTable", "borrower_id", "AB7")[0]["holds"]["SS"] == ["cease_contact"]
+    before = stored(book)
+    assert call(book, "/v1/loans/NOPE/holds", {"hold": "dispute"})[0] == 404
+    assert call(book, "/v1/borrowers/NOPE/holds/attorney", b"", method="DELETE")[0] == 404
+    assert call(book, "/v1/loans/AL7/holds/vacation", b"", method="DELETE")[0] == 404
+    status, _, body = call(book, "/v1/loans/AL7/holds", {"hold": "attorney"})
+    assert status == 400 and json.loads(body)["field"] == "hold"
+    assert stored(book) == before

@@ -115,6 +115,8 @@ def client(monkeypatch):
     env = {
         "LEDGER_TABLE": "ledger",
         "IDEMPOTENCY_TABLE": "idem",
+        "BORROWERS_TABLE": "borrowers",
+        "CONTACTS_TABLE": "contacts",
         "WEBHOOK_SECRET_ID": "secret",
         "MAX_BODY_BYTES": "2048",
         "ARREARS_SIMULATED_NOW": "2026-03-02T04:00:00+00:00",

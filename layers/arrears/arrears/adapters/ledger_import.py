@@ -311,3 +311,13 @@ def record_once(prepared: Prepared, status: int, answer: str) -> dict[str, Any] 
             raise RuntimeError("a recorded payment vanished between two reads")
         stored = {**stored, "key": record["key"], "source": {"S": "import"}}
     return {k: next(iter(v.values())) for k, v in stored.items()}
+
+
+def installment_entries(loan_id: str) -> list[str]:
+    """The loan's ``INST#`` entries as stored (one query of its partition)."""
+    return [
+        e.entry
+        for e in LedgerModel.query(
+            loan_id, LedgerModel.entry.startswith("INST#"), consistent_read=True, attributes_to_get=["entry"]
+        )
+    ]

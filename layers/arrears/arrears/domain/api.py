@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .importing import COLUMNS, REQUIRED
+from .importing import BORROWER_HOLDS, CHANNELS, COLUMNS, LOAN_HOLDS, MAX_SEQ, REQUIRED
 
 ID = {
     "type": "string",
@@ -95,7 +95,165 @@ ERROR: dict[str, Any] = {
     },
 }
 
-SCHEMAS: dict[str, dict[str, Any]] = {"Repayment": REPAYMENT, "RepaymentRecorded": REPAYMENT_RECORDED, "Error": ERROR}
+TEXT = {"type": "string", "maxLength": 1000, "description": "Printable text, at most ImportLimits' text characters."}
+DATE = {"type": "string", "format": "date", "description": "YYYY-MM-DD, within years_back/years_ahead of now."}
+MONEY = {
+    "anyOf": [{"type": "string", "pattern": r"^[0-9]{1,24}(\.[0-9]{1,3})?$"}, {"type": "number", "minimum": 0}],
+    "description": "A plain decimal with at most the loan currency's minor digits.",
+}
+
+
+def _words(known: tuple[str, ...], what: str) -> dict[str, Any]:
+    return {
+        "anyOf": [
+            {"type": "array", "items": {"type": "string", "enum": list(known)}, "uniqueItems": True},
+            {"type": "string"},
+        ],
+        "description": f"{what}: a list, or words separated by ';' ({', '.join(known)}). The platform's own.",
+    }
+
+
+INSTALLMENT: dict[str, Any] = {
+    "type": "object",
+    "title": "Installment",
+    "description": "One installment of a schedule, as an installments row without its loan_id.",
+    "additionalProperties": False,
+    "required": [c for c in REQUIRED["installments"] if c != "loan_id"],
+    "properties": {
+        "seq": {
+            "anyOf": [
+                {"type": "integer", "minimum": 1, "maximum": MAX_SEQ},
+                {"type": "string", "pattern": "^[0-9]{1,4}$"},
+            ],
+            "description": f"1 to {MAX_SEQ}, once per schedule.",
+        },
+        "due_date": {**DATE, "description": "YYYY-MM-DD, not before the loan's disbursed_on."},
+        "principal_due": MONEY,
+        "interest_due": MONEY,
+        "fee_due": MONEY,
+    },
+}
+SCHEDULE_ITEMS = {"type": "array", "minItems": 1, "maxItems": 98, "items": {"$ref": "#/definitions/Installment"}}
+LOAN: dict[str, Any] = {
+    "type": "object",
+    "title": "Loan",
+    "description": "A new loan (a loans row) with its schedule (installments rows).",
+    "additionalProperties": False,
+    "required": [*REQUIRED["loans"], "schedule"],
+    "properties": {
+        "loan_id": ID,
+        "borrower_id": {**ID, "description": "A borrower already imported or put."},
+        "product": TEXT,
+        "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$", "description": "ISO 4217."},
+        "principal": MONEY,
+        "disbursed_on": DATE,
+        "holds": _words(LOAN_HOLDS, "Loan holds"),
+        "schedule": SCHEDULE_ITEMS,
+    },
+}
+SCHEDULE: dict[str, Any] = {
+    "type": "object",
+    "title": "Schedule",
+    "description": "The loan's whole new schedule: installments not in it are removed.",
+    "additionalProperties": False,
+    "required": ["schedule"],
+    "properties": {"schedule": SCHEDULE_ITEMS},
+}
+BORROWER: dict[str, Any] = {
+    "type": "object",
+    "title": "Borrower",
+    "description": "A borrower (a borrowers row; borrower_id from the path). Personal data goes to the contacts table only.",
+    "additionalProperties": False,
+    "required": [c for c in REQUIRED["borrowers"] if c != "borrower_id"],
+    "properties": {
+        "borrower_id": {**ID, "description": "Optional: when given, the path's."},
+        "name": TEXT,
+        "phone": {"type": "string", "pattern": r"^\+[1-9][0-9]{6,14}$", "description": "E.164."},
+        "email": {"type": "string", "maxLength": 1000},
+        "wechat_openid": TEXT,
+        "id_number": TEXT,
+        "address": {**TEXT, "description": "Postal, for letters; may span lines."},
+        "timezone": {"type": "string", "description": "An IANA zone (Asia/Shanghai)."},
+        "language": {"type": "string", "pattern": "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", "description": "BCP 47."},
+        "jurisdiction": {"type": "string", "pattern": "^[A-Za-z]{2}(-[A-Za-z0-9]{1,3})?$", "description": "ISO 3166."},
+        "credit_grade": TEXT,
+        "opt_out": _words(CHANNELS, "Channels refused"),
+        "holds": _words(BORROWER_HOLDS, "Borrower holds"),
+    },
+}
+BORROWER_HOLD: dict[str, Any] = {
+    "type": "object",
+    "title": "BorrowerHold",
+    "additionalProperties": False,
+    "required": ["hold"],
+    "properties": {"hold": {"type": "string", "enum": list(BORROWER_HOLDS)}},
+}
+LOAN_HOLD: dict[str, Any] = {
+    "type": "object",
+    "title": "LoanHold",
+    "additionalProperties": False,
+    "required": ["hold"],
+    "properties": {"hold": {"type": "string", "enum": list(LOAN_HOLDS)}},
+}
+RECORDED_AT = {"type": "string", "format": "date-time", "description": "When arrears recorded it (UTC)."}
+LOAN_RECORDED: dict[str, Any] = {
+    "type": "object",
+    "title": "LoanRecorded",
+    "required": ["loan_id", "borrower_id", "installments", "recorded_at"],
+    "properties": {
+        "loan_id": {"type": "string"},
+        "borrower_id": {"type": "string"},
+        "installments": {"type": "integer"},
+        "recorded_at": RECORDED_AT,
+    },
+}
+SCHEDULE_RECORDED: dict[str, Any] = {
+    "type": "object",
+    "title": "ScheduleRecorded",
+    "required": ["loan_id", "installments", "removed", "recorded_at"],
+    "properties": {
+        "loan_id": {"type": "string"},
+        "installments": {"type": "integer"},
+        "removed": {"type": "integer", "description": "Installments of the old schedule not in the new one."},
+        "recorded_at": RECORDED_AT,
+    },
+}
+BORROWER_RECORDED: dict[str, Any] = {
+    "type": "object",
+    "title": "BorrowerRecorded",
+    "description": "No personal data is echoed.",
+    "required": ["borrower_id", "recorded_at"],
+    "properties": {"borrower_id": {"type": "string"}, "recorded_at": RECORDED_AT},
+}
+HOLD_RECORDED: dict[str, Any] = {
+    "type": "object",
+    "title": "HoldRecorded",
+    "required": ["hold", "placed", "source", "recorded_at"],
+    "properties": {
+        "borrower_id": {"type": "string"},
+        "loan_id": {"type": "string"},
+        "hold": {"type": "string"},
+        "placed": {"type": "boolean", "description": "true: placed; false: lifted (the platform's own only)."},
+        "source": {"type": "string", "enum": ["platform"]},
+        "recorded_at": RECORDED_AT,
+    },
+}
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "Repayment": REPAYMENT,
+    "RepaymentRecorded": REPAYMENT_RECORDED,
+    "Installment": INSTALLMENT,
+    "Loan": LOAN,
+    "LoanRecorded": LOAN_RECORDED,
+    "Schedule": SCHEDULE,
+    "ScheduleRecorded": SCHEDULE_RECORDED,
+    "Borrower": BORROWER,
+    "BorrowerRecorded": BORROWER_RECORDED,
+    "BorrowerHold": BORROWER_HOLD,
+    "LoanHold": LOAN_HOLD,
+    "HoldRecorded": HOLD_RECORDED,
+    "Error": ERROR,
+}
 
 #: every route's answers: status -> (schema name, description)
 COMMON_ERRORS = {
@@ -109,6 +267,8 @@ COMMON_ERRORS = {
     "429": ("Error", "Over the stage's rate limit; retry later."),
     "503": ("Error", "A dependency failed; nothing was recorded: retry after Retry-After seconds."),
 }
+NOT_FOUND = {"404": ("Error", "No such id in the path; nothing written.")}
+AGAIN = "Recorded (or a repeated webhook-id: the first answer again)."
 RESPONSES: dict[tuple[str, str], dict[str, tuple[str, str]]] = {
     ("POST", "/v1/repayments"): {
         "202": (
@@ -121,8 +281,30 @@ RESPONSES: dict[tuple[str, str], dict[str, tuple[str, str]]] = {
         ),
         **COMMON_ERRORS,
     },
+    ("POST", "/v1/loans"): {
+        "202": ("LoanRecorded", AGAIN),
+        "409": ("Error", "The loan exists: change its schedule with PUT; nothing written."),
+        **COMMON_ERRORS,
+    },
+    ("PUT", "/v1/loans/{loan_id}/schedule"): {"202": ("ScheduleRecorded", AGAIN), **NOT_FOUND, **COMMON_ERRORS},
+    ("PUT", "/v1/borrowers/{borrower_id}"): {"202": ("BorrowerRecorded", AGAIN), **COMMON_ERRORS},
+    ("POST", "/v1/borrowers/{borrower_id}/holds"): {"202": ("HoldRecorded", AGAIN), **NOT_FOUND, **COMMON_ERRORS},
+    ("DELETE", "/v1/borrowers/{borrower_id}/holds/{hold}"): {
+        "202": ("HoldRecorded", AGAIN),
+        **NOT_FOUND,
+        **COMMON_ERRORS,
+    },
+    ("POST", "/v1/loans/{loan_id}/holds"): {"202": ("HoldRecorded", AGAIN), **NOT_FOUND, **COMMON_ERRORS},
+    ("DELETE", "/v1/loans/{loan_id}/holds/{hold}"): {"202": ("HoldRecorded", AGAIN), **NOT_FOUND, **COMMON_ERRORS},
 }
-REQUESTS: dict[tuple[str, str], str] = {("POST", "/v1/repayments"): "Repayment"}
+REQUESTS: dict[tuple[str, str], str] = {
+    ("POST", "/v1/repayments"): "Repayment",
+    ("POST", "/v1/loans"): "Loan",
+    ("PUT", "/v1/loans/{loan_id}/schedule"): "Schedule",
+    ("PUT", "/v1/borrowers/{borrower_id}"): "Borrower",
+    ("POST", "/v1/borrowers/{borrower_id}/holds"): "BorrowerHold",
+    ("POST", "/v1/loans/{loan_id}/holds"): "LoanHold",
+}
 
 CODES = {
     400: "BadRequest",

@@ -11,20 +11,26 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
-from ..adapters import ledger_import, webhook_secrets
+from ..adapters import api_store, ledger_import, webhook_secrets
 from ..config import ConfigError, ImportSettings
 from ..domain.api import ApiError, field_of
 from ..domain.importing import (
+    BORROWER_HOLDS,
     COLUMNS,
+    LOAN_HOLDS,
+    InstallmentRow,
+    Loan,
+    Parent,
     RecordedPayment,
     RepaymentRow,
     json_object,
@@ -44,11 +50,16 @@ RETRY_AFTER_SECONDS = "2"
 MAX_BODY_BYTES = 65536
 
 
+_NEEDED = ("LEDGER_TABLE", "IDEMPOTENCY_TABLE", "BORROWERS_TABLE", "CONTACTS_TABLE", "WEBHOOK_SECRET_ID")
+
+
 class ApiSettings(NamedTuple):
     """What the API function needs, and no more."""
 
     ledger_table: str
     idempotency_table: str
+    borrowers_table: str
+    contacts_table: str
     webhook_secret_id: str
     max_body_bytes: int
     imports: ImportSettings
@@ -56,9 +67,7 @@ class ApiSettings(NamedTuple):
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ApiSettings:
         env = os.environ if env is None else env
-        problems = [
-            f"{n} is not set" for n in ("LEDGER_TABLE", "IDEMPOTENCY_TABLE", "WEBHOOK_SECRET_ID") if not env.get(n)
-        ]
+        problems = [f"{n} is not set" for n in _NEEDED if not env.get(n)]
         raw = env.get("MAX_BODY_BYTES", str(MAX_BODY_BYTES)).strip()
         if not raw.isdigit() or not 1024 <= int(raw) <= 6_000_000:
             problems.append(f"MAX_BODY_BYTES={raw!r} must be a whole number from 1024 to 6000000")
@@ -68,7 +77,8 @@ class ApiSettings(NamedTuple):
             problems.append(str(e).removeprefix("bad configuration: "))
         if problems:
             raise ConfigError("bad configuration: " + "; ".join(problems))
-        return cls(env["LEDGER_TABLE"], env["IDEMPOTENCY_TABLE"], env["WEBHOOK_SECRET_ID"], int(raw), imports)
+        ledger, idempotency, borrowers, contacts, secret = (env[n] for n in _NEEDED)
+        return cls(ledger, idempotency, borrowers, contacts, secret, int(raw), imports)
 
 
 @dataclass(frozen=True)
@@ -87,7 +97,9 @@ def receive(incoming: Incoming, s: ApiSettings, now: datetime, route: Callable[[
     """Size and signature, then the route's use case; every outcome an answer, never an exception, and
     one log line (status and webhook-id: the platform's correlation id; never the body)."""
     answer = _receive(incoming, s, now, route)
-    logger.info("answered", extra={"status": answer.status, "webhook_id": str(incoming.headers.get("webhook-id", ""))[:200]})
+    logger.info(
+        "answered", extra={"status": answer.status, "webhook_id": str(incoming.headers.get("webhook-id", ""))[:200]}
+    )
     return answer
 
 
@@ -197,3 +209,214 @@ def _recorded(values: Mapping[str, Any]) -> str:
 def _amount(amount: Decimal, currency: str | None) -> str:
     """With the currency's minor digits (DynamoDB gives numbers back without trailing zeros)."""
     return f"{amount:.{minor_units(currency) if currency else 2}f}"
+
+
+# ------------------------------------------------------------------ routes keyed by webhook-id
+
+MAX_SCHEDULE = 98  # with the loan and the answer: one DynamoDB transaction (100 items)
+_WEBHOOK_ID = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+
+def _once(
+    webhook_id: str,
+    route: str,
+    now: datetime,
+    build: Callable[[], tuple[str, list[dict[str, Any]], Callable[[int], ApiError]]],
+) -> Answer:
+    """A message answered before gets its first answer (whatever its body now); otherwise ``build``
+    validates it and returns (the 202 body, the writes, how to answer a write whose condition failed),
+    and the writes and the answer are stored together."""
+    if not _WEBHOOK_ID.match(webhook_id):
+        raise ApiError(400, "webhook-id must be 1-200 printable ASCII characters without spaces", "webhook-id")
+    first = api_store.first_answer(webhook_id)
+    if first is not None:
+        return Answer(*first)
+    body, writes, refused = build()
+    try:
+        stored = api_store.answer_once(webhook_id, route, 202, body, iso(now), writes)
+    except api_store.Refused as e:
+        raise refused(e.index) from None
+    if stored is not None:
+        return Answer(*stored)
+    metrics.add_metric(name="ApiEventsRecorded", unit="Count", value=1)
+    return Answer(202, body)
+
+
+def _object_with(body: bytes, allowed: tuple[str, ...], what: str) -> dict[str, Any]:
+    try:
+        row = json_object(body.decode("utf-8"), "the body")
+    except UnicodeDecodeError:
+        raise ApiError(400, "the body is not UTF-8 text") from None
+    except ValueError as e:
+        raise ApiError(400, str(e)) from None
+    _only(row, allowed, what, "")
+    return row
+
+
+def _only(row: dict[str, Any], allowed: tuple[str, ...], what: str, at: str) -> None:
+    unknown = [k for k in row if k not in allowed]
+    if unknown:
+        raise ApiError(
+            400,
+            f"unknown field(s) {', '.join(repr(k[:60]) for k in unknown[:5])}: {what} has {', '.join(allowed)}",
+            at + unknown[0][:60],
+        )
+
+
+def _parsed(kind: str, row: dict[str, Any], s: ApiSettings, now: datetime, at: str = "") -> Any:
+    try:
+        return parse_row(kind, row, limits(s.imports, now))
+    except ValueError as e:
+        f = field_of(str(e), kind)
+        raise ApiError(400, f"{at}{str(e)}" if at else str(e), at + f if f else (at.rstrip(".") or None)) from None
+
+
+def _schedule(raw: Any, loan: Loan, s: ApiSettings, now: datetime) -> list[InstallmentRow]:
+    if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_SCHEDULE:
+        raise ApiError(400, f"schedule must be a list of 1 to {MAX_SCHEDULE} installments", "schedule")
+    allowed = tuple(c for c in COLUMNS["installments"] if c != "loan_id")
+    out: list[InstallmentRow] = []
+    seen: set[int] = set()
+    parent = {loan.loan_id: Parent(loan.currency, loan.disbursed_on)}
+    for i, row in enumerate(raw):
+        at = f"schedule[{i}]."
+        if not isinstance(row, dict):
+            raise ApiError(400, f"schedule[{i}] must be an object", f"schedule[{i}]")
+        _only(row, allowed, "an installment", at)
+        rec = _parsed("installments", {**row, "loan_id": loan.loan_id}, s, now, at)
+        try:
+            rec = with_parent(rec, parent)
+            assert isinstance(rec, InstallmentRow)
+        except ValueError as e:
+            raise ApiError(400, f"{at}{e}", at + (field_of(str(e), "installments") or "due_date")) from None
+        if rec.seq in seen:
+            raise ApiError(400, f"{at}seq {rec.seq} appears twice in the schedule", at + "seq")
+        seen.add(rec.seq)
+        out.append(rec)
+    return out
+
+
+def _items(records: list[Any], s: ApiSettings, now: datetime) -> list[tuple[str, dict[str, Any]]]:
+    prepared = ledger_import.prepare(list(enumerate(records, start=1)), s.imports.max_item_bytes, iso(now))
+    if prepared.too_large:
+        raise ApiError(400, prepared.too_large[0][1])
+    return prepared.first + prepared.rest
+
+
+def post_loan(incoming: Incoming, webhook_id: str, s: ApiSettings, now: datetime) -> Answer:
+    """POST /v1/loans: a new loan with its schedule (the import's loans and installments rules)."""
+
+    def build() -> tuple[str, list[dict[str, Any]], Callable[[int], ApiError]]:
+        row = _object_with(incoming.body, (*COLUMNS["loans"], "schedule"), "a loan")
+        loan = _parsed("loans", {k: v for k, v in row.items() if k != "schedule"}, s, now)
+        try:
+            loan = with_parent(loan, ledger_import.known_parents("borrower", {loan.borrower_id}))
+            assert isinstance(loan, Loan)
+        except ValueError as e:
+            raise ApiError(400, str(e), "borrower_id") from None
+        schedule = _schedule(row.get("schedule"), loan, s, now)
+        items = _items([loan, *schedule], s, now)
+        writes = [
+            api_store.put(t, i, "attribute_not_exists(entry)" if n == 0 else None) for n, (t, i) in enumerate(items)
+        ]
+        body = json.dumps(
+            {
+                "loan_id": loan.loan_id,
+                "borrower_id": loan.borrower_id,
+                "installments": len(schedule),
+                "recorded_at": iso(now),
+            }
+        )
+        return (
+            body,
+            writes,
+            lambda _i: ApiError(
+                409,
+                f"loan {loan.loan_id!r} already exists: send its new schedule to PUT /v1/loans/{loan.loan_id}/schedule",
+                "loan_id",
+            ),
+        )
+
+    return _once(webhook_id, "POST /v1/loans", now, build)
+
+
+def put_schedule(incoming: Incoming, webhook_id: str, loan_id: str, s: ApiSettings, now: datetime) -> Answer:
+    """PUT /v1/loans/{loan_id}/schedule: the loan's whole new schedule (installments not in it are removed)."""
+
+    def build() -> tuple[str, list[dict[str, Any]], Callable[[int], ApiError]]:
+        row = _object_with(incoming.body, ("schedule",), "a schedule")
+        parent = ledger_import.known_parents("loan", {loan_id}).get(loan_id)
+        if parent is None:
+            raise ApiError(404, f"unknown loan {loan_id[:128]!r}")
+        loan = Loan(loan_id, "", "", parent.currency, Decimal(0), parent.disbursed_on or date.min)
+        schedule = _schedule(row.get("schedule"), loan, s, now)
+        items = _items(list(schedule), s, now)
+        keep = {f"INST#{r.seq:04d}" for r in schedule}
+        gone = [e for e in ledger_import.installment_entries(loan_id) if e not in keep]
+        if len(items) + len(gone) > MAX_SCHEDULE + 1:
+            raise ApiError(
+                400, f"the change touches {len(items) + len(gone)} installments; at most {MAX_SCHEDULE + 1}", "schedule"
+            )
+        table = api_store.ledger_table()
+        writes = [api_store.put(t, i) for t, i in items]
+        writes += [api_store.delete(table, {"loan_id": {"S": loan_id}, "entry": {"S": e}}) for e in gone]
+        body = json.dumps(
+            {"loan_id": loan_id, "installments": len(schedule), "removed": len(gone), "recorded_at": iso(now)}
+        )
+        return (
+            body,
+            writes,
+            lambda _i: ApiError(
+                503, "the schedule changed meanwhile: retry", headers={"Retry-After": RETRY_AFTER_SECONDS}
+            ),
+        )
+
+    return _once(webhook_id, "PUT /v1/loans/{loan_id}/schedule", now, build)
+
+
+def put_borrower(incoming: Incoming, webhook_id: str, borrower_id: str, s: ApiSettings, now: datetime) -> Answer:
+    """PUT /v1/borrowers/{borrower_id}: the borrower's profile and contact points, as a borrowers row
+    (its opt_out and holds are the platform's own, replaced as a re-imported row replaces them)."""
+
+    def build() -> tuple[str, list[dict[str, Any]], Callable[[int], ApiError]]:
+        row = _object_with(incoming.body, COLUMNS["borrowers"], "a borrower")
+        if row.get("borrower_id", borrower_id) != borrower_id:
+            raise ApiError(400, "borrower_id in the body is not the one in the path", "borrower_id")
+        rec = _parsed("borrowers", {**row, "borrower_id": borrower_id}, s, now)
+        writes = [api_store.put(t, i) for t, i in _items([rec], s, now)]
+        body = json.dumps({"borrower_id": borrower_id, "recorded_at": iso(now)})  # no personal data echoed
+        return body, writes, lambda _i: ApiError(503, "retry", headers={"Retry-After": RETRY_AFTER_SECONDS})
+
+    return _once(webhook_id, "PUT /v1/borrowers/{borrower_id}", now, build)
+
+
+def change_hold(
+    incoming: Incoming, webhook_id: str, of: str, ident: str, hold: str | None, s: ApiSettings, now: datetime
+) -> Answer:
+    """POST (``hold`` None: named in the body) or DELETE a platform hold on a borrower or a loan. Only
+    the platform's own holds change: an operator's, a borrower's or a provider's stay as they are."""
+    known = BORROWER_HOLDS if of == "borrower" else LOAN_HOLDS
+    placing = hold is None
+
+    def build() -> tuple[str, list[dict[str, Any]], Callable[[int], ApiError]]:
+        name = hold
+        if placing:
+            row = _object_with(incoming.body, ("hold",), "a hold")
+            name = row.get("hold")
+            if not isinstance(name, str) or name not in known:
+                raise ApiError(400, f"hold must be one of {', '.join(known)}", "hold")
+        elif name not in known:
+            raise ApiError(404, f"no hold {str(name)[:40]!r} on a {of} (holds: {', '.join(known)})")
+        assert name is not None
+        if of == "borrower":
+            key, table, must = {"borrower_id": {"S": ident}}, api_store.borrowers_table(), "borrower_id"
+        else:
+            key, table, must = {"loan_id": {"S": ident}, "entry": {"S": "LOAN"}}, api_store.ledger_table(), "loan_id"
+        writes = [api_store.set_change(table, key, "holds", "ADD" if placing else "DELETE", name, must)]
+        body = json.dumps(
+            {f"{of}_id": ident, "hold": name, "placed": placing, "source": "platform", "recorded_at": iso(now)}
+        )
+        return body, writes, lambda _i: ApiError(404, f"unknown {of} {ident[:128]!r}")
+
+    path = f"/v1/{of}s/{{{of}_id}}/holds" + ("" if placing else "/{hold}")
+    return _once(webhook_id, ("POST " if placing else "DELETE ") + path, now, build)
