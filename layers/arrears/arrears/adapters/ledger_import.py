@@ -5,7 +5,10 @@ is rejected like any other bad row instead of failing the file half-way. Writes 
 keyed by the platform's ids (idempotent), 25 a request across tables; a file's personal-data items
 before its borrower items, so a borrower the loans can find always has its contact row. A new
 payment is also recorded under its id in the idempotency table (``payment#<id>``), after its ledger
-entry: a payment id found there was written to the ledger, and always means that payment.
+entry: a payment id found there was written to the ledger, and always means that payment. A file's
+writes carry no condition (batches cannot), so a file and an API request bringing the same new
+payment id with different values at the same moment can both pass their checks: the API's
+transaction is atomic, the file's write then replaces it. Caught only when they do not overlap.
 """
 
 from __future__ import annotations
