@@ -351,3 +351,28 @@ def test_the_platform_places_and_lifts_its_own_holds(book):
     status, _, body = call(book, "/v1/loans/AL7/holds", {"hold": "attorney"})
     assert status == 400 and json.loads(body)["field"] == "hold"
     assert stored(book) == before
+
+
+def test_odd_values_in_any_field_of_any_route_get_a_4xx_never_a_5xx(book):
+    """A small seeded fuzz (the schemathesis run over HTTP is a later step): every route, every field
+    replaced by odd JSON values; answers are 202/400/404/409 with the error shape, never 5xx."""
+    import random
+
+    rng = random.Random(8)
+    odd = [None, True, 0, -1, 1e308, 10**40, "", " ", "\u0000", "\u202e", "x" * 2000, [], {}, [1], {"a": 1}, "1e3", "NaN"]
+    routes = [
+        ("POST", "/v1/repayments", payment(payment_id="AP-FUZZ")),
+        ("POST", "/v1/loans", {**LOAN, "loan_id": "AL-FUZZ"}),
+        ("PUT", "/v1/loans/AL7/schedule", {"schedule": SCHEDULE}),
+        ("PUT", "/v1/borrowers/AB-FUZZ", BORROWER),
+        ("POST", "/v1/loans/AL7/holds", {"hold": "paused"}),
+    ]
+    for method, path, good in routes:
+        for _ in range(25):
+            body = dict(good)
+            for name in rng.sample(sorted(body), k=min(len(body), rng.randint(1, 2))):
+                body[name] = rng.choice(odd)
+            status, _, answer = call(book, path, body, method=method)
+            assert status in (202, 400, 404, 409), (path, body, status, answer)
+            if status != 202:
+                assert set(json.loads(answer)) >= {"Code", "Message"}
