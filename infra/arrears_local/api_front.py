@@ -30,7 +30,13 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 #: API Gateway's payload limit (10 MB); the app may set a smaller one of its own
 MAX_PAYLOAD = 10 * 1024 * 1024
-STAGE = "api"
+#: API Gateway's own answers (gateway response types), unless the definition gives its own
+GATEWAY_DEFAULTS = {
+    "MISSING_AUTHENTICATION_TOKEN": (403, "Missing Authentication Token"),
+    "REQUEST_TOO_LARGE": (413, "Request Too Long"),
+    "THROTTLED": (429, "Too Many Requests"),
+    "DEFAULT_5XX": (502, "Internal server error"),
+}
 
 
 class Route(NamedTuple):
@@ -78,9 +84,17 @@ class TokenBucket:
             return True
 
 
-def _gateway_error(status: int, message: str) -> Response:
-    body = json.dumps({"message": message}).encode()
-    return Response(status, [("Content-Type", "application/json"), ("x-amzn-ErrorType", message)], body)
+def gateway_responses(definition: dict[str, Any]) -> dict[str, Response]:
+    """What the stage answers itself, per gateway response type: API Gateway's defaults, or the
+    definition's ``x-amazon-apigateway-gateway-responses`` (status and JSON template)."""
+    custom = definition.get("x-amazon-apigateway-gateway-responses", {})
+    out = {}
+    for kind, (status, message) in GATEWAY_DEFAULTS.items():
+        mine = custom.get(kind, {})
+        body = mine.get("responseTemplates", {}).get("application/json") or json.dumps({"message": message})
+        headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", kind)]
+        out[kind] = Response(int(mine.get("statusCode", status)), headers, body.encode())
+    return out
 
 
 class ApiFront:
@@ -93,10 +107,11 @@ class ApiFront:
         burst: int = 5_000,
         max_payload: int = MAX_PAYLOAD,
         port: int = 0,
+        stage: str = "live",
     ) -> None:
         """``invoke`` runs the function with an event and returns its proxy response (the runner's
         ``LocalFunction.invoke``, under the runner's lock, then the runner's pump)."""
-        self.routes = routes_of(definition)
+        self.routes, self.stage, self.answers = routes_of(definition), stage, gateway_responses(definition)
         self.invoke, self.bucket, self.max_payload = invoke, TokenBucket(rate, burst), max_payload
         self.port = port
         self.server: ThreadingHTTPServer | None = None
@@ -107,20 +122,19 @@ class ApiFront:
         path = unquote(url.path) or "/"
         match = next(((r, m) for r in self.routes if r.method == method and (m := r.pattern.match(path))), None)
         if match is None:
-            return _gateway_error(403, "Missing Authentication Token")
+            return self.answers["MISSING_AUTHENTICATION_TOKEN"]
         if len(body) > self.max_payload:
-            return _gateway_error(413, "Request Too Long")
+            return self.answers["REQUEST_TOO_LARGE"]
         if not self.bucket.take():
-            return _gateway_error(429, "Too Many Requests")
+            return self.answers["THROTTLED"]
         route, m = match
-        event = proxy_event(
-            route, {k: unquote(v) for k, v in m.groupdict().items()}, method, path, url.query, headers, body
-        )
+        params = {k: unquote(v) for k, v in m.groupdict().items()}
+        event = proxy_event(route, params, method, path, url.query, headers, body, stage=self.stage)
         try:
             result = self.invoke(event)
         except Exception:  # the function failed: API Gateway answers 502 (the function's log has why)
-            return _gateway_error(502, "Internal server error")
-        return _response(result)
+            return self.answers["DEFAULT_5XX"]
+        return _response(result) or self.answers["DEFAULT_5XX"]
 
     # -- HTTP --------------------------------------------------------------------------------------
     def start(self) -> str:
@@ -167,9 +181,13 @@ def proxy_event(
     path: str,
     query: str,
     headers: list[tuple[str, str]],
-    body: bytes,
+    body: bytes | None,
+    *,
+    stage: str = "live",
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """The REST (v1) proxy event API Gateway sends the function for this request."""
+    body = body or b""
     multi_headers: dict[str, list[str]] = {}
     for k, v in headers:
         multi_headers.setdefault(k, []).append(v)
@@ -178,7 +196,7 @@ def proxy_event(
         text, encoded = body.decode("utf-8"), False
     except UnicodeDecodeError:
         text, encoded = base64.b64encode(body).decode(), True
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     return {
         "resource": route.resource,
         "path": path,
@@ -192,8 +210,8 @@ def proxy_event(
         "requestContext": {
             "resourcePath": route.resource,
             "httpMethod": method,
-            "path": f"/{STAGE}{path}",
-            "stage": STAGE,
+            "path": f"/{stage}{path}",
+            "stage": stage,
             "requestId": str(uuid.uuid4()),
             "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "requestTimeEpoch": int(now.timestamp() * 1000),
@@ -208,10 +226,10 @@ def proxy_event(
     }
 
 
-def _response(result: Any) -> Response:
-    """The function's proxy response as API Gateway returns it; a malformed one is API Gateway's 502."""
+def _response(result: Any) -> Response | None:
+    """The function's proxy response as API Gateway returns it; None for a malformed one (a 502)."""
     if not isinstance(result, dict) or not isinstance(result.get("statusCode"), int):
-        return _gateway_error(502, "Internal server error")
+        return None
     headers: list[tuple[str, str]] = [(k, str(v)) for k, v in (result.get("headers") or {}).items()]
     for k, values in (result.get("multiValueHeaders") or {}).items():
         headers += [(k, str(v)) for v in values if (k, str(v)) not in headers]

@@ -479,7 +479,10 @@ class LocalRunner:
 
         for h in logger._logger.handlers:
             if hasattr(h, "setStream"):
-                h.setStream(self.log)
+                try:
+                    h.setStream(self.log)
+                except ValueError:  # the old stream is closed (a test's captured output): nothing to flush
+                    h.stream = self.log
 
     def _wire(self) -> None:
         dep = self.dep
