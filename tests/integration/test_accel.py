@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import random
 
@@ -160,3 +161,107 @@ def test_accelerated_query_and_serialisation_match_unpatched_moto():
     accel.install()
     assert results[0] == results[1]
     assert any(p[0]["Count"] for p in results[0])
+
+
+def test_dynamodb_requests_parse_as_moto_parses_them():
+    """The JSON fast path gives moto's own parse for every request shape arrears sends (conditions,
+    expressions, batches, transactions, pagination keys, sets, maps, nulls), and a body holding a
+    binary attribute takes moto's parser."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    accel.install()
+    fast = DynamoHandler.parse_parameters
+    seen: list[tuple[str, object, object]] = []
+
+    def both(self, request):
+        fast(self, request)
+        mine = copy.deepcopy(self.params)  # moto keeps parts of the request in the table, and changes them later
+        DynamoHandler._arrears_original_parse(self, request)
+        seen.append((self._get_action(), mine, copy.deepcopy(self.params)))
+
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        _table(ddb)
+        DynamoHandler.parse_parameters = both
+        try:
+            ddb.put_item(
+                TableName="t",
+                Item={"pk": {"S": "p1"}, "sk": {"S": "x"}, "b": {"B": b"\x00\xff"}, "bs": {"BS": [b"a"]}},
+            )
+            ddb.put_item(
+                TableName="t",
+                Item={"pk": {"S": "p1"}, "sk": {"S": "y"}, "n": {"NULL": True}, "l": {"L": [{"N": "1.50"}]}},
+                ConditionExpression="attribute_not_exists(sk)",
+            )
+            ddb.update_item(
+                TableName="t",
+                Key={"pk": {"S": "p1"}, "sk": {"S": "y"}},
+                UpdateExpression="SET #s = :s, v = if_not_exists(v, :z) + :one REMOVE n",
+                ConditionExpression="#s <> :s OR attribute_not_exists(#s)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":s": {"S": "sent"}, ":z": {"N": "0"}, ":one": {"N": "1"}},
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            ddb.batch_write_item(
+                RequestItems={
+                    "t": [
+                        {"PutRequest": {"Item": {"pk": {"S": "p2"}, "sk": {"S": "a"}, "ss": {"SS": ["x", "y"]}}}},
+                        {"DeleteRequest": {"Key": {"pk": {"S": "p1"}, "sk": {"S": "x"}}}},
+                    ]
+                }
+            )
+            ddb.batch_get_item(
+                RequestItems={
+                    "t": {
+                        "Keys": [{"pk": {"S": "p2"}, "sk": {"S": "a"}}],
+                        "ConsistentRead": True,
+                        "ProjectionExpression": "pk, #m",
+                        "ExpressionAttributeNames": {"#m": "m"},
+                    }
+                }
+            )
+            ddb.get_item(TableName="t", Key={"pk": {"S": "p2"}, "sk": {"S": "a"}}, ConsistentRead=True)
+            ddb.query(
+                TableName="t",
+                IndexName="gsi",
+                KeyConditionExpression="shard = :s AND due <= :d",
+                ExpressionAttributeValues={":s": {"S": "s1"}, ":d": {"S": "2026-03-15"}},
+                Limit=2,
+                ExclusiveStartKey={"pk": {"S": "p3"}, "sk": {"S": "ACT#1"}, "shard": {"S": "s1"}, "due": {"S": "x"}},
+            )
+            ddb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": "t",
+                            "Item": {"pk": {"S": "p9"}, "sk": {"S": "t"}, "bool": {"BOOL": True}},
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": "t",
+                            "Key": {"pk": {"S": "p2"}, "sk": {"S": "a"}},
+                            "UpdateExpression": "ADD ss :x",
+                            "ExpressionAttributeValues": {":x": {"SS": ["z"]}},
+                        }
+                    },
+                ]
+            )
+            ddb.scan(TableName="t", ProjectionExpression="pk", Limit=5)
+        finally:
+            DynamoHandler.parse_parameters = fast
+    assert {op for op, _, _ in seen} >= {
+        "PutItem",
+        "UpdateItem",
+        "BatchWriteItem",
+        "BatchGetItem",
+        "GetItem",
+        "Query",
+        "TransactWriteItems",
+        "Scan",
+    }
+    for op, mine, moto in seen:
+        assert mine == moto, op
