@@ -51,7 +51,19 @@ def post_repayment(incoming: webhook.Incoming, webhook_id: str) -> webhook.Answe
     The repayment enters the ledger as an imported one does, and the ledger stream applies it at once:
     a payment that brings the loan to DPD 0 closes its case as cured and cancels its planned actions.
     """
-    return webhook.record_repayment(incoming, api_settings(), now())
+    return webhook.record_repayment(incoming, webhook_id, api_settings(), now())
+
+
+@app.route("/v1/repayments/{payment_id}/reversal", methods=["POST"], content_types=JSON)
+@signed
+def post_reversal(incoming: webhook.Incoming, webhook_id: str, payment_id: str) -> webhook.Answer:
+    """Reverse a repayment: a chargeback or a failed debit (idempotent on payment_id).
+
+    The payment is taken back out of the loan's ledger and the ledger stream applies it at once: a loan
+    it had made current is delinquent again from the original due date, and its case reopens (the same
+    case within CaseReopenDays of its closing, else a new one). The body is optional.
+    """
+    return webhook.record_reversal(incoming, webhook_id, payment_id, api_settings(), now())
 
 
 @app.route("/v1/loans", methods=["POST"], content_types=JSON)

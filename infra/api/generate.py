@@ -30,8 +30,8 @@ DESCRIPTION = (
     "(https://www.standardwebhooks.com): headers webhook-id, webhook-timestamp (seconds since the "
     "epoch, within 5 minutes of the stack's clock) and webhook-signature (`v1,` + base64 HMAC-SHA256 "
     "of `{webhook-id}.{webhook-timestamp}.{body}` with the key in the secret `whsec_<base64>`; several "
-    "space-separated signatures allowed). Requests are idempotent: on payment_id for repayments, on "
-    "webhook-id otherwise; a repeat gets the first answer. Errors are JSON {Code, Message, field}."
+    "space-separated signatures allowed). Requests are idempotent: on payment_id for repayments and "
+    "reversals, on webhook-id otherwise; a repeat gets the first answer. Errors are JSON {Code, Message, field}."
 )
 HEADERS = [
     ("webhook-id", "The message's unique id (the idempotency key of routes without a business key)."),

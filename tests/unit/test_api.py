@@ -118,6 +118,7 @@ def client(monkeypatch):
         "BORROWERS_TABLE": "borrowers",
         "CONTACTS_TABLE": "contacts",
         "WEBHOOK_SECRET_ID": "secret",
+        "OUTCOMES_BUCKET": "outcomes",
         "MAX_BODY_BYTES": "2048",
         "ARREARS_SIMULATED_NOW": "2026-03-02T04:00:00+00:00",
     }

@@ -50,6 +50,7 @@ class Settings(NamedTuple):
     capacity: Mapping[str, int]  # channel -> work dispatched a day (channels not named: unlimited)
     strategy_for: Mapping[str, str]  # jurisdiction -> strategy id
     dispatch_deadline_minutes: int = 120  # after the run: dispatch what arrived, naming missing shards
+    case_reopen_days: int = 30  # a reversal within this many days of a case's closing reopens that case
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -112,6 +113,7 @@ class Settings(NamedTuple):
             capacity=capacity,
             strategy_for=strategy_for,
             dispatch_deadline_minutes=integer("DISPATCH_DEADLINE_MINUTES", 120, 15, 1440),
+            case_reopen_days=integer("CASE_REOPEN_DAYS", 30, 0, 3650),
         )
         if problems:
             raise ConfigError("bad configuration: " + "; ".join(problems))

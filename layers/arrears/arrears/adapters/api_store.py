@@ -1,9 +1,10 @@
-"""The API's writes for routes keyed by ``webhook-id``: the message's first answer and its items in one
-DynamoDB transaction (all or nothing), and that answer read back for a repeated message."""
+"""The API's writes for routes keyed by ``webhook-id``: the message's first answer (with its facts)
+and its items in one DynamoDB transaction (all or nothing), and that answer read back for a repeated
+message."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from .clients import client
 from .models import BorrowerModel, IdempotencyModel, LedgerModel
@@ -15,26 +16,44 @@ def webhook_key(webhook_id: str) -> str:
     return f"webhook#{webhook_id}"
 
 
-def first_answer(webhook_id: str) -> tuple[int, str] | None:
-    """The stored (status, body) of a message already answered."""
+class Stored(NamedTuple):
+    """A message's first answer, and the facts it gave (JSON lines, written again on a repeat)."""
+
+    status: int
+    body: str
+    facts: str | None = None
+
+
+def stored_answer(key: str) -> Stored | None:
+    """The first answer stored under an idempotency key (``webhook#``, ``payment#``, ``reversal#``), if
+    the API gave one."""
     item = (
         client("dynamodb")
-        .get_item(
-            TableName=IdempotencyModel.Meta.table_name, Key={"key": {"S": webhook_key(webhook_id)}}, ConsistentRead=True
-        )
+        .get_item(TableName=IdempotencyModel.Meta.table_name, Key={"key": {"S": key}}, ConsistentRead=True)
         .get("Item")
     )
-    if item is None:
+    if item is None or "status" not in item or "response" not in item:
         return None
-    return int(item["status"]["N"]), item["response"]["S"]
+    return Stored(int(item["status"]["N"]), item["response"]["S"], item.get("facts", {}).get("S"))
+
+
+def first_answer(webhook_id: str) -> Stored | None:
+    """The stored answer of a message already answered."""
+    return stored_answer(webhook_key(webhook_id))
 
 
 def answer_once(
-    webhook_id: str, route: str, status: int, body: str, recorded_at: str, writes: list[dict[str, Any]]
-) -> tuple[int, str] | None:
-    """Write ``writes`` (TransactWriteItems entries) and the message's answer together, unless the message
-    was answered before: then nothing is written and its first (status, body) is returned. A write's own
-    condition failing raises ``Refused`` with that entry's index."""
+    webhook_id: str,
+    route: str,
+    status: int,
+    body: str,
+    recorded_at: str,
+    writes: list[dict[str, Any]],
+    facts: str | None = None,
+) -> Stored | None:
+    """Write ``writes`` (TransactWriteItems entries) and the message's answer (and facts) together,
+    unless the message was answered before: then nothing is written and its first answer is returned.
+    A write's own condition failing raises ``Refused`` with that entry's index."""
     record = {
         "key": {"S": webhook_key(webhook_id)},
         "source": {"S": route},
@@ -42,6 +61,8 @@ def answer_once(
         "status": {"N": str(status)},
         "response": {"S": body},
     }
+    if facts:
+        record["facts"] = {"S": facts}
     items = [
         {
             "Put": {
@@ -87,17 +108,30 @@ def put(table: str, item: dict[str, Any], condition: str | None = None) -> dict[
 
 
 def set_change(
-    table: str, key: dict[str, Any], attribute: str, verb: str, value: str, must_exist: str
+    table: str,
+    key: dict[str, Any],
+    attribute: str,
+    verb: str,
+    value: str,
+    must_exist: str,
+    also: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """ADD or DELETE one word of a string set, on an item that must exist."""
+    """ADD or DELETE one word of a string set, on an item that must exist (``also``: string attributes
+    set with it)."""
+    names = {"#a": attribute}
+    values: dict[str, Any] = {":v": {"SS": [value]}}
+    sets = []
+    for n, (name, text) in enumerate(sorted((also or {}).items())):
+        names[f"#s{n}"], values[f":s{n}"] = name, {"S": text}
+        sets.append(f"#s{n} = :s{n}")
     return {
         "Update": {
             "TableName": table,
             "Key": key,
-            "UpdateExpression": f"{verb} #a :v",
+            "UpdateExpression": f"{verb} #a :v" + (f" SET {', '.join(sets)}" if sets else ""),
             "ConditionExpression": f"attribute_exists({must_exist})",
-            "ExpressionAttributeNames": {"#a": attribute},
-            "ExpressionAttributeValues": {":v": {"SS": [value]}},
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
         }
     }
 

@@ -28,12 +28,30 @@ class FactSink:
         by_day: dict[str, list[str]] = defaultdict(list)
         for f in self.pending:
             by_day[f.business_date.isoformat()].append(json.dumps(f.row(), separators=(",", ":")))
-        for day, lines in by_day.items():
-            key = f"{PREFIX}/dt={day}/{self.source}-{uuid.uuid4().hex}.json"
-            client("s3").put_object(Bucket=self.bucket, Key=key, Body=("\n".join(lines) + "\n").encode())
+        _put(self.bucket, self.source, by_day)
         written = len(self.pending)
         self.pending = []
         return written
+
+
+def lines(facts: list[Fact]) -> str:
+    """Facts as the outcomes table's JSON lines (to keep, and to write later with ``write_lines``)."""
+    return "".join(json.dumps(f.row(), separators=(",", ":")) + "\n" for f in facts)
+
+
+def write_lines(bucket: str, source: str, text: str) -> int:
+    """Fact rows kept as ``lines`` made them: one object per business date touched."""
+    by_day: dict[str, list[str]] = defaultdict(list)
+    for line in filter(None, text.split("\n")):
+        by_day[json.loads(line)["business_date"]].append(line)
+    _put(bucket, source, by_day)
+    return sum(len(v) for v in by_day.values())
+
+
+def _put(bucket: str, source: str, by_day: dict[str, list[str]]) -> None:
+    for day, rows in by_day.items():
+        key = f"{PREFIX}/dt={day}/{source}-{uuid.uuid4().hex}.json"
+        client("s3").put_object(Bucket=bucket, Key=key, Body=("\n".join(rows) + "\n").encode())
 
 
 def read_day(bucket: str, day: str) -> list[dict]:

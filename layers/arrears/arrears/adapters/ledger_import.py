@@ -5,7 +5,8 @@ is rejected like any other bad row instead of failing the file half-way. Writes 
 keyed by the platform's ids (idempotent), 25 a request across tables; a file's personal-data items
 before its borrower items, so a borrower the loans can find always has its contact row. A new
 payment is also recorded under its id in the idempotency table (``payment#<id>``), after its ledger
-entry: a payment id found there was written to the ledger, and always means that payment. A file's
+entry: a payment id found there was written to the ledger, and always means that payment; so is a
+reversal (``REV#<payment_id>`` in the loan's ledger, then ``reversal#<payment_id>``). A file's
 writes carry no condition (batches cannot), so a file and an API request bringing the same new
 payment id with different values at the same moment can both pass their checks: the API's
 transaction is atomic, the file's write then replaces it. Caught only when they do not overlap.
@@ -23,7 +24,17 @@ from pynamodb.attributes import Attribute, ListAttribute, MapAttribute
 from pynamodb.exceptions import AttributeNullError
 from pynamodb.models import Model
 
-from ..domain.importing import Borrower, InstallmentRow, Loan, Parent, Record, RecordedPayment, RepaymentRow
+from ..domain.facts import PLATFORM_API, PLATFORM_FILE
+from ..domain.importing import (
+    Borrower,
+    InstallmentRow,
+    Loan,
+    Parent,
+    Record,
+    RecordedPayment,
+    RepaymentRow,
+    ReversalRow,
+)
 from ..domain.timeutil import iso
 from .clients import client
 from .models import BorrowerModel, ContactModel, IdempotencyModel, LedgerModel
@@ -51,20 +62,43 @@ def known_parents(kind: str, ids: set[str]) -> dict[str, Parent]:
     return found
 
 
+def platform_restrictions(ids: set[str]) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+    """The opt-outs and holds the platform set on these borrowers (those that exist), by id."""
+    found: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+    ordered = sorted(ids)
+    for i in range(0, len(ordered), BATCH_GET):
+        for b in BorrowerModel.batch_get(
+            ordered[i : i + BATCH_GET], consistent_read=True, attributes_to_get=["borrower_id", "opt_out", "holds"]
+        ):
+            found[b.borrower_id] = (frozenset(b.opt_out or ()), frozenset(b.holds or ()))
+    return found
+
+
 def payment_key(payment_id: str) -> str:
     return f"payment#{payment_id}"
 
 
-def known_payments(ids: set[str]) -> dict[str, RecordedPayment]:
-    """The payments already recorded under these ids (by a file or the API)."""
+def reversal_key(payment_id: str) -> str:
+    return f"reversal#{payment_id}"
+
+
+def known_payments(ids: set[str], reversals: bool = False) -> dict[str, RecordedPayment]:
+    """The payments already recorded under these ids (by a file or the API); with ``reversals``, each
+    with when it was reversed, if it was."""
     found: dict[str, RecordedPayment] = {}
-    keys = sorted(payment_key(i) for i in ids)
+    reversed_at: dict[str, str] = {}
+    keys = sorted(payment_key(i) for i in ids) + (sorted(reversal_key(i) for i in ids) if reversals else [])
     for i in range(0, len(keys), BATCH_GET):
         for p in IdempotencyModel.batch_get(
-            keys[i : i + BATCH_GET], attributes_to_get=["key", "loan_id", "amount", "paid_at"]
+            keys[i : i + BATCH_GET],
+            attributes_to_get=["key", "loan_id", "amount", "paid_at", "reversed_at", "currency"],
         ):
-            found[p.key.removeprefix("payment#")] = RecordedPayment(p.loan_id or "", p.amount, p.paid_at or "")
-    return found
+            kind, _, pid = p.key.partition("#")
+            if kind == "reversal":
+                reversed_at[pid] = p.reversed_at or "?"
+            else:
+                found[pid] = RecordedPayment(p.loan_id or "", p.amount, p.paid_at or "", None, p.currency)
+    return {pid: rec._replace(reversed_at=reversed_at.get(pid)) for pid, rec in found.items()}
 
 
 def payment_values(rec: RepaymentRow, source: str, recorded_at: str) -> dict[str, Any]:
@@ -81,8 +115,21 @@ def payment_values(rec: RepaymentRow, source: str, recorded_at: str) -> dict[str
     }
 
 
-def _items_for(rec: Record) -> Iterator[tuple[type[Model], dict[str, Any]]]:
-    """The items of a record: each its model and its attribute values."""
+def reversal_values(rec: ReversalRow, source: str, recorded_at: str) -> dict[str, Any]:
+    """The idempotency item recording a reversal (the API adds its answer to it)."""
+    return {
+        "key": reversal_key(rec.payment_id),
+        "loan_id": rec.loan_id,
+        "amount": rec.amount,
+        "reversed_at": iso(rec.reversed_at),
+        "reason": rec.reason,
+        "source": source,
+        "recorded_at": recorded_at,
+    }
+
+
+def _items_for(rec: Record, source: str = "import") -> Iterator[tuple[type[Model], dict[str, Any]]]:
+    """The items of a record: each its model and its attribute values (``source``: import or api)."""
     if isinstance(rec, Borrower):
         yield (
             ContactModel,
@@ -120,6 +167,7 @@ def _items_for(rec: Record) -> Iterator[tuple[type[Model], dict[str, Any]]]:
                 "principal": rec.principal,
                 "disbursed_on": rec.disbursed_on.isoformat(),
                 "holds": set(rec.holds) or None,  # the platform's holds; an operator's are HOLD# entries
+                "source": PLATFORM_API if source == "api" else PLATFORM_FILE,  # named by the stream's hold facts
             },
         )
     elif isinstance(rec, InstallmentRow):
@@ -146,6 +194,19 @@ def _items_for(rec: Record) -> Iterator[tuple[type[Model], dict[str, Any]]]:
                 "amount": rec.amount,
                 "currency": rec.currency,
                 "method": rec.method,
+            },
+        )
+    elif isinstance(rec, ReversalRow):
+        yield (
+            LedgerModel,
+            {
+                "loan_id": rec.loan_id,
+                "entry": f"REV#{rec.payment_id}",
+                "payment_id": rec.payment_id,
+                "reversed_at": iso(rec.reversed_at),
+                "amount": rec.amount,
+                "reason": rec.reason,
+                "source": source,
             },
         )
 
@@ -236,12 +297,17 @@ class Prepared:
         return self.first + self.rest + self.last
 
 
-def prepare(records: Iterable[tuple[int, Record]], max_item_bytes: int, recorded_at: str = "") -> Prepared:
+def prepare(
+    records: Iterable[tuple[int, Record]], max_item_bytes: int, recorded_at: str = "", source: str = "import"
+) -> Prepared:
+    """The records' items (``source``: ``import`` for a file, ``api`` for a request)."""
     out = Prepared()
     for n, rec in records:
-        items = [(model, serialize(model, values)) for model, values in _items_for(rec)]
+        items = [(model, serialize(model, values)) for model, values in _items_for(rec, source)]
         if isinstance(rec, RepaymentRow):
-            items.append((IdempotencyModel, serialize(IdempotencyModel, payment_values(rec, "import", recorded_at))))
+            items.append((IdempotencyModel, serialize(IdempotencyModel, payment_values(rec, source, recorded_at))))
+        elif isinstance(rec, ReversalRow):
+            items.append((IdempotencyModel, serialize(IdempotencyModel, reversal_values(rec, source, recorded_at))))
         largest = max(item_bytes(item) for _, item in items)
         if largest > max_item_bytes:
             out.too_large.append(
@@ -273,14 +339,16 @@ def write(writes: list[tuple[str, dict[str, Any]]]) -> int:
     return len(writes)
 
 
-def record_once(prepared: Prepared, status: int, answer: str) -> dict[str, Any] | None:
-    """Write one prepared payment (its ledger entry, and its idempotency item carrying the API's
-    answer) in one transaction, only if its id was never recorded: both or nothing. Returns None when
-    written; otherwise what is recorded under the id (the idempotency item, or for a payment whose file
-    import stopped between the two writes, its ledger entry), as plain values."""
+def record_once(prepared: Prepared, status: int, answer: str, facts: str | None = None) -> dict[str, Any] | None:
+    """Write one prepared payment or reversal (its ledger entry, and its idempotency item carrying the
+    API's answer and facts) in one transaction, only if its key was never recorded: both or nothing.
+    Returns None when written; otherwise what is recorded under the key (the idempotency item, or for
+    one whose file import stopped between the two writes, its ledger entry), as plain values."""
     ((ledger_table, entry),) = prepared.rest
     ((idem_table, record),) = prepared.last
     record = {**record, "status": {"N": str(status)}, "response": {"S": answer}}
+    if facts:
+        record["facts"] = {"S": facts}
     ddb = client("dynamodb")
     try:
         ddb.transact_write_items(

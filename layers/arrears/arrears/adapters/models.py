@@ -79,7 +79,8 @@ class ContactModel(Model):
 
 
 class LedgerModel(Model):
-    """What the platform sends (entry LOAN, INST#0001.., PAY#<payment_id>) and the daily run's EVAL#<run_at>
+    """What the platform sends (entry LOAN, INST#0001.., PAY#<payment_id>, REV#<payment_id>: a payment
+    reversed) and the daily run's EVAL#<run_at>
     markers. Its stream drives re-evaluation: the stream function is the only writer of LoanModel, so the
     changes to one loan are applied in order, one at a time."""
 
@@ -103,8 +104,11 @@ class LedgerModel(Model):
     paid_at = UnicodeAttribute(null=True)
     amount = DecimalAttribute(null=True)
     method = UnicodeAttribute(null=True)  # PAY#: how it was paid, when the platform says
+    reversed_at = UnicodeAttribute(null=True)  # REV#<payment_id>: when the payment was taken back
+    reason = UnicodeAttribute(null=True)  # REV#: the platform's reason (chargeback, failed debit, ...)
     holds = UnicodeSetAttribute(null=True)  # LOAN: the platform's holds (dispute, hardship, paused)
     hold = UnicodeAttribute(null=True)  # HOLD#<hold>#<source>: a hold another source placed on the loan
+    # HOLD#: who placed it; LOAN: how the platform sent it (platform/file, platform/api); REV#: import, api
     source = UnicodeAttribute(null=True)
     run_at = UnicodeAttribute(null=True)  # EVAL#/PLAN#: the daily run that wrote the entry
     plan = UnicodeAttribute(null=True)  # PLAN#<action_id>: the dispatched work (JSON)
@@ -196,12 +200,17 @@ class LoanModel(Model):
     paid_total = DecimalAttribute(default=lambda: Decimal("0"))
     credit = DecimalAttribute(default=lambda: Decimal("0"))
     payment_ids = UnicodeSetAttribute(null=True)  # repayments already applied (redelivery guard)
+    reversed_ids = UnicodeSetAttribute(null=True)  # of those, the ones reversed (taken back out)
+    # JSON {payment_id: bucket}: repayments applied while the loan was delinquent (recovered), so that
+    # their reversal is netted from what was recovered
+    recovered_from = UnicodeAttribute(null=True)
     due_shard = UnicodeAttribute(null=True)
     next_due = UnicodeAttribute(null=True)
     bucket = UnicodeAttribute(default="M0")
     bucket_since = UnicodeAttribute(null=True)
     case_id = UnicodeAttribute(null=True)
     opened_on = UnicodeAttribute(null=True)
+    last_closed = UnicodeAttribute(null=True)  # JSON: the case closed last (case_id, opened_on, closed_on)
     holds = UnicodeSetAttribute(null=True)  # in force, from any source: dispute, hardship, paused
     hold_sources = UnicodeAttribute(null=True)  # JSON: each hold's sources (domain/restrictions.py)
     # the borrower's profile as of the loan's first evaluation (for strategy segments)
@@ -240,6 +249,7 @@ class CollectionModel(Model):
     left_on = UnicodeAttribute(null=True)
     opened_on = UnicodeAttribute(null=True)
     closed_on = UnicodeAttribute(null=True)
+    reopened_on = UnicodeAttribute(null=True)  # CASE#: a reversal reopened it (the last time)
     reason = UnicodeAttribute(null=True)
     borrower_id = UnicodeAttribute(null=True)
     action_id = UnicodeAttribute(null=True)
@@ -275,8 +285,9 @@ class RunModel(Model):
 
 class IdempotencyModel(Model):
     """What was recorded under a key that must mean one thing forever: ``payment#<payment_id>`` (the
-    payment as first recorded, by a file or the API, and the API's answer) and ``webhook#<id>`` (the
-    API's answer to a webhook message). Written once, conditionally; never expires."""
+    payment as first recorded, by a file or the API, and the API's answer), ``reversal#<payment_id>``
+    (its reversal) and ``webhook#<id>`` (the API's answer to a webhook message). Written once,
+    conditionally; never expires."""
 
     class Meta:  # each model its own Meta: table names are bound at run time
         table_name = "unbound"
@@ -286,12 +297,15 @@ class IdempotencyModel(Model):
     loan_id = UnicodeAttribute(null=True)
     amount = DecimalAttribute(null=True)
     paid_at = UnicodeAttribute(null=True)  # ISO-8601 UTC
+    reversed_at = UnicodeAttribute(null=True)  # reversal#: ISO-8601 UTC
+    reason = UnicodeAttribute(null=True)  # reversal#: the platform's reason
     currency = UnicodeAttribute(null=True)
     method = UnicodeAttribute(null=True)
     source = UnicodeAttribute(null=True)  # import | api
     recorded_at = UnicodeAttribute(null=True)
     status = NumberAttribute(null=True)  # the API's first answer: status and JSON body
     response = UnicodeAttribute(null=True)
+    facts = UnicodeAttribute(null=True)  # the API's facts about the message (JSON lines), written again on a repeat
 
 
 _TABLES: dict[type[Model], str] = {

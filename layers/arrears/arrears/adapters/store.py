@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pynamodb.exceptions import PutError, UpdateError
 
-from ..domain.delinquency import CaseState, Transition
+from ..domain.delinquency import CaseState, ClosedCase, Transition
 from ..domain.ledger import Installment, Repayment, Unpaid
 from ..domain.timeutil import iso, parse_instant
 from .models import BorrowerModel, CollectionModel, ContactLedgerModel, ContactModel, LedgerModel, LoanModel
@@ -33,10 +34,18 @@ def _condition_failed(e: Exception) -> bool:
 # --- ledger and loan state ---------------------------------------------------------------------
 
 
-def ledger(loan_id: str) -> tuple[LedgerModel | None, list[Installment], list[Repayment]]:
+class LoanLedger(NamedTuple):
+    header: LedgerModel | None
+    installments: list[Installment]
+    repayments: list[Repayment]  # every payment, reversed or not
+    reversed_ids: set[str]  # the payments reversed (REV# entries)
+
+
+def ledger(loan_id: str) -> LoanLedger:
     header = None
     installments: list[Installment] = []
     repayments: list[Repayment] = []
+    reversed_ids: set[str] = set()
     for e in LedgerModel.query(loan_id, consistent_read=True):  # must see the write that triggered us
         if e.entry == "LOAN":
             header = e
@@ -52,7 +61,9 @@ def ledger(loan_id: str) -> tuple[LedgerModel | None, list[Installment], list[Re
             )
         elif e.entry.startswith("PAY#"):
             repayments.append(Repayment(e.payment_id or "", parse_instant(e.paid_at), e.amount or Decimal(0)))
-    return header, installments, repayments
+        elif e.entry.startswith("REV#"):
+            reversed_ids.add(e.entry.removeprefix("REV#"))
+    return LoanLedger(header, installments, repayments, reversed_ids)
 
 
 def place_hold(loan_id: str, hold: str, source: str, on: bool, at: datetime) -> None:
@@ -169,11 +180,19 @@ def unpaid_of(loan: LoanModel) -> tuple[Unpaid, ...]:
 
 
 def case_state_of(loan: LoanModel) -> CaseState:
+    last = json.loads(loan.last_closed) if loan.last_closed else None
     return CaseState(
         bucket=loan.bucket,
         bucket_since=date.fromisoformat(loan.bucket_since) if loan.bucket_since else None,
         case_id=loan.case_id,
         opened_on=date.fromisoformat(loan.opened_on) if loan.opened_on else None,
+        last_closed=ClosedCase(
+            last["case_id"],
+            date.fromisoformat(last["opened_on"]) if last.get("opened_on") else None,
+            date.fromisoformat(last["closed_on"]),
+        )
+        if last
+        else None,
     )
 
 
@@ -182,6 +201,19 @@ def set_case_state(loan: LoanModel, case: CaseState) -> None:
     loan.bucket_since = case.bucket_since.isoformat() if case.bucket_since else None
     loan.case_id = case.case_id
     loan.opened_on = case.opened_on.isoformat() if case.opened_on else None
+    last = case.last_closed
+    loan.last_closed = (
+        json.dumps(
+            {
+                "case_id": last.case_id,
+                "opened_on": last.opened_on.isoformat() if last.opened_on else None,
+                "closed_on": last.closed_on.isoformat(),
+            },
+            separators=(",", ":"),
+        )
+        if last
+        else None
+    )
 
 
 def set_unpaid(loan: LoanModel, unpaid: tuple[Unpaid, ...], shard: str) -> None:
@@ -248,7 +280,20 @@ def transition_items(loan: LoanModel, before: CaseState, transitions: list[Trans
             )
         elif t.kind == "case_closed":  # the loan's state still holds the closing case
             items.append(case_item(loan, status="closed", closed_on=day, reason=t.reason))
+        # case_reopened: ``reopen_case``, once the loan's state holds the case again
     return items
+
+
+def reopen_case(loan: LoanModel, day: date) -> CollectionModel:
+    """The loan's case open again (the loan's state holds it): its strategy, version, arm and
+    escalation as the case recorded them, so planning goes on with the case's own arm."""
+    try:
+        case = CollectionModel.get(loan.loan_id, f"CASE#{loan.case_id}", consistent_read=True)
+        loan.strategy, loan.strategy_version = case.strategy, case.strategy_version
+        loan.variant, loan.escalation = case.variant, case.escalation
+    except CollectionModel.DoesNotExist:
+        pass  # its item was never saved (a crash between the two): the case starts afresh
+    return case_item(loan, status="open", reopened_on=day.isoformat())
 
 
 def save_all(items: Iterable[Any]) -> None:

@@ -82,6 +82,51 @@ REPAYMENT_RECORDED: dict[str, Any] = {
     },
 }
 
+REVERSAL: dict[str, Any] = {
+    "type": "object",
+    "title": "Reversal",
+    "description": "A repayment taken back, as a row of a reversals import file (payment_id from the path).",
+    "additionalProperties": False,
+    "properties": {
+        "payment_id": {**ID, "description": "Optional: when given, the path's."},
+        "reversed_at": {
+            "type": "string",
+            "format": "date-time",
+            "description": (
+                "When it was reversed: ISO-8601 with an offset or Z, not before the payment's paid_at, at most a "
+                "day ahead of now. Default: when the request arrives."
+            ),
+        },
+        "reason": {
+            "type": "string",
+            "maxLength": 1000,
+            "description": "Optional: the platform's word for why (chargeback, failed_debit, ...).",
+        },
+    },
+}
+assert set(REVERSAL["properties"]) == set(COLUMNS["reversals"])  # the import's columns, no more
+
+REVERSAL_RECORDED: dict[str, Any] = {
+    "type": "object",
+    "title": "ReversalRecorded",
+    "description": "What was taken back: the payment's loan and amount, as recorded.",
+    "required": ["payment_id", "loan_id", "amount", "currency", "reversed_at", "recorded_at", "source"],
+    "properties": {
+        "payment_id": {"type": "string"},
+        "loan_id": {"type": "string"},
+        "amount": {"type": "string", "description": "The payment's amount, with the currency's minor digits."},
+        "currency": {"type": "string"},
+        "reversed_at": {"type": "string", "format": "date-time", "description": "In UTC."},
+        "reason": {"type": "string", "description": "When the platform gave one."},
+        "recorded_at": {
+            "type": "string",
+            "format": "date-time",
+            "description": "When arrears first recorded the reversal (UTC).",
+        },
+        "source": {"type": "string", "enum": ["api", "import"], "description": "How it first arrived."},
+    },
+}
+
 ERROR: dict[str, Any] = {
     "type": "object",
     "title": "Error",
@@ -242,6 +287,8 @@ HOLD_RECORDED: dict[str, Any] = {
 SCHEMAS: dict[str, dict[str, Any]] = {
     "Repayment": REPAYMENT,
     "RepaymentRecorded": REPAYMENT_RECORDED,
+    "Reversal": REVERSAL,
+    "ReversalRecorded": REVERSAL_RECORDED,
     "Installment": INSTALLMENT,
     "Loan": LOAN,
     "LoanRecorded": LOAN_RECORDED,
@@ -281,6 +328,14 @@ RESPONSES: dict[tuple[str, str], dict[str, tuple[str, str]]] = {
         ),
         **COMMON_ERRORS,
     },
+    ("POST", "/v1/repayments/{payment_id}/reversal"): {
+        "202": (
+            "ReversalRecorded",
+            "Reversed (or reversed before: the first answer again); the ledger applies it at once.",
+        ),
+        "404": ("Error", "No payment recorded under this payment_id; nothing written."),
+        **COMMON_ERRORS,
+    },
     ("POST", "/v1/loans"): {
         "202": ("LoanRecorded", AGAIN),
         "409": ("Error", "The loan exists: change its schedule with PUT; nothing written."),
@@ -299,6 +354,7 @@ RESPONSES: dict[tuple[str, str], dict[str, tuple[str, str]]] = {
 }
 REQUESTS: dict[tuple[str, str], str] = {
     ("POST", "/v1/repayments"): "Repayment",
+    ("POST", "/v1/repayments/{payment_id}/reversal"): "Reversal",
     ("POST", "/v1/loans"): "Loan",
     ("PUT", "/v1/loans/{loan_id}/schedule"): "Schedule",
     ("PUT", "/v1/borrowers/{borrower_id}"): "Borrower",
@@ -351,4 +407,6 @@ def field_of(message: str, kind: str) -> str | None:
         return "loan_id"
     if message.startswith("unknown borrower"):
         return "borrower_id"
+    if message.startswith("unknown payment"):
+        return "payment_id"
     return None

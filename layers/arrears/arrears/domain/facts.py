@@ -26,7 +26,19 @@ FACT_TYPES = (
     "promise_kept",
     "promise_broken",
     "loan_failed",  # a stage could not process the loan's data; the reason says why, the others went on
+    "repayment_reversed",  # a payment taken back: amount_minor negative, reason the platform's
+    "case_reopened",  # a reversal made the loan delinquent within CaseReopenDays of its case's closing
+    "platform_event",  # the platform's feed: an API request accepted (reason: the route) or a file imported
+    "hold_placed",  # a hold on a borrower or a loan (reason: the hold), placed by the source named
+    "hold_lifted",
+    "opt_out_placed",  # a borrower's channel refused (channel), by the source named
+    "opt_out_lifted",
 )
+
+#: ``source`` of the facts that say who sent or changed something (platform_event, hold_*, opt_out_*):
+#: the platform through the API or through a file; other sources as domain/restrictions.py names them
+PLATFORM_API = "platform/api"
+PLATFORM_FILE = "platform/file"
 
 #: Column order and Athena/Glue types of the outcomes table; template.yaml declares the same columns.
 COLUMNS: dict[str, str] = {
@@ -60,7 +72,7 @@ class Fact(NamedTuple):
     fact_type: str
     occurred_at: datetime
     business_date: date
-    loan_id: str
+    loan_id: str | None  # None for a fact about a borrower or a file
     source: str
     borrower_id: str | None = None
     case_id: str | None = None
@@ -95,6 +107,45 @@ class Fact(NamedTuple):
         data["occurred_at"] = iso(self.occurred_at)
         data["business_date"] = self.business_date.isoformat()
         return {name: data.get(name) for name in COLUMNS}
+
+
+def restriction_facts(
+    kind: str,
+    before: frozenset[str],
+    after: frozenset[str],
+    at: datetime,
+    business_tz: str,
+    source: str,
+    *,
+    loan_id: str | None = None,
+    borrower_id: str | None = None,
+    currency: str | None = None,
+    key: str = "",
+) -> list[Fact]:
+    """``hold_placed``/``hold_lifted`` (the hold in ``reason``) or ``opt_out_placed``/``opt_out_lifted``
+    (the channel in ``channel``) for what one source changed: its entries ``before`` and ``after``."""
+    if kind not in ("holds", "opt_out"):
+        raise ValueError(f"unknown restriction kind {kind!r}")
+    prefix = "hold" if kind == "holds" else "opt_out"
+    day = business_date(at, business_tz)
+    out: list[Fact] = []
+    for verb, names in (("placed", after - before), ("lifted", before - after)):
+        for name in sorted(names):
+            out.append(
+                Fact(
+                    f"{prefix}_{verb}",
+                    at,
+                    day,
+                    loan_id,
+                    source,
+                    borrower_id=borrower_id,
+                    currency=currency,
+                    reason=name if kind == "holds" else None,
+                    channel=name if kind == "opt_out" else None,
+                    key=f"{borrower_id}|{name}|{source}|{key}",
+                )
+            )
+    return out
 
 
 def business_date(instant: datetime, business_tz: str) -> date:

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 from .money import MAX_MINOR_UNITS, is_currency, minor_units, parse_money
 from .timeutil import iso, known_zone, parse_date, parse_instant
 
-KINDS = ("borrowers", "loans", "installments", "repayments")
+KINDS = ("borrowers", "loans", "installments", "repayments", "reversals")
 CHANNELS = ("sms", "email", "voice", "wechat", "letter")
 BORROWER_HOLDS = ("deceased", "bankrupt", "cease_contact", "attorney")
 LOAN_HOLDS = ("dispute", "hardship", "paused")
@@ -49,12 +49,14 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "loans": ("loan_id", "borrower_id", "product", "currency", "principal", "disbursed_on", "holds"),
     "installments": ("loan_id", "seq", "due_date", "principal_due", "interest_due", "fee_due"),
     "repayments": ("payment_id", "loan_id", "paid_at", "amount", "currency", "method"),
+    "reversals": ("payment_id", "reversed_at", "reason"),
 }
 REQUIRED: dict[str, tuple[str, ...]] = {
     "borrowers": ("borrower_id", "name", "phone", "timezone", "language", "jurisdiction"),
     "loans": ("loan_id", "borrower_id", "product", "currency", "principal", "disbursed_on"),
     "installments": ("loan_id", "seq", "due_date", "principal_due", "interest_due", "fee_due"),
     "repayments": ("payment_id", "loan_id", "paid_at", "amount"),
+    "reversals": ("payment_id", "reversed_at"),
 }
 MAX_BYTES = 200 * 1024 * 1024
 MAX_SEQ = 1000
@@ -168,6 +170,21 @@ class RecordedPayment(NamedTuple):
     loan_id: str
     amount: Decimal
     paid_at: str  # ISO-8601 in UTC, as stored
+    reversed_at: str | None = None  # when it was reversed (looked up for reversals only)
+    currency: str | None = None  # the loan's (looked up for reversals only)
+
+
+@dataclass(frozen=True)
+class ReversalRow:
+    """A repayment taken back (a chargeback, a failed debit): a reversals row, or the API's
+    ``POST /v1/repayments/{payment_id}/reversal``. The payment's loan and amount are filled in from the
+    payment as recorded (``with_payment``)."""
+
+    payment_id: str
+    reversed_at: datetime
+    reason: str | None = None
+    loan_id: str = ""
+    amount: Decimal | None = None
 
 
 def payment_conflict(rec: RepaymentRow, stored: RecordedPayment) -> str | None:
@@ -181,7 +198,7 @@ def payment_conflict(rec: RepaymentRow, stored: RecordedPayment) -> str | None:
     )
 
 
-Record = Borrower | Loan | InstallmentRow | RepaymentRow
+Record = Borrower | Loan | InstallmentRow | RepaymentRow | ReversalRow
 
 
 @dataclass(frozen=True)
@@ -542,6 +559,10 @@ class _Checker:
             )
         return RepaymentRow(payment_id, loan_id, paid_at, amount, currency, method)
 
+    def reversal(self, row: dict[str, Any]) -> ReversalRow:
+        payment_id = self.ident(row, "payment_id")
+        return ReversalRow(payment_id, self.instant(row, "reversed_at"), self.text(row, "reason", required=False))
+
 
 def _field(name: str, fn: Callable[[Any], Any], raw: Any) -> Any:
     try:
@@ -559,6 +580,7 @@ def row_parser(kind: str, limits: Limits) -> Callable[[dict[str, Any]], Record]:
         "loans": c.loan,
         "installments": c.installment,
         "repayments": c.repayment,
+        "reversals": c.reversal,
     }
     return parsers[kind]
 
@@ -620,9 +642,41 @@ def parse_file(
     if known_parents is not None:
         _check_parents(out, known_parents)
     if known_payments is not None:
-        _check_payments(out, known_payments)
+        (_check_reversals if kind == "reversals" else _check_payments)(out, known_payments)
     out.rejects.sort(key=lambda r: r.row)
     return out
+
+
+def with_payment(rec: ReversalRow, known: dict[str, RecordedPayment]) -> ReversalRow:
+    """A reversal checked against the payment it takes back (``known``: the payments recorded, by id),
+    with that payment's loan and amount; ValueError says why it cannot be taken."""
+    payment = known.get(rec.payment_id)
+    if payment is None:
+        raise ValueError(f"unknown payment {rec.payment_id!r}")
+    if payment.paid_at and rec.reversed_at < parse_instant(payment.paid_at):
+        raise ValueError(f"reversed_at {iso(rec.reversed_at)} is before the payment's paid_at {payment.paid_at}")
+    return replace(rec, loan_id=payment.loan_id, amount=payment.amount)
+
+
+def _check_reversals(out: ParsedFile, known_payments: KnownPayments) -> None:
+    """Each reversal needs a recorded payment; a payment reversed already (by a file or the API) is
+    accepted and left as it is: a payment is reversed once (``out.recorded``)."""
+    ids = {rec.payment_id for _, rec in out.records if isinstance(rec, ReversalRow)}
+    if not ids:
+        return
+    stored = known_payments(ids)
+    kept: list[tuple[int, Record]] = []
+    for n, rec in out.records:
+        if isinstance(rec, ReversalRow):
+            try:
+                rec = with_payment(rec, stored)
+            except ValueError as e:
+                out.reject(n, str(e))
+                continue
+            if stored[rec.payment_id].reversed_at:
+                out.recorded.add(n)
+        kept.append((n, rec))
+    out.records = kept
 
 
 def _check_payments(out: ParsedFile, known_payments: KnownPayments) -> None:

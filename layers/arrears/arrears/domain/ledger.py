@@ -1,11 +1,15 @@
 """A loan's ledger: the repayment schedule and the repayments, and what is still unpaid.
 
 Repayments are applied to the oldest unpaid installment first (within an installment: fee, then
-interest, then principal). Overpayment is kept as credit and applied to later installments.
+interest, then principal). Overpayment is kept as credit and applied to later installments. A
+reversed repayment (a chargeback, a failed debit) is taken back out: the loan's balance is what it
+would be had the payment never been made, so the installments it paid are unpaid again with their
+own due dates.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime
 from decimal import Decimal
 from typing import NamedTuple
@@ -57,11 +61,17 @@ class Balance(NamedTuple):
         return sum((u.remaining for u in self.unpaid if u.due_date < local_day), ZERO)
 
 
-def allocate(installments: list[Installment], repayments: list[Repayment], as_of: datetime | None = None) -> Balance:
-    """Apply the repayments made up to ``as_of`` (all when None) to the schedule, oldest first."""
+def allocate(
+    installments: list[Installment],
+    repayments: list[Repayment],
+    as_of: datetime | None = None,
+    reversed_ids: Collection[str] = (),
+) -> Balance:
+    """Apply the repayments made up to ``as_of`` (all when None), except those reversed, to the
+    schedule, oldest first."""
     schedule = sorted(installments, key=lambda i: (i.due_date, i.seq))
     paid = sorted(
-        (r for r in repayments if as_of is None or r.paid_at <= as_of),
+        (r for r in repayments if (as_of is None or r.paid_at <= as_of) and r.payment_id not in reversed_ids),
         key=lambda r: (r.paid_at, r.payment_id),
     )
     pool = sum((r.amount for r in paid), ZERO)

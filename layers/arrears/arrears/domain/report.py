@@ -46,10 +46,16 @@ def daily_report(run_date: date, rows: Iterable[Mapping[str, Any]], bucket_names
     deferred = Counter(str(f["reason"] or "").split(":", 1)[0] for f in facts if f["fact_type"] == "action_deferred")
     recovered: dict[str, int] = defaultdict(int)
     repaid: dict[str, int] = defaultdict(int)
+    reversed_: dict[str, int] = defaultdict(int)
     for f in facts:
         if f["fact_type"] == "repayment_applied":
             repaid[f["currency"]] += int(f["amount_minor"] or 0)
             if f["from_bucket"] not in (None, CURRENT):
+                recovered[f["currency"]] += int(f["amount_minor"] or 0)
+        elif f["fact_type"] == "repayment_reversed":  # a negative amount: the figures are net of reversals
+            reversed_[f["currency"]] += int(f["amount_minor"] or 0)
+            repaid[f["currency"]] += int(f["amount_minor"] or 0)
+            if f["bucket"] not in (None, CURRENT):  # it had been recovered (from that bucket)
                 recovered[f["currency"]] += int(f["amount_minor"] or 0)
     return {
         "run_date": run_date.isoformat(),
@@ -59,6 +65,7 @@ def daily_report(run_date: date, rows: Iterable[Mapping[str, Any]], bucket_names
         "overdue_by_bucket": {b: _money(v) for b, v in overdue.items()},
         "newly_overdue": kinds["case_opened"],
         "cured": sum(1 for f in facts if f["fact_type"] == "case_closed" and f["reason"] == "cured"),
+        "reopened": kinds["case_reopened"],
         "actions": {
             "planned": kinds["action_planned"],
             "sent": kinds["action_sent"],
@@ -76,6 +83,8 @@ def daily_report(run_date: date, rows: Iterable[Mapping[str, Any]], bucket_names
         "amount_recovered": _money(recovered),
         "amount_repaid": _money(repaid),
         "repayments": kinds["repayment_applied"],
+        "amount_reversed": _money(reversed_),
+        "reversals": kinds["repayment_reversed"],
     }
 
 
@@ -119,6 +128,8 @@ def advance_arms(state: Mapping[str, Any], rows: Iterable[Mapping[str, Any]], da
             c["promises"] += 1
         elif kind == "case_closed" and f.get("reason") == "cured":
             c["cured"] = True
+        elif kind == "case_reopened":  # a reversed payment undid the cure
+            c["cured"] = False
         elif (
             kind == "repayment_applied"
             and f.get("from_bucket") not in (None, CURRENT)
@@ -126,6 +137,8 @@ def advance_arms(state: Mapping[str, Any], rows: Iterable[Mapping[str, Any]], da
             and str(f["occurred_at"]) >= c["since_at"]
         ):
             c["recovered_minor"] += int(f.get("amount_minor") or 0)
+        elif kind == "repayment_reversed" and f.get("bucket") not in (None, CURRENT):
+            c["recovered_minor"] += int(f.get("amount_minor") or 0)  # negative: what was recovered, taken back
     oldest = (day - timedelta(days=ARM_WINDOW_DAYS)).isoformat()
     kept = {k: v for k, v in cases.items() if v["since"] >= oldest}
     return {

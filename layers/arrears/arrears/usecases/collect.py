@@ -49,10 +49,11 @@ class Outcome:
         self.cancels += other.cancels
 
 
-def apply(settings: Settings, loan: LoanModel, a: Assessment, source: str) -> Outcome:
-    """Move the loan's case to match the assessment (in memory) and say what must be written."""
+def apply(settings: Settings, loan: LoanModel, a: Assessment, source: str, reversal: bool = False) -> Outcome:
+    """Move the loan's case to match the assessment (in memory) and say what must be written. When a
+    reversal moved the loan (``reversal``), a case closed within CaseReopenDays reopens."""
     before = store.case_state_of(loan)
-    after, transitions = transition(loan.loan_id, before, a)
+    after, transitions = transition(loan.loan_id, before, a, settings.case_reopen_days if reversal else None)
     out = Outcome()
     if not transitions:
         return out
@@ -96,6 +97,8 @@ def apply(settings: Settings, loan: LoanModel, a: Assessment, source: str) -> Ou
     store.set_case_state(loan, after)
     if after.case_id != before.case_id:
         store.reset_case_work(loan)  # strategy arm, steps done, escalation and promise belong to a case
+    if any(t.kind == "case_reopened" for t in transitions):
+        out.items.append(store.reopen_case(loan, a.local_day))
     return out
 
 

@@ -1,9 +1,13 @@
-"""Re-evaluate loans whose ledger changed (new loan, schedule, repayment): the DynamoDB stream path.
+"""Re-evaluate loans whose ledger changed (new loan, schedule, repayment, reversal): the DynamoDB
+stream path.
 
 Most changes are applied incrementally to the loan's stored balance (a new repayment continues the
 oldest-first waterfall; an installment on a loan with nothing paid is appended), which is exactly
 what a full recomputation gives. Anything else (a changed or removed entry, an installment after
-payments) recomputes the loan from its whole ledger.
+payments, a reversal) recomputes the loan from its whole ledger. A reversal (``REV#<payment_id>``)
+takes its payment back out: the installments it paid are unpaid again with their own due dates, so a
+loan it had cured is delinquent again with its DPD from the original due date, and its case reopens
+(within CaseReopenDays of the closing; else a new case opens).
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from ..adapters.facts_sink import FactSink
 from ..adapters.models import LoanModel
 from ..config import Settings
 from ..domain import DATA_ERRORS
+from ..domain.buckets import CURRENT
 from ..domain.delinquency import assess
+from ..domain.facts import PLATFORM_FILE, restriction_facts
 from ..domain.ledger import ZERO, Installment, add_installment, allocate, apply_payment
 from ..domain.money import to_minor
 from ..domain.promises import Promise
@@ -70,7 +76,9 @@ def _incremental(loan: LoanModel, changes: list[LedgerChange]) -> tuple[bool, li
     for c in changes:
         if c.unchanged or c.entry == "LOAN" or c.entry.startswith(("EVAL#", "PLAN#", "PTP#", "HOLD#")):
             continue
-        if c.event != "INSERT" or c.new is None:
+        if c.entry.startswith("REV#") and c.event == "INSERT" and c.entry[4:] in (loan.reversed_ids or ()):
+            continue  # a redelivered reversal, applied already
+        if c.event != "INSERT" or c.new is None or c.entry.startswith("REV#"):
             return False, []
         if c.entry.startswith("INST#"):
             if paid_total > ZERO or any(u.seq == int(c.new["seq"]) for u in unpaid):
@@ -97,22 +105,54 @@ def _incremental(loan: LoanModel, changes: list[LedgerChange]) -> tuple[bool, li
     return True, repayments
 
 
-def _apply_holds(loan: LoanModel, changes: list[LedgerChange]) -> None:
+def _apply_holds(settings: Settings, loan: LoanModel, changes: list[LedgerChange]) -> list[Any]:
     """The holds in force: the platform's (on its LOAN entry) and each other source's (``HOLD#`` entries,
-    placed and lifted by operators); each source changes only its own."""
+    placed and lifted by operators); each source changes only its own. Returns a ``hold_placed`` or
+    ``hold_lifted`` fact for each change, naming its source (``platform/file``, ``platform/api``, as the
+    LOAN entry says how it came; or the HOLD# entry's source)."""
     sources = Restrictions.from_json(loan.hold_sources)
     if not loan.hold_sources and loan.holds:  # a loan stored before holds had sources: the platform's
         sources = sources.with_source("holds", "platform", loan.holds)
     before = sources
+    facts: list[Any] = []
     for c in changes:
         if c.entry == "LOAN" and c.new is not None:
+            was = sources.names("holds")
+            was_platform = frozenset(h for h in was if "platform" in sources.sources("holds", h))
             sources = sources.with_source("holds", "platform", c.new.get("holds") or ())
+            now_platform = frozenset(h for h in sources.names("holds") if "platform" in sources.sources("holds", h))
+            who = str(c.new.get("source") or PLATFORM_FILE)
+            facts += _hold_facts(settings, loan, was_platform, now_platform, c, who)
         elif c.entry.startswith("HOLD#"):
             _, hold, source = c.entry.split("#", 2)
-            sources = sources.with_entry("holds", hold, source, c.event != "REMOVE")
+            on = c.event != "REMOVE"
+            had = source in sources.sources("holds", hold)
+            sources = sources.with_entry("holds", hold, source, on)
+            if had != on:
+                facts += _hold_facts(
+                    settings, loan, frozenset([hold] if had else []), frozenset([hold] if on else []), c, source
+                )
     if sources != before or loan.hold_sources is None:
         loan.hold_sources = sources.to_json() if sources.names("holds") else None
         loan.holds = set(sources.names("holds")) or None
+    return facts
+
+
+def _hold_facts(
+    settings: Settings, loan: LoanModel, before: frozenset[str], after: frozenset[str], c: LedgerChange, who: str
+) -> list[Any]:
+    return restriction_facts(
+        "holds",
+        before,
+        after,
+        c.at,
+        settings.business_tz,
+        who,
+        loan_id=loan.loan_id,
+        borrower_id=loan.borrower_id,
+        currency=loan.currency,
+        key=f"{c.entry}|{iso(c.at)}",
+    )
 
 
 def _store_balance(loan: LoanModel, unpaid: tuple, credit: Decimal, paid_total: Decimal, applied: set[str]) -> None:
@@ -120,19 +160,27 @@ def _store_balance(loan: LoanModel, unpaid: tuple, credit: Decimal, paid_total: 
     loan.credit, loan.paid_total, loan.payment_ids = credit, paid_total, applied or None
 
 
-def _recompute(loan: LoanModel, changes: list[LedgerChange]) -> list[LedgerChange]:
-    _, installments, repayments = store.ledger(loan.loan_id)
-    balance = allocate(installments, repayments)
+def _recompute(loan: LoanModel, changes: list[LedgerChange]) -> tuple[list[LedgerChange], list[LedgerChange]]:
+    """The loan's balance from its whole ledger, reversed payments left out. Returns the changes to
+    report: (repayments applied, reversals applied)."""
+    book = store.ledger(loan.loan_id)
+    balance = allocate(book.installments, book.repayments, reversed_ids=book.reversed_ids)
     known = set(loan.payment_ids or ())
-    _store_balance(loan, balance.unpaid, balance.credit, balance.paid_total, {r.payment_id for r in repayments})
-    return [
+    known_reversed = set(loan.reversed_ids or ())
+    _store_balance(loan, balance.unpaid, balance.credit, balance.paid_total, {r.payment_id for r in book.repayments})
+    loan.reversed_ids = set(book.reversed_ids) or None
+    fresh = [c for c in changes if c.new and not c.unchanged]
+    repaid = [
         c
-        for c in changes
+        for c in fresh
         if c.entry.startswith("PAY#")
-        and c.new
-        and not c.unchanged
-        and (c.event == "MODIFY" or str(c.new["payment_id"]) not in known)
+        and (c.event == "MODIFY" or str((c.new or {})["payment_id"]) not in known)
+        and c.entry[4:] not in book.reversed_ids
     ]
+    reversed_now = [
+        c for c in fresh if c.entry.startswith("REV#") and c.event == "INSERT" and c.entry[4:] not in known_reversed
+    ]
+    return repaid, reversed_now
 
 
 def reevaluate(settings: Settings, by_loan: dict[str, list[LedgerChange]], sink: FactSink) -> set[str]:
@@ -198,16 +246,18 @@ def _evaluate(
         logger.warning("ledger entries for an unknown loan; skipped", extra={"loan_id": loan_id})
         return None
     loan.due_shard = store.shard_of(loan_id, settings.shard_count)
-    _apply_holds(loan, changes)
+    hold_facts = _apply_holds(settings, loan, changes)
     from_bucket = loan.bucket
     done, repaid = _incremental(loan, changes)
+    reversed_now: list[LedgerChange] = []
     if not done:
-        repaid = _recompute(loan, changes)
+        repaid, reversed_now = _recompute(loan, changes)
     at = max(c.at for c in changes)
     a = assess(store.unpaid_of(loan), loan.tz, at, settings.grace_days, settings.buckets)
     settled = resolve_promise(settings, loan, a, SOURCE)
-    out = apply(settings, loan, a, SOURCE)
+    out = apply(settings, loan, a, SOURCE, reversal=bool(reversed_now))
     out.merge(settled)
+    out.facts += hold_facts
     promises = [
         Promise.from_json(c.new["promise"]) for c in changes if c.entry.startswith("PTP#") and c.new and not c.unchanged
     ]
@@ -216,9 +266,12 @@ def _evaluate(
     plans = [json.loads(c.new["plan"]) for c in changes if c.entry.startswith("PLAN#") and c.new and not c.unchanged]
     if plans:
         out.merge(apply_plans(settings, loan, plans, SOURCE))
+    recovered = json.loads(loan.recovered_from) if loan.recovered_from else {}
     for c in repaid:
         new = c.new or {}
         amount = Decimal(new["amount"]) - (c.old_amount or Decimal(0))  # a corrected repayment: the difference
+        if from_bucket != CURRENT:
+            recovered[str(new.get("payment_id"))] = from_bucket
         out.facts.append(
             fact(
                 settings,
@@ -236,5 +289,28 @@ def _evaluate(
                 key=f"{new.get('payment_id')}|{new['amount']}",
             )
         )
+    for c in reversed_now:
+        new = c.new or {}
+        pid = str(new.get("payment_id"))
+        out.facts.append(
+            fact(
+                settings,
+                "repayment_reversed",
+                c.at,
+                loan,
+                SOURCE,
+                payment_id=pid,
+                amount_minor=-to_minor(Decimal(new.get("amount") or 0), loan.currency),
+                from_bucket=from_bucket,
+                to_bucket=loan.bucket,
+                bucket=recovered.pop(pid, CURRENT),  # the bucket it had been recovered from; M0: not a recovery
+                case_id=loan.case_id,
+                dpd=a.dpd,
+                outstanding_minor=to_minor(a.outstanding, loan.currency),
+                reason=new.get("reason"),
+                key=pid,
+            )
+        )
+    loan.recovered_from = json.dumps(recovered, separators=(",", ":"), sort_keys=True) if recovered else None
     out.items.append(loan)
     return out

@@ -5,6 +5,13 @@ Every request is checked in this order, and nothing is written unless all pass: 
 (401), JSON and fields (400, the import's wording, naming the field), the loan (400 when unknown),
 then the idempotent write (202, or the first answer again, or 409). An AWS dependency failing is a 503
 with ``Retry-After``: nothing was recorded (a transaction writes all or nothing), so a retry is safe.
+
+Every accepted request becomes facts for the outcomes table: a ``platform_event`` (source
+``platform/api``, the route in ``reason``, the webhook-id in ``action_id``) and, for a borrower's holds
+and opt-outs, what changed (``hold_placed``, ``opt_out_lifted``, ...; a loan's holds are reported by
+the ledger stream, which sees them change). The facts are stored with the first answer, in its
+transaction, and written to S3 after it, and again on every repeat (their ids are deterministic): a
+request whose facts could not be written is answered 503, and its retry writes them.
 """
 
 from __future__ import annotations
@@ -21,9 +28,11 @@ from typing import Any, NamedTuple
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
-from ..adapters import api_store, ledger_import, webhook_secrets
+from ..adapters import api_store, facts_sink, ledger_import, webhook_secrets
+from ..adapters.models import BorrowerModel
 from ..config import ConfigError, ImportSettings
 from ..domain.api import ApiError, field_of
+from ..domain.facts import PLATFORM_API, Fact, business_date, restriction_facts
 from ..domain.importing import (
     BORROWER_HOLDS,
     COLUMNS,
@@ -33,13 +42,15 @@ from ..domain.importing import (
     Parent,
     RecordedPayment,
     RepaymentRow,
+    ReversalRow,
     json_object,
     parse_row,
     payment_conflict,
     with_parent,
+    with_payment,
 )
 from ..domain.money import minor_units
-from ..domain.timeutil import iso
+from ..domain.timeutil import iso, zone
 from ..domain.webhooks import SignatureError, verify
 from ..observability import logger, metrics
 from .imports import limits
@@ -50,7 +61,14 @@ RETRY_AFTER_SECONDS = "2"
 MAX_BODY_BYTES = 65536
 
 
-_NEEDED = ("LEDGER_TABLE", "IDEMPOTENCY_TABLE", "BORROWERS_TABLE", "CONTACTS_TABLE", "WEBHOOK_SECRET_ID")
+_NEEDED = (
+    "LEDGER_TABLE",
+    "IDEMPOTENCY_TABLE",
+    "BORROWERS_TABLE",
+    "CONTACTS_TABLE",
+    "WEBHOOK_SECRET_ID",
+    "OUTCOMES_BUCKET",
+)
 
 
 class ApiSettings(NamedTuple):
@@ -61,8 +79,10 @@ class ApiSettings(NamedTuple):
     borrowers_table: str
     contacts_table: str
     webhook_secret_id: str
+    outcomes_bucket: str  # the facts of accepted requests
     max_body_bytes: int
     imports: ImportSettings
+    business_tz: str = "Asia/Shanghai"  # the facts' business dates
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ApiSettings:
@@ -75,10 +95,15 @@ class ApiSettings(NamedTuple):
             imports = ImportSettings.from_env(env)
         except ConfigError as e:
             problems.append(str(e).removeprefix("bad configuration: "))
+        business_tz = env.get("BUSINESS_TZ", "Asia/Shanghai")
+        try:
+            zone(business_tz)
+        except ValueError as e:
+            problems.append(f"BUSINESS_TZ: {e}")
         if problems:
             raise ConfigError("bad configuration: " + "; ".join(problems))
-        ledger, idempotency, borrowers, contacts, secret = (env[n] for n in _NEEDED)
-        return cls(ledger, idempotency, borrowers, contacts, secret, int(raw), imports)
+        ledger, idempotency, borrowers, contacts, secret, outcomes = (env[n] for n in _NEEDED)
+        return cls(ledger, idempotency, borrowers, contacts, secret, outcomes, int(raw), imports, business_tz)
 
 
 @dataclass(frozen=True)
@@ -135,22 +160,75 @@ def _authenticate(incoming: Incoming, s: ApiSettings, now: datetime) -> str:
         raise ApiError(401, str(e)) from None
 
 
+# -------------------------------------------------------------------------------------- facts
+
+
+def _event(
+    s: ApiSettings,
+    route: str,
+    webhook_id: str,
+    now: datetime,
+    *,
+    loan_id: str | None = None,
+    borrower_id: str | None = None,
+    payment_id: str | None = None,
+    currency: str | None = None,
+) -> Fact:
+    """The platform_event fact of an accepted request: who sent it (the platform, through the API),
+    the route, its webhook-id, when, and the ids it names."""
+    return Fact(
+        "platform_event",
+        now,
+        business_date(now, s.business_tz),
+        loan_id,
+        PLATFORM_API,
+        borrower_id=borrower_id,
+        payment_id=payment_id,
+        currency=currency,
+        action_id=webhook_id[:200],
+        reason=route,
+        key=f"{route}|{webhook_id}",
+    )
+
+
+def _write_facts(s: ApiSettings, text: str | None) -> None:
+    """Write the facts a request gave (kept with its first answer); a failure is a 503 whose retry
+    gets the first answer and writes them again (the same fact ids)."""
+    if not text:
+        return
+    try:
+        facts_sink.write_lines(s.outcomes_bucket, "api", text)
+    except AWS_ERRORS:
+        logger.exception("facts of an accepted request not written")
+        raise ApiError(
+            503,
+            f"recorded, but its facts were not written: retry after {RETRY_AFTER_SECONDS} s (the retry gets the "
+            "first answer)",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        ) from None
+
+
 # --------------------------------------------------------------------------------- repayments
 
 
-def record_repayment(incoming: Incoming, s: ApiSettings, now: datetime) -> Answer:
+def record_repayment(incoming: Incoming, webhook_id: str, s: ApiSettings, now: datetime) -> Answer:
     """POST /v1/repayments: validated as an imported row is, written as an imported row is (with its
     idempotency item, in one transaction); a payment_id already recorded gets its first answer again,
     or 409 when the request names another loan, amount or paid_at."""
     rec = _repayment(incoming.body, s, now)
-    prepared = ledger_import.prepare([(1, rec)], s.imports.max_item_bytes, iso(now))
+    prepared = ledger_import.prepare([(1, rec)], s.imports.max_item_bytes, iso(now), source="api")
     if prepared.too_large:
         raise ApiError(400, prepared.too_large[0][1])
     body = _recorded(ledger_import.payment_values(rec, "api", iso(now)))
-    stored = ledger_import.record_once(prepared, 202, body)
+    route = "POST /v1/repayments"
+    facts = facts_sink.lines(
+        [_event(s, route, webhook_id, now, loan_id=rec.loan_id, payment_id=rec.payment_id, currency=rec.currency)]
+    )
+    stored = ledger_import.record_once(prepared, 202, body, facts)
     if stored is None:
         metrics.add_metric(name="ApiRepaymentsRecorded", unit="Count", value=1)
         logger.info("repayment recorded", extra={"payment_id": rec.payment_id, "loan_id": rec.loan_id})
+        _write_facts(s, facts)
         return Answer(202, body)
     before = RecordedPayment(
         str(stored.get("loan_id", "")), Decimal(str(stored.get("amount", "0"))), str(stored.get("paid_at", ""))
@@ -161,6 +239,7 @@ def record_repayment(incoming: Incoming, s: ApiSettings, now: datetime) -> Answe
         raise ApiError(409, conflict, "payment_id", stored=shown)
     logger.info("repayment repeated: first answer again", extra={"payment_id": rec.payment_id, "loan_id": rec.loan_id})
     if "response" in stored and "status" in stored:
+        _write_facts(s, stored.get("facts"))
         return Answer(int(stored["status"]), str(stored["response"]))
     return Answer(202, _recorded(stored))  # first recorded by a file import
 
@@ -211,35 +290,131 @@ def _amount(amount: Decimal, currency: str | None) -> str:
     return f"{amount:.{minor_units(currency) if currency else 2}f}"
 
 
+# ---------------------------------------------------------------------------------- reversals
+
+REVERSAL_ROUTE = "POST /v1/repayments/{payment_id}/reversal"
+
+
+def record_reversal(incoming: Incoming, webhook_id: str, payment_id: str, s: ApiSettings, now: datetime) -> Answer:
+    """POST /v1/repayments/{payment_id}/reversal: the payment taken back (a chargeback, a failed debit),
+    validated as a reversals row is and written as one is (its ``REV#`` ledger entry and its idempotency
+    item, in one transaction). Idempotent on payment_id: a payment is reversed once, and a repeat (any
+    body) gets the first answer; an unknown payment is a 404."""
+    rec = _reversal(incoming.body, payment_id, s, now)
+    stored_answer = api_store.stored_answer(ledger_import.reversal_key(payment_id))
+    if stored_answer is not None:
+        _write_facts(s, stored_answer.facts)
+        return Answer(stored_answer.status, stored_answer.body)
+    payment = ledger_import.known_payments({payment_id}).get(payment_id)
+    if payment is None:
+        raise ApiError(404, f"unknown payment {payment_id[:128]!r}")
+    try:
+        rec = with_payment(rec, {payment_id: payment})
+    except ValueError as e:
+        raise ApiError(400, str(e), "reversed_at") from None
+    prepared = ledger_import.prepare([(1, rec)], s.imports.max_item_bytes, iso(now), source="api")
+    if prepared.too_large:
+        raise ApiError(400, prepared.too_large[0][1])
+    body = _reversed(ledger_import.reversal_values(rec, "api", iso(now)), payment.currency)
+    facts = facts_sink.lines(
+        [
+            _event(
+                s,
+                REVERSAL_ROUTE,
+                webhook_id,
+                now,
+                loan_id=rec.loan_id,
+                payment_id=payment_id,
+                currency=payment.currency,
+            )
+        ]
+    )
+    stored = ledger_import.record_once(prepared, 202, body, facts)
+    if stored is None:
+        metrics.add_metric(name="ApiReversalsRecorded", unit="Count", value=1)
+        logger.info("reversal recorded", extra={"payment_id": payment_id, "loan_id": rec.loan_id})
+        _write_facts(s, facts)
+        return Answer(202, body)
+    if "response" in stored and "status" in stored:  # reversed by a request a moment ago
+        _write_facts(s, stored.get("facts"))
+        return Answer(int(stored["status"]), str(stored["response"]))
+    return Answer(202, _reversed(stored, payment.currency))  # first reversed by a file import
+
+
+def _reversal(body: bytes, payment_id: str, s: ApiSettings, now: datetime) -> ReversalRow:
+    row = _object_with(body, ("payment_id", "reversed_at", "reason"), "a reversal") if body.strip() else {}
+    if row.get("payment_id", payment_id) != payment_id:
+        raise ApiError(400, "payment_id in the body is not the one in the path", "payment_id")
+    try:
+        rec = parse_row(
+            "reversals",
+            {"payment_id": payment_id, "reversed_at": row.get("reversed_at", iso(now)), "reason": row.get("reason")},
+            limits(s.imports, now),
+        )
+    except ValueError as e:
+        f = field_of(str(e), "reversals")
+        if f == "payment_id":  # not an id at all: no such payment
+            raise ApiError(404, f"unknown payment {payment_id[:128]!r}") from None
+        raise ApiError(400, str(e), f) from None
+    assert isinstance(rec, ReversalRow)
+    return rec
+
+
+def _reversed(values: Mapping[str, Any], currency: str | None) -> str:
+    """The 202 body of a reversal: what was taken back."""
+    body = {
+        "payment_id": str(values["key"]).removeprefix("reversal#"),
+        "loan_id": values.get("loan_id"),
+        "amount": _amount(Decimal(str(values.get("amount"))), currency),
+        "currency": currency,
+        "reversed_at": values.get("reversed_at"),
+        "recorded_at": values.get("recorded_at"),
+        "source": values.get("source"),
+    }
+    if values.get("reason"):
+        body["reason"] = values["reason"]
+    return json.dumps(body, ensure_ascii=False)
+
+
 # ------------------------------------------------------------------ routes keyed by webhook-id
 
 MAX_SCHEDULE = 98  # with the loan and the answer: one DynamoDB transaction (100 items)
 _WEBHOOK_ID = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 
-def _once(
-    webhook_id: str,
-    route: str,
-    now: datetime,
-    build: Callable[[], tuple[str, list[dict[str, Any]], Callable[[int], ApiError]]],
-) -> Answer:
-    """A message answered before gets its first answer (whatever its body now); otherwise ``build``
-    validates it and returns (the 202 body, the writes, how to answer a write whose condition failed),
-    and the writes and the answer are stored together."""
+class Built(NamedTuple):
+    """What a route keyed by webhook-id makes of a valid request: the 202 body, the writes, how to answer
+    a write whose condition failed, the ids its platform_event names, and any further facts."""
+
+    body: str
+    writes: list[dict[str, Any]]
+    refused: Callable[[int], ApiError]
+    ids: dict[str, str | None]
+    facts: list[Fact] = []
+
+
+def _once(webhook_id: str, route: str, s: ApiSettings, now: datetime, build: Callable[[], Built]) -> Answer:
+    """A message answered before gets its first answer (whatever its body now; its facts are written
+    again); otherwise ``build`` validates it, and the writes, the answer and its facts are stored
+    together."""
     if not _WEBHOOK_ID.match(webhook_id):
         raise ApiError(400, "webhook-id must be 1-200 printable ASCII characters without spaces", "webhook-id")
     first = api_store.first_answer(webhook_id)
     if first is not None:
-        return Answer(*first)
-    body, writes, refused = build()
+        _write_facts(s, first.facts)
+        return Answer(first.status, first.body)
+    built = build()
+    facts = facts_sink.lines([_event(s, route, webhook_id, now, **built.ids), *built.facts])
     try:
-        stored = api_store.answer_once(webhook_id, route, 202, body, iso(now), writes)
+        stored = api_store.answer_once(webhook_id, route, 202, built.body, iso(now), built.writes, facts)
     except api_store.Refused as e:
-        raise refused(e.index) from None
+        raise built.refused(e.index) from None
     if stored is not None:
-        return Answer(*stored)
+        _write_facts(s, stored.facts)
+        return Answer(stored.status, stored.body)
     metrics.add_metric(name="ApiEventsRecorded", unit="Count", value=1)
-    return Answer(202, body)
+    _write_facts(s, facts)
+    return Answer(202, built.body)
 
 
 def _object_with(body: bytes, allowed: tuple[str, ...], what: str) -> dict[str, Any]:
@@ -297,7 +472,9 @@ def _schedule(raw: Any, loan: Loan, s: ApiSettings, now: datetime) -> list[Insta
 
 
 def _items(records: list[Any], s: ApiSettings, now: datetime) -> list[tuple[str, dict[str, Any]]]:
-    prepared = ledger_import.prepare(list(enumerate(records, start=1)), s.imports.max_item_bytes, iso(now))
+    prepared = ledger_import.prepare(
+        list(enumerate(records, start=1)), s.imports.max_item_bytes, iso(now), source="api"
+    )
     if prepared.too_large:
         raise ApiError(400, prepared.too_large[0][1])
     return prepared.first + prepared.rest
@@ -306,7 +483,7 @@ def _items(records: list[Any], s: ApiSettings, now: datetime) -> list[tuple[str,
 def post_loan(incoming: Incoming, webhook_id: str, s: ApiSettings, now: datetime) -> Answer:
     """POST /v1/loans: a new loan with its schedule (the import's loans and installments rules)."""
 
-    def build() -> tuple[str, list[dict[str, Any]], Callable[[int], ApiError]]:
+    def build() -> Built:
         row = _object_with(incoming.body, (*COLUMNS["loans"], "schedule"), "a loan")
         loan = _parsed("loans", {k: v for k, v in row.items() if k != "schedule"}, s, now)
         try:
@@ -327,7 +504,7 @@ def post_loan(incoming: Incoming, webhook_id: str, s: ApiSettings, now: datetime
                 "recorded_at": iso(now),
             }
         )
-        return (
+        return Built(
             body,
             writes,
             lambda _i: ApiError(
@@ -335,15 +512,16 @@ def post_loan(incoming: Incoming, webhook_id: str, s: ApiSettings, now: datetime
                 f"loan {loan.loan_id!r} already exists: send its new schedule to PUT /v1/loans/{loan.loan_id}/schedule",
                 "loan_id",
             ),
+            {"loan_id": loan.loan_id, "borrower_id": loan.borrower_id, "currency": loan.currency},
         )
 
-    return _once(webhook_id, "POST /v1/loans", now, build)
+    return _once(webhook_id, "POST /v1/loans", s, now, build)
 
 
 def put_schedule(incoming: Incoming, webhook_id: str, loan_id: str, s: ApiSettings, now: datetime) -> Answer:
     """PUT /v1/loans/{loan_id}/schedule: the loan's whole new schedule (installments not in it are removed)."""
 
-    def build() -> tuple[str, list[dict[str, Any]], Callable[[int], ApiError]]:
+    def build() -> Built:
         row = _object_with(incoming.body, ("schedule",), "a schedule")
         parent = ledger_import.known_parents("loan", {loan_id}).get(loan_id)
         if parent is None:
@@ -363,31 +541,66 @@ def put_schedule(incoming: Incoming, webhook_id: str, loan_id: str, s: ApiSettin
         body = json.dumps(
             {"loan_id": loan_id, "installments": len(schedule), "removed": len(gone), "recorded_at": iso(now)}
         )
-        return (
+        return Built(
             body,
             writes,
             lambda _i: ApiError(
                 503, "the schedule changed meanwhile: retry", headers={"Retry-After": RETRY_AFTER_SECONDS}
             ),
+            {"loan_id": loan_id, "currency": parent.currency or None},
         )
 
-    return _once(webhook_id, "PUT /v1/loans/{loan_id}/schedule", now, build)
+    return _once(webhook_id, "PUT /v1/loans/{loan_id}/schedule", s, now, build)
 
 
 def put_borrower(incoming: Incoming, webhook_id: str, borrower_id: str, s: ApiSettings, now: datetime) -> Answer:
     """PUT /v1/borrowers/{borrower_id}: the borrower's profile and contact points, as a borrowers row
     (its opt_out and holds are the platform's own, replaced as a re-imported row replaces them)."""
 
-    def build() -> tuple[str, list[dict[str, Any]], Callable[[int], ApiError]]:
+    def build() -> Built:
         row = _object_with(incoming.body, COLUMNS["borrowers"], "a borrower")
         if row.get("borrower_id", borrower_id) != borrower_id:
             raise ApiError(400, "borrower_id in the body is not the one in the path", "borrower_id")
         rec = _parsed("borrowers", {**row, "borrower_id": borrower_id}, s, now)
         writes = [api_store.put(t, i) for t, i in _items([rec], s, now)]
         body = json.dumps({"borrower_id": borrower_id, "recorded_at": iso(now)})  # no personal data echoed
-        return body, writes, lambda _i: ApiError(503, "retry", headers={"Retry-After": RETRY_AFTER_SECONDS})
+        opt_out, holds = _platform_restrictions(borrower_id)
+        changed = [
+            *_restricted(s, "opt_out", opt_out, rec.opt_out, now, borrower_id, webhook_id),
+            *_restricted(s, "holds", holds, rec.holds, now, borrower_id, webhook_id),
+        ]
+        return Built(
+            body,
+            writes,
+            lambda _i: ApiError(503, "retry", headers={"Retry-After": RETRY_AFTER_SECONDS}),
+            {"borrower_id": borrower_id},
+            changed,
+        )
 
-    return _once(webhook_id, "PUT /v1/borrowers/{borrower_id}", now, build)
+    return _once(webhook_id, "PUT /v1/borrowers/{borrower_id}", s, now, build)
+
+
+def _platform_restrictions(borrower_id: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The borrower's opt-outs and holds the platform set (none for a new borrower)."""
+    try:
+        b = BorrowerModel.get(borrower_id, consistent_read=True, attributes_to_get=["opt_out", "holds"])
+    except BorrowerModel.DoesNotExist:
+        return frozenset(), frozenset()
+    return frozenset(b.opt_out or ()), frozenset(b.holds or ())
+
+
+def _restricted(
+    s: ApiSettings,
+    kind: str,
+    before: frozenset[str],
+    after: frozenset[str],
+    now: datetime,
+    borrower_id: str,
+    webhook_id: str,
+) -> list[Fact]:
+    return restriction_facts(
+        kind, before, after, now, s.business_tz, PLATFORM_API, borrower_id=borrower_id, key=webhook_id
+    )
 
 
 def change_hold(
@@ -398,7 +611,7 @@ def change_hold(
     known = BORROWER_HOLDS if of == "borrower" else LOAN_HOLDS
     placing = hold is None
 
-    def build() -> tuple[str, list[dict[str, Any]], Callable[[int], ApiError]]:
+    def build() -> Built:
         name = hold
         if placing:
             row = _object_with(incoming.body, ("hold",), "a hold")
@@ -408,15 +621,23 @@ def change_hold(
         elif name not in known:
             raise ApiError(404, f"no hold {str(name)[:40]!r} on a {of} (holds: {', '.join(known)})")
         assert name is not None
-        if of == "borrower":
+        verb = "ADD" if placing else "DELETE"
+        changed: list[Fact] = []
+        if of == "borrower":  # no stream on the borrowers table: its facts are told here
             key, table, must = {"borrower_id": {"S": ident}}, api_store.borrowers_table(), "borrower_id"
-        else:
+            writes = [api_store.set_change(table, key, "holds", verb, name, must)]
+            _, had = _platform_restrictions(ident)
+            after = had | {name} if placing else had - {name}
+            changed = _restricted(s, "holds", had, after, now, ident, webhook_id)
+        else:  # the ledger stream tells a loan's hold changes, naming the source the LOAN entry gives
             key, table, must = {"loan_id": {"S": ident}, "entry": {"S": "LOAN"}}, api_store.ledger_table(), "loan_id"
-        writes = [api_store.set_change(table, key, "holds", "ADD" if placing else "DELETE", name, must)]
+            writes = [api_store.set_change(table, key, "holds", verb, name, must, also={"source": PLATFORM_API})]
         body = json.dumps(
             {f"{of}_id": ident, "hold": name, "placed": placing, "source": "platform", "recorded_at": iso(now)}
         )
-        return body, writes, lambda _i: ApiError(404, f"unknown {of} {ident[:128]!r}")
+        return Built(
+            body, writes, lambda _i: ApiError(404, f"unknown {of} {ident[:128]!r}"), {f"{of}_id": ident}, changed
+        )
 
     path = f"/v1/{of}s/{{{of}_id}}/holds" + ("" if placing else "/{hold}")
-    return _once(webhook_id, ("POST " if placing else "DELETE ") + path, now, build)
+    return _once(webhook_id, ("POST " if placing else "DELETE ") + path, s, now, build)
