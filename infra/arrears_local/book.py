@@ -276,7 +276,7 @@ def synthetic_book(dest: Path, borrowers: int = 5000, seed: int = 7, anchor: dat
     """Write a deterministic book: same seed, same files, byte for byte."""
     rng = random.Random(seed)
     dest.mkdir(parents=True, exist_ok=True)
-    out: dict[str, list[dict[str, str]]] = {k: [] for k in KINDS}
+    out: dict[str, list[dict[str, str]]] = {k: [] for k in KINDS if k != "reversals"}  # a book has no reversals
     personas, weights = zip(*PERSONAS, strict=True)
     for i in range(borrowers):
         bid = f"B{i:06d}"
