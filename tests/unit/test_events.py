@@ -51,3 +51,22 @@ def test_dispatch_work_event():
 def test_schedule_events_carry_the_scheduled_time():
     for name in ("daily_run_schedule.json", "daily_report_schedule.json"):
         assert load_event(name)["scheduled_time"].endswith("Z")
+
+
+def test_api_reversal_event_is_a_signed_rest_proxy_event_for_the_reversal_route():
+    """The sample is what API Gateway sends the API's function (tests/integration/test_reversals_on_moto.py
+    invokes it on the local stack): a REST (v1) proxy event on the route's own resource, signed as the
+    platform signs (the Standard Webhooks spec's test secret, at its webhook-timestamp)."""
+    from arrears.domain.webhooks import verify
+
+    event = load_event("api_reversal_rest.json")
+    resource = "/v1/repayments/{payment_id}/reversal"
+    assert event["resource"] == event["requestContext"]["resourcePath"] == resource
+    assert event["httpMethod"] == "POST" and event["pathParameters"] == {"payment_id": "P-88231"}
+    headers = {k.lower(): v for k, v in event["headers"].items()}
+    at = datetime.fromtimestamp(int(headers["webhook-timestamp"]), UTC)
+    assert (
+        verify(["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"], headers, event["body"].encode(), at) == headers["webhook-id"]
+    )
+    swagger = json.loads((ROOT / "infra" / "api" / "swagger.json").read_text())
+    assert "post" in swagger["paths"][resource]
