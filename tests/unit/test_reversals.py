@@ -210,3 +210,22 @@ def test_the_arm_comparison_takes_a_reversed_recovery_back():
     ]
     state = advance_arms(state, back, day)
     assert state["cases"]["C1"]["recovered_minor"] == 0 and not state["cases"]["C1"]["cured"]
+
+
+def test_arrears_explain_tells_the_reversal_and_the_reopened_case():
+    from arrears_local.explain import explain
+
+    later = NOW + timedelta(hours=1)
+    rows = [
+        _fact("repayment_applied", "L1", 10500, payment_id="P1", from_bucket="M1", to_bucket="M0"),
+        {**_fact("case_closed", "L1", 0, case_id="C1", reason="cured"), "fact_id": "c"},
+        {
+            **_fact("repayment_reversed", "L1", -10500, payment_id="P1", from_bucket="M0", to_bucket="M1"),
+            "reason": "chargeback",
+            "occurred_at": "2026-03-20T05:00:00Z",
+        },
+        {**_fact("case_reopened", "L1", 0, case_id="C1", reason="payment reversed"), "occurred_at": later.isoformat()},
+    ]
+    lines = explain(rows, "L1")
+    assert any("reversal" in line and "P1 -105.00 CNY (M0 -> M1): chargeback" in line for line in lines)
+    assert any("case reopened  C1: payment reversed" in line for line in lines)
