@@ -15,9 +15,11 @@ from zoneinfo import ZoneInfo
 #: fact type -> the word shown; the order breaks ties between facts of one instant
 WHAT = {
     "repayment_applied": "repayment",
+    "repayment_reversed": "reversal",
     "bucket_left": "left",
     "case_closed": "case closed",
     "case_opened": "case opened",
+    "case_reopened": "case reopened",
     "bucket_entered": "entered",
     "loan_evaluated": "evaluated",
     "case_escalated": "escalated",
@@ -177,12 +179,13 @@ def _detail(f: Mapping[str, Any], runs: _Runs, worked_at: set[str]) -> str:
             f"{f.get('bucket')} DPD {f.get('dpd')}, {_amount(f)} overdue: {reason or 'planning outcome not recorded'}"
         )
         return text + _undelivered(f, runs, worked_at)
-    if kind in ("case_opened", "case_closed"):
+    if kind in ("case_opened", "case_closed", "case_reopened"):
         return f"{f.get('case_id')}{': ' + reason if reason else ''}"
     if kind in ("bucket_entered", "bucket_left"):
         return f"{f.get('bucket')} (DPD {f.get('dpd')}){': ' + reason if reason else ''}"
-    if kind == "repayment_applied":
-        return f"{f.get('payment_id')} {_amount(f)} ({f.get('from_bucket')} -> {f.get('to_bucket')})"
+    if kind in ("repayment_applied", "repayment_reversed"):
+        text = f"{f.get('payment_id')} {_amount(f)} ({f.get('from_bucket')} -> {f.get('to_bucket')})"
+        return text + (f": {reason}" if kind == "repayment_reversed" and reason else "")
     return reason
 
 
@@ -221,8 +224,8 @@ def _case_open(facts: list[dict[str, Any]], at: str) -> bool:
     for f in facts:
         if str(f["occurred_at"]) > at:
             break
-        if f["fact_type"] in ("case_opened", "case_closed"):
-            state = f["fact_type"] == "case_opened"
+        if f["fact_type"] in ("case_opened", "case_closed", "case_reopened"):
+            state = f["fact_type"] != "case_closed"
     return state
 
 
