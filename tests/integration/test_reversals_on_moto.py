@@ -247,3 +247,17 @@ def test_holds_and_opt_outs_from_the_api_and_from_files_become_facts_naming_thei
         "msg_hold_2": "DELETE /v1/borrowers/{borrower_id}/holds/{hold}",
         "msg_hold_3": "POST /v1/loans/{loan_id}/holds",
     }
+
+
+def test_a_payment_and_its_reversal_in_one_stream_batch_are_both_told_and_net_to_nothing(book):
+    paid = {"payment_id": "P-BOTH", "loan_id": "RL2", "paid_at": "2026-04-10T09:30:00+08:00", "amount": "100.00"}
+    before = loan(book, "RL2")
+    assert call(book, "/v1/repayments", paid)[0] == 202
+    assert call(book, "/v1/repayments/P-BOTH/reversal", {"reason": "failed_debit"})[0] == 202
+    book.runner.pump()  # the stream gets PAY# and REV# together
+    after = loan(book, "RL2")
+    assert (after["bucket"]["S"], after["outstanding"]["N"]) == (before["bucket"]["S"], before["outstanding"]["N"])
+    applied = [f for f in facts(book, "2026-04-10", "repayment_applied") if f["payment_id"] == "P-BOTH"]
+    reversed_ = [f for f in facts(book, "2026-04-10", "repayment_reversed") if f["payment_id"] == "P-BOTH"]
+    assert [f["amount_minor"] for f in applied + reversed_] == [10000, -10000]
+    assert applied[0]["from_bucket"] == reversed_[0]["bucket"] == before["bucket"]["S"]

@@ -173,10 +173,8 @@ def _recompute(loan: LoanModel, changes: list[LedgerChange]) -> tuple[list[Ledge
     repaid = [
         c
         for c in fresh
-        if c.entry.startswith("PAY#")
-        and (c.event == "MODIFY" or str((c.new or {})["payment_id"]) not in known)
-        and c.entry[4:] not in book.reversed_ids
-    ]
+        if c.entry.startswith("PAY#") and (c.event == "MODIFY" or str((c.new or {})["payment_id"]) not in known)
+    ]  # a payment and its reversal in one batch: both told (applied, then reversed), netting to nothing
     reversed_now = [
         c for c in fresh if c.entry.startswith("REV#") and c.event == "INSERT" and c.entry[4:] not in known_reversed
     ]
