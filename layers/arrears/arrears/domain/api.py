@@ -312,7 +312,11 @@ COMMON_ERRORS = {
     "413": ("Error", "The body is over the size limit; nothing written."),
     "415": ("Error", "The body is not application/json; nothing written."),
     "429": ("Error", "Over the stage's rate limit; retry later."),
-    "503": ("Error", "A dependency failed; nothing was recorded: retry after Retry-After seconds."),
+    "503": (
+        "Error",
+        "A dependency failed; nothing was recorded (or, as the message says, it was recorded but its facts were "
+        "not written): retry after Retry-After seconds; a retry gets the first answer.",
+    ),
 }
 NOT_FOUND = {"404": ("Error", "No such id in the path; nothing written.")}
 AGAIN = "Recorded (or a repeated webhook-id: the first answer again)."
