@@ -16,6 +16,7 @@ import contextlib
 import importlib.util
 import io
 import json
+import logging
 import os
 import sys
 import threading
@@ -478,7 +479,7 @@ class LocalRunner:
         from arrears.observability import logger
 
         for h in logger._logger.handlers:
-            if hasattr(h, "setStream"):
+            if isinstance(h, logging.StreamHandler):
                 try:
                     h.setStream(self.log)
                 except ValueError:  # the old stream is closed (a test's captured output): nothing to flush
