@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 import random
 
@@ -265,3 +266,88 @@ def test_dynamodb_requests_parse_as_moto_parses_them():
     }
     for op, mine, moto in seen:
         assert mine == moto, op
+
+
+def _transactions(ddb, streams) -> list:
+    """Transactions that succeed and fail in each way moto rolls back, on a table with a range key and a
+    stream and one without: what each answers, then every item and every stream record."""
+    ddb.create_table(
+        TableName="h",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+    )
+    ddb.put_item(TableName="h", Item={"k": {"S": "one"}, "n": {"N": "1"}})
+    first = {"pk": {"S": "p1"}, "sk": {"S": "known"}}
+    ddb.put_item(TableName="t", Item={**first, "v": {"N": "1"}, "m": {"M": {"x": {"N": "1"}}}})
+    ddb.put_item(TableName="t", Item={"pk": {"S": "p2"}, "sk": {"S": "gone"}})
+    ddb.update_table(TableName="t", StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+
+    def put(table, item, condition=None):
+        op = {"TableName": table, "Item": item}
+        return {"Put": {**op, **({"ConditionExpression": condition} if condition else {})}}
+
+    update = {
+        "Update": {
+            "TableName": "t",
+            "Key": first,
+            "UpdateExpression": "SET v = :v, m.x = :v",  # in place, in moto
+            "ExpressionAttributeValues": {":v": {"N": "7"}},
+        }
+    }
+    cases = [
+        [put("t", {"pk": {"S": "new"}, "sk": {"S": "a"}}), update, put("h", {"k": {"S": "two"}})],  # succeeds
+        [  # a later item's condition fails after earlier writes (a new partition, an update, a delete)
+            put("t", {"pk": {"S": "fresh"}, "sk": {"S": "a"}}),
+            {"Update": {**update["Update"], "ExpressionAttributeValues": {":v": {"N": "9"}}}},
+            {"Delete": {"TableName": "t", "Key": {"pk": {"S": "p2"}, "sk": {"S": "gone"}}}},
+            put("h", {"k": {"S": "one"}}, "attribute_not_exists(k)"),
+        ],
+        [  # a ConditionCheck failing, after puts into an existing partition and a hash-only table
+            put("t", {"pk": {"S": "p3"}, "sk": {"S": "zz"}}),
+            put("h", {"k": {"S": "three"}}),
+            put("h", {"k": {"S": "one"}, "n": {"N": "5"}}),
+            {"ConditionCheck": {"TableName": "t", "Key": first, "ConditionExpression": "attribute_not_exists(pk)"}},
+        ],
+        [put("t", {"pk": {"S": "dup"}, "sk": {"S": "a"}}), put("t", {"pk": {"S": "dup"}, "sk": {"S": "a"}})],  # one item twice
+        [  # an update moto cannot apply, after a put
+            put("t", {"pk": {"S": "late"}, "sk": {"S": "a"}}),
+            {"Update": {**update["Update"], "UpdateExpression": "SET v = v + :v", "ExpressionAttributeValues": {":v": {"S": "x"}}}},
+        ],
+        [{"Delete": {"TableName": "t", "Key": first}}, put("h", {"k": {"S": "four"}})],  # succeeds
+    ]
+    out: list = []
+    for items in cases:
+        try:
+            ddb.transact_write_items(TransactItems=items)
+            out.append("ok")
+        except ddb.exceptions.ClientError as e:
+            out.append((e.response["Error"], e.response.get("CancellationReasons")))
+    for table in ("t", "h"):
+        items = ddb.scan(TableName=table)["Items"]
+        out.append(sorted(items, key=lambda i: json.dumps(i, sort_keys=True)))
+    arn = ddb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    records = streams.get_records(ShardIterator=it, Limit=1000)["Records"]
+    out.append([(r["eventName"], r["dynamodb"].get("Keys"), r["dynamodb"].get("OldImage"), r["dynamodb"].get("NewImage")) for r in records])
+    return out
+
+
+def test_transactions_roll_back_as_unpatched_moto_does(monkeypatch):
+    """A transaction that fails leaves every item and the stream as they were, exactly as moto's own
+    rollback (restoring whole-table copies) leaves them; one that succeeds writes the same."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
+    results = []
+    for patched in (False, True):
+        (accel.install if patched else accel.uninstall)()
+        with mock_aws():
+            ddb = boto3.client("dynamodb", region_name="us-east-1")
+            _table(ddb)
+            results.append(_transactions(ddb, boto3.client("dynamodbstreams", region_name="us-east-1")))
+    accel.install()
+    assert results[0] == results[1]
+    answers = results[0][:6]
+    assert answers[0] == answers[5] == "ok" and all(a != "ok" for a in answers[1:5])
+    assert [r[0] for r in results[0][-1]] == ["INSERT", "MODIFY", "REMOVE"]  # the two that succeeded
