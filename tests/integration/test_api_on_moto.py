@@ -353,6 +353,24 @@ def test_the_platform_places_and_lifts_its_own_holds(book):
     assert stored(book) == before
 
 
+def test_a_webhook_id_sent_again_to_another_route_is_a_conflict_writing_nothing(book):
+    """The same message again gets its first answer; the same webhook-id with a message to another route
+    (found by the OpenAPI fuzz: it got the first route's answer, another route's schema) is a 409."""
+    status, _, first = call(book, "/v1/borrowers/AB7/holds", {"hold": "attorney"}, msg="msg-reused-1")
+    assert status == 202
+    assert call(book, "/v1/borrowers/AB7/holds", {"hold": "attorney"}, msg="msg-reused-1")[::2] == (202, first)
+    before = stored(book)
+    for path, payload, method in (
+        ("/v1/loans/AL7/holds", {"hold": "paused"}, "POST"),
+        ("/v1/borrowers/AB7/holds/attorney", b"", "DELETE"),
+    ):
+        status, _, body = call(book, path, payload, method=method, msg="msg-reused-1")
+        answer = json.loads(body)
+        assert (status, answer["Code"], answer["field"]) == (409, "Conflict", "webhook-id"), body
+        assert "POST /v1/borrowers/{borrower_id}/holds" in answer["Message"]
+    assert stored(book) == before
+
+
 def test_odd_values_in_any_field_of_any_route_get_a_4xx_never_a_5xx(book):
     """A small seeded fuzz (the schemathesis run over HTTP is a later step): every route, every field
     replaced by odd JSON values; answers are 202/400/404/409 with the error shape, never 5xx."""

@@ -17,11 +17,13 @@ def webhook_key(webhook_id: str) -> str:
 
 
 class Stored(NamedTuple):
-    """A message's first answer, and the facts it gave (JSON lines, written again on a repeat)."""
+    """A message's first answer, and the facts it gave (JSON lines, written again on a repeat); for a
+    ``webhook#`` key, the route that answered it."""
 
     status: int
     body: str
     facts: str | None = None
+    source: str | None = None
 
 
 def stored_answer(key: str) -> Stored | None:
@@ -34,7 +36,12 @@ def stored_answer(key: str) -> Stored | None:
     )
     if item is None or "status" not in item or "response" not in item:
         return None
-    return Stored(int(item["status"]["N"]), item["response"]["S"], item.get("facts", {}).get("S"))
+    return Stored(
+        int(item["status"]["N"]),
+        item["response"]["S"],
+        item.get("facts", {}).get("S"),
+        item.get("source", {}).get("S"),
+    )
 
 
 def first_answer(webhook_id: str) -> Stored | None:

@@ -319,6 +319,8 @@ COMMON_ERRORS = {
     ),
 }
 NOT_FOUND = {"404": ("Error", "No such id in the path; nothing written.")}
+#: routes idempotent on webhook-id: the same id sent to another route is another message
+REUSED = {"409": ("Error", "The webhook-id came before with a message to another route; nothing written.")}
 AGAIN = "Recorded (or a repeated webhook-id: the first answer again)."
 RESPONSES: dict[tuple[str, str], dict[str, tuple[str, str]]] = {
     ("POST", "/v1/repayments"): {
@@ -342,19 +344,44 @@ RESPONSES: dict[tuple[str, str], dict[str, tuple[str, str]]] = {
     },
     ("POST", "/v1/loans"): {
         "202": ("LoanRecorded", AGAIN),
-        "409": ("Error", "The loan exists: change its schedule with PUT; nothing written."),
+        "409": (
+            "Error",
+            "The loan exists (change its schedule with PUT), or the webhook-id came before with a message to "
+            "another route; nothing written.",
+        ),
         **COMMON_ERRORS,
     },
-    ("PUT", "/v1/loans/{loan_id}/schedule"): {"202": ("ScheduleRecorded", AGAIN), **NOT_FOUND, **COMMON_ERRORS},
-    ("PUT", "/v1/borrowers/{borrower_id}"): {"202": ("BorrowerRecorded", AGAIN), **COMMON_ERRORS},
-    ("POST", "/v1/borrowers/{borrower_id}/holds"): {"202": ("HoldRecorded", AGAIN), **NOT_FOUND, **COMMON_ERRORS},
+    ("PUT", "/v1/loans/{loan_id}/schedule"): {
+        "202": ("ScheduleRecorded", AGAIN),
+        **NOT_FOUND,
+        **REUSED,
+        **COMMON_ERRORS,
+    },
+    ("PUT", "/v1/borrowers/{borrower_id}"): {"202": ("BorrowerRecorded", AGAIN), **REUSED, **COMMON_ERRORS},
+    ("POST", "/v1/borrowers/{borrower_id}/holds"): {
+        "202": ("HoldRecorded", AGAIN),
+        **NOT_FOUND,
+        **REUSED,
+        **COMMON_ERRORS,
+    },
     ("DELETE", "/v1/borrowers/{borrower_id}/holds/{hold}"): {
         "202": ("HoldRecorded", AGAIN),
         **NOT_FOUND,
+        **REUSED,
         **COMMON_ERRORS,
     },
-    ("POST", "/v1/loans/{loan_id}/holds"): {"202": ("HoldRecorded", AGAIN), **NOT_FOUND, **COMMON_ERRORS},
-    ("DELETE", "/v1/loans/{loan_id}/holds/{hold}"): {"202": ("HoldRecorded", AGAIN), **NOT_FOUND, **COMMON_ERRORS},
+    ("POST", "/v1/loans/{loan_id}/holds"): {
+        "202": ("HoldRecorded", AGAIN),
+        **NOT_FOUND,
+        **REUSED,
+        **COMMON_ERRORS,
+    },
+    ("DELETE", "/v1/loans/{loan_id}/holds/{hold}"): {
+        "202": ("HoldRecorded", AGAIN),
+        **NOT_FOUND,
+        **REUSED,
+        **COMMON_ERRORS,
+    },
 }
 REQUESTS: dict[tuple[str, str], str] = {
     ("POST", "/v1/repayments"): "Repayment",

@@ -401,8 +401,7 @@ def _once(webhook_id: str, route: str, s: ApiSettings, now: datetime, build: Cal
         raise ApiError(400, "webhook-id must be 1-200 printable ASCII characters without spaces", "webhook-id")
     first = api_store.first_answer(webhook_id)
     if first is not None:
-        _write_facts(s, first.facts)
-        return Answer(first.status, first.body)
+        return _again(first, route, webhook_id, s)
     built = build()
     facts = facts_sink.lines([_event(s, route, webhook_id, now, **built.ids), *built.facts])
     try:
@@ -410,11 +409,24 @@ def _once(webhook_id: str, route: str, s: ApiSettings, now: datetime, build: Cal
     except api_store.Refused as e:
         raise built.refused(e.index) from None
     if stored is not None:
-        _write_facts(s, stored.facts)
-        return Answer(stored.status, stored.body)
+        return _again(stored, route, webhook_id, s)
     metrics.add_metric(name="ApiEventsRecorded", unit="Count", value=1)
     _write_facts(s, facts)
     return Answer(202, built.body)
+
+
+def _again(first: api_store.Stored, route: str, webhook_id: str, s: ApiSettings) -> Answer:
+    """A repeated message's first answer (its facts written again). A webhook-id that first came with a
+    message to another route names another message: 409, nothing written (its first answer belongs to
+    that route and would not be this route's answer)."""
+    if first.source and first.source != route:
+        raise ApiError(
+            409,
+            f"webhook-id {webhook_id!r} was used for a message to {first.source}: each message needs its own",
+            "webhook-id",
+        )
+    _write_facts(s, first.facts)
+    return Answer(first.status, first.body)
 
 
 def _object_with(body: bytes, allowed: tuple[str, ...], what: str) -> dict[str, Any]:
