@@ -104,7 +104,10 @@ def swagger(app: Any) -> dict[str, Any]:
         op = doc["paths"][path][method.lower()]
         uri = op["x-amazon-apigateway-integration"]["uri"]
         uri["Fn::Sub"] = uri["Fn::Sub"].replace("${APIHandler.Arn}", "${" + FUNCTION + ".Arn}")
-        params = [{"name": h, "in": "header", "required": True, "type": "string", "description": d} for h, d in HEADERS]
+        params = [
+            {"name": h, "in": "header", "required": True, "type": "string", "minLength": 1, "description": d}
+            for h, d in HEADERS
+        ]
         body = api.REQUESTS.get((method, path))
         if body:
             params.append({"name": "body", "in": "body", "required": True, "schema": {"$ref": f"#/definitions/{body}"}})
@@ -127,7 +130,7 @@ def openapi(app: Any) -> dict[str, Any]:
         if description:
             op["description"] = description
         op["parameters"] = [
-            {"name": h, "in": "header", "required": True, "schema": {"type": "string"}, "description": d}
+            {"name": h, "in": "header", "required": True, "schema": {"type": "string", "minLength": 1}, "description": d}
             for h, d in HEADERS
         ] + [{"name": a, "in": "path", "required": True, "schema": {"type": "string"}} for a in view.view_args]
         body = api.REQUESTS.get((method, path))
