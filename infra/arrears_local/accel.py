@@ -148,7 +148,8 @@ _BINARY = re.compile(r'"BS?"\s*:')
 
 def _install_dispatch_caches() -> None:
     """Every request makes moto list its response class's methods (inspect.getmembers) and convert
-    the action's name to snake case: both pure functions of their argument, so remembered."""
+    the action's name to snake case, and its server list moto's package folder: pure functions of their
+    argument (the installed package does not change while it runs), so remembered."""
     import functools
 
     from moto.core import responses
@@ -160,6 +161,11 @@ def _install_dispatch_caches() -> None:
         )
         responses.method_names_from_class = functools.cache(responses.method_names_from_class)
         responses.camelcase_to_underscores = functools.cache(responses.camelcase_to_underscores)
+        from moto import backends  # the server lists moto's package folder (a stat per entry) per request
+
+        backends._arrears_original_modules = backends.list_of_moto_modules  # type: ignore[attr-defined]
+        modules = tuple(backends.list_of_moto_modules())
+        backends.list_of_moto_modules = lambda: modules
         from moto.sqs import models as sqs_models  # converts every queue attribute on every receive
 
         sqs_models.camelcase_to_underscores = responses.camelcase_to_underscores
@@ -419,6 +425,9 @@ def uninstall() -> None:
 
             sqs_models.camelcase_to_underscores = responses.camelcase_to_underscores
             del responses._arrears_original_names
+            from moto import backends
+
+            backends.list_of_moto_modules = backends._arrears_original_modules  # type: ignore[attr-defined]
         Item.project = Item._arrears_original_project  # type: ignore[method-assign,attr-defined]
         Item.__init__ = Item._arrears_original_init  # type: ignore[method-assign,attr-defined]
         BaseJSONSerializer._serialize = BaseJSONSerializer._arrears_original_serialize  # type: ignore[attr-defined,method-assign]

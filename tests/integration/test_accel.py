@@ -351,3 +351,11 @@ def test_transactions_roll_back_as_unpatched_moto_does(monkeypatch):
     answers = results[0][:6]
     assert answers[0] == answers[5] == "ok" and all(a != "ok" for a in answers[1:5])
     assert [r[0] for r in results[0][-1]] == ["INSERT", "MODIFY", "REMOVE"]  # the two that succeeded
+
+
+def test_the_servers_list_of_moto_modules_is_remembered_as_it_is():
+    from moto import backends
+
+    accel.install()
+    assert list(backends.list_of_moto_modules()) == list(backends._arrears_original_modules())
+    assert "dynamodb" in backends.list_of_moto_modules()
