@@ -548,7 +548,10 @@ class LocalRunner:
         return result
 
     def start_poller(self) -> None:
-        """Deliver what API requests set off as soon as they did (a thread; stops with the process)."""
+        """Deliver what API requests set off as soon as they did (a thread; stops with the process).
+        One poller a runner, however often it is asked for."""
+        if getattr(self, "_poller", None) is not None:
+            return
 
         def loop() -> None:
             while True:
@@ -559,7 +562,8 @@ class LocalRunner:
                 except Exception as e:  # noqa: BLE001 - a handler's failure is in its log and the stats
                     self.log.write(f"[local-runner] poller: {type(e).__name__}: {e}\n")
 
-        threading.Thread(target=loop, daemon=True, name="pollers").start()
+        self._poller = threading.Thread(target=loop, daemon=True, name="pollers")
+        self._poller.start()
 
     def next_wakeup(self) -> datetime | None:
         """The earliest simulated time a held (deferred) message becomes visible."""

@@ -31,6 +31,7 @@ from typing import Any
 
 from .audit import Contact, violations
 from .book import synthetic_book
+from .cli import _positive, _rate  # the same checks as arrears run's
 
 #: the fact types a fault must never lose (the others, e.g. planned or deferred actions, may differ
 #: with timing: a retried shard is evaluated later)
@@ -178,9 +179,9 @@ def _leg(book: Path, out: Path, days: int, params: list[str], faults: float, see
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="soak", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--borrowers", type=int, default=20_000)
-    p.add_argument("--days", type=int, default=30)
-    p.add_argument("--faults", type=float, default=0.1, help="rate of injected faults in the faulted run")
+    p.add_argument("--borrowers", type=_positive, default=20_000)
+    p.add_argument("--days", type=_positive, default=30)
+    p.add_argument("--faults", type=_rate, default=0.1, help="rate of injected faults in the faulted run")
     p.add_argument("--seed", type=int, default=7, help="seed of the book and of the faults")
     p.add_argument("--param", action="append", default=["ShardCount=2"], help="stack parameters of both runs")
     p.add_argument("--out", type=Path, default=Path("out"))
