@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 from moto.core.utils import unix_time_millis
 
-from . import faults, meter
+from . import faults, filters, meter
 from .stack import ACCOUNT, REGION, ROOT, Deployed
 
 
@@ -253,8 +253,10 @@ class StreamSource:
         max_retries: int,
         on_failure_url: str | None,
         stats: Stats,
+        patterns: list[dict] | None = None,
     ) -> None:
         self.fn, self.stream_arn, self.batch_size = fn, stream_arn, batch_size
+        self.patterns = patterns or []  # the mapping's FilterCriteria: other records never reach the function
         self.max_retries, self.on_failure_url, self.stats = max_retries, on_failure_url, stats
         self.position: int | None = None
         self.pending: list[dict] = []
@@ -273,7 +275,7 @@ class StreamSource:
             self.position = shard.starting_sequence_number
         records = shard.get(self.position, 1000)
         self.position += len(records)
-        self.pending.extend(records)
+        self.pending.extend(r for r in records if filters.passes(self.patterns, r))
 
     def poll(self, clock: Clock) -> int:
         if len(self.pending) < self.batch_size:
@@ -317,7 +319,11 @@ class StreamSource:
         table_name = self.stream_arn.split(":", 5)[5].split("/")[1]
         shard = dynamodb_backends[ACCOUNT][REGION].get_table(table_name).stream_shard
         assert shard is not None
-        records = [r for r in shard.get(start, end - start + 1) if start <= int(r["dynamodb"]["SequenceNumber"]) <= end]
+        records = [
+            r
+            for r in shard.get(start, end - start + 1)
+            if start <= int(r["dynamodb"]["SequenceNumber"]) <= end and filters.passes(self.patterns, r)
+        ]
         for i in range(0, len(records), self.batch_size):
             batch = [{**r, "eventSourceARN": self.stream_arn, "awsRegion": REGION} for r in records[i : i + self.batch_size]]
             if _failed_ids(self.fn.invoke({"Records": batch})):
@@ -452,7 +458,8 @@ class LocalRunner:
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         settings.cache_clear()  # a new stack has new resource names
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.log = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the runner; each run's own
+        log_path.write_text("", encoding="utf-8")  # each run's own; appended to, as worker processes append too
+        self.log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the runner
         self._point_loggers_at_log()
         self.functions: dict[str, LocalFunction] = {}
         for name, res in dep.cfn["Resources"].items():
@@ -475,6 +482,7 @@ class LocalRunner:
         self.streams: list[StreamSource] = []
         self.s3: list[S3Source] = []
         self.schedules: list[Schedule] = []
+        self.workers: dict[str, Any] = {}  # functions invoked in worker processes (in_workers)
         self._wire()
 
     def _point_loggers_at_log(self) -> None:
@@ -509,6 +517,7 @@ class LocalRunner:
                             int(p.get("MaximumRetryAttempts", 3)),
                             dest_url,
                             self.stats,
+                            filters.parse(p.get("FilterCriteria")),
                         )
                     )
             elif res["Type"] == "AWS::Scheduler::Schedule":
@@ -542,10 +551,27 @@ class LocalRunner:
     def call_api(self, function: str, event: dict[str, Any]) -> Any:
         """An API request: the function answers (between two handler runs, never during one); what it
         set off is delivered by ``poll_soon``'s poller at once, as Lambda's pollers would."""
-        with self.lock:
-            result = self.functions[function].invoke(event)
+        workers = self.workers.get(function)
+        if workers is not None:  # its own processes: no wait for the runner's handlers
+            result = workers.invoke(event, self.clock.now)
+        else:
+            with self.lock:
+                result = self.functions[function].invoke(event)
         self.poll_soon.set()
         return result
+
+    def in_workers(self, function: str, log_path: Path, processes: int = 4) -> None:
+        """Invoke ``function`` in worker processes from now on (``workers.py``: for a stack served over
+        HTTP, whose handlers reach the emulator through its endpoint)."""
+        from .workers import Workers
+
+        if function not in self.workers:
+            self.workers[function] = Workers(self.functions[function], log_path, processes)
+
+    def stop_workers(self) -> None:
+        for w in self.workers.values():
+            w.stop()
+        self.workers.clear()
 
     def start_poller(self) -> None:
         """Deliver what API requests set off as soon as they did (a thread; stops with the process).

@@ -76,6 +76,8 @@ class Simulation:
             burst=int(self.dep.params["ApiBurstLimit"]),
             port=port,
         )
+        if not self.emulator.in_process:  # handlers on the HTTP endpoint: the API in its own processes
+            self.runner.in_workers("ApiFunction", self.out / "lambda.log")
         self.runner.start_poller()
         self.api_url = self.api.start()
         return self.api_url
@@ -83,6 +85,7 @@ class Simulation:
     def stop(self) -> None:
         if self.api is not None:
             self.api.stop()
+        self.runner.stop_workers()
         self.gateway.stop()
         self.emulator.stop()
 

@@ -10,11 +10,13 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
 
+from arrears_local.apigw import signed_headers
 from arrears_local.stack import free_port
 from tests.conftest import csv_bytes
 
@@ -28,10 +30,14 @@ def test_up_serves_the_stack_and_imports_dropped_files(tmp_path):
     soon = (datetime.now(UTC) + timedelta(seconds=45)).isoformat()
     with open(book / "repayments.csv", "a", encoding="utf-8") as f:
         f.write(f"SOON1,L0000000,{soon},1.00\n")  # paid while the stack is up
-    port = free_port()
+    port, api_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "arrears_local.cli", "up", "--book", str(book), "--port", str(port)],
+        [
+            sys.executable,
+            *("-m", "arrears_local.cli", "up", "--book", str(book)),
+            *("--port", str(port), "--api-port", str(api_port)),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -44,7 +50,7 @@ def test_up_serves_the_stack_and_imports_dropped_files(tmp_path):
         while time.monotonic() < deadline:
             line = proc.stdout.readline()
             lines.append(line)
-            if "Ctrl-C" in line or not line:
+            if "  API: " in line or not line:  # printed last, once the API is served
                 break
         text = "".join(lines)
         assert any(f"http://127.0.0.1:{port}" in line for line in lines), text
@@ -88,9 +94,43 @@ def test_up_serves_the_stack_and_imports_dropped_files(tmp_path):
                 break
             time.sleep(0.5)
         assert sorted(r["rows"] for r in repayment_reports())[0] == 1
+        assert f"API: http://127.0.0.1:{api_port}/v1" in text, text
+        _the_api_answers_and_its_facts_arrive(kw, api_port, row, tmp_path)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def _the_api_answers_and_its_facts_arrive(kw: dict, api_port: int, row: dict, tmp_path) -> None:
+    """The API, as the platform calls it: answered by ApiFunction in its own processes, its facts
+    written off the request's path by ApiFactsFunction from the idempotency table's stream."""
+    s3 = boto3.client("s3", **kw)
+    secret = boto3.client("secretsmanager", **kw).list_secrets()["SecretList"][0]["ARN"]
+    key = "whsec_" + boto3.client("secretsmanager", **kw).get_secret_value(SecretId=secret)["SecretString"]
+    body = json.dumps({**row, "payment_id": "UP-API-1", "amount": "2.00"}).encode()
+    headers = signed_headers(key, body, datetime.now(UTC), "msg_up_api_1")
+    request = urllib.request.Request(f"http://127.0.0.1:{api_port}/v1/repayments", body, headers, method="POST")
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert answer.status == 202 and json.loads(answer.read())["payment_id"] == "UP-API-1"
+    outcomes = next(b["Name"] for b in s3.list_buckets()["Buckets"] if "outcomesbucket" in b["Name"].lower())
+
+    def platform_events() -> list[dict]:
+        rows = []
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=outcomes, Prefix="facts/"):
+            for o in page.get("Contents", []):
+                if "/api-" in o["Key"]:
+                    text = s3.get_object(Bucket=outcomes, Key=o["Key"])["Body"].read().decode()
+                    rows += [json.loads(line) for line in text.splitlines() if line]
+        return [r for r in rows if r["fact_type"] == "platform_event"]
+
+    for _ in range(60):
+        if platform_events():
+            break
+        time.sleep(0.5)
+    (event,) = platform_events()
+    assert (event["action_id"], event["payment_id"], event["source"]) == ("msg_up_api_1", "UP-API-1", "platform/api")
+    log = (tmp_path / "out" / "lambda.log").read_text(encoding="utf-8")
+    assert '"webhook_id":"msg_up_api_1"' in log.replace(" ", "")  # the worker's log line, in the stack's log
 
 
 def test_up_on_a_busy_port_fails_at_once_naming_the_port(tmp_path):

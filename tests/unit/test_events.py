@@ -70,3 +70,15 @@ def test_api_reversal_event_is_a_signed_rest_proxy_event_for_the_reversal_route(
     )
     swagger = json.loads((ROOT / "infra" / "api" / "swagger.json").read_text())
     assert "post" in swagger["paths"][resource]
+
+
+def test_api_facts_stream_event():
+    """An API request's first answer, inserted with its facts: the facts' lines are what the function
+    writes; any other record (a file's payment, a change) carries none."""
+    app = handler_module("api_facts")
+    (record,) = load_event("api_facts_stream.json")["Records"]
+    (fact,) = [json.loads(line) for line in app.facts_of(record).splitlines()]
+    assert (fact["fact_type"], fact["action_id"], fact["payment_id"]) == ("platform_event", "msg_pay_88231", "P-88231")
+    assert app.facts_of({**record, "eventName": "MODIFY"}) == ""
+    image = {k: v for k, v in record["dynamodb"]["NewImage"].items() if k != "facts"}
+    assert app.facts_of({**record, "dynamodb": {**record["dynamodb"], "NewImage": image}}) == ""

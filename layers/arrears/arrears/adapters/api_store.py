@@ -17,7 +17,7 @@ def webhook_key(webhook_id: str) -> str:
 
 
 class Stored(NamedTuple):
-    """A message's first answer, and the facts it gave (JSON lines, written again on a repeat); for a
+    """A message's first answer, and the facts it gave (JSON lines, which ApiFactsFunction writes); for a
     ``webhook#`` key, the route that answered it."""
 
     status: int

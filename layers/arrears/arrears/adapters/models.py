@@ -305,7 +305,7 @@ class IdempotencyModel(Model):
     recorded_at = UnicodeAttribute(null=True)
     status = NumberAttribute(null=True)  # the API's first answer: status and JSON body
     response = UnicodeAttribute(null=True)
-    facts = UnicodeAttribute(null=True)  # the API's facts about the message (JSON lines), written again on a repeat
+    facts = UnicodeAttribute(null=True)  # the API's facts about the message (JSON lines): ApiFactsFunction writes them
 
 
 _TABLES: dict[type[Model], str] = {

@@ -314,8 +314,7 @@ COMMON_ERRORS = {
     "429": ("Error", "Over the stage's rate limit; retry later."),
     "503": (
         "Error",
-        "A dependency failed; nothing was recorded (or, as the message says, it was recorded but its facts were "
-        "not written): retry after Retry-After seconds; a retry gets the first answer.",
+        "A dependency failed; nothing was recorded: retry after Retry-After seconds.",
     ),
 }
 NOT_FOUND = {"404": ("Error", "No such id in the path; nothing written.")}

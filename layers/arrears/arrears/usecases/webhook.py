@@ -10,8 +10,8 @@ Every accepted request becomes facts for the outcomes table: a ``platform_event`
 ``platform/api``, the route in ``reason``, the webhook-id in ``action_id``) and, for a borrower's holds
 and opt-outs, what changed (``hold_placed``, ``opt_out_lifted``, ...; a loan's holds are reported by
 the ledger stream, which sees them change). The facts are stored with the first answer, in its
-transaction, and written to S3 after it, and again on every repeat (their ids are deterministic): a
-request whose facts could not be written is answered 503, and its retry writes them.
+transaction, and ``functions/api_facts`` writes them to S3 from the idempotency table's stream: off
+the request's path, so a request costs one write (and, for a repayment, one read of its loan).
 """
 
 from __future__ import annotations
@@ -67,7 +67,6 @@ _NEEDED = (
     "BORROWERS_TABLE",
     "CONTACTS_TABLE",
     "WEBHOOK_SECRET_ID",
-    "OUTCOMES_BUCKET",
 )
 
 
@@ -79,7 +78,6 @@ class ApiSettings(NamedTuple):
     borrowers_table: str
     contacts_table: str
     webhook_secret_id: str
-    outcomes_bucket: str  # the facts of accepted requests
     max_body_bytes: int
     imports: ImportSettings
     business_tz: str = "Asia/Shanghai"  # the facts' business dates
@@ -102,8 +100,8 @@ class ApiSettings(NamedTuple):
             problems.append(f"BUSINESS_TZ: {e}")
         if problems:
             raise ConfigError("bad configuration: " + "; ".join(problems))
-        ledger, idempotency, borrowers, contacts, secret, outcomes = (env[n] for n in _NEEDED)
-        return cls(ledger, idempotency, borrowers, contacts, secret, outcomes, int(raw), imports, business_tz)
+        ledger, idempotency, borrowers, contacts, secret = (env[n] for n in _NEEDED)
+        return cls(ledger, idempotency, borrowers, contacts, secret, int(raw), imports, business_tz)
 
 
 @dataclass(frozen=True)
@@ -191,23 +189,6 @@ def _event(
     )
 
 
-def _write_facts(s: ApiSettings, text: str | None) -> None:
-    """Write the facts a request gave (kept with its first answer); a failure is a 503 whose retry
-    gets the first answer and writes them again (the same fact ids)."""
-    if not text:
-        return
-    try:
-        facts_sink.write_lines(s.outcomes_bucket, "api", text)
-    except AWS_ERRORS:
-        logger.exception("facts of an accepted request not written")
-        raise ApiError(
-            503,
-            f"recorded, but its facts were not written: retry after {RETRY_AFTER_SECONDS} s (the retry gets the "
-            "first answer)",
-            headers={"Retry-After": RETRY_AFTER_SECONDS},
-        ) from None
-
-
 # --------------------------------------------------------------------------------- repayments
 
 
@@ -228,7 +209,6 @@ def record_repayment(incoming: Incoming, webhook_id: str, s: ApiSettings, now: d
     if stored is None:
         metrics.add_metric(name="ApiRepaymentsRecorded", unit="Count", value=1)
         logger.info("repayment recorded", extra={"payment_id": rec.payment_id, "loan_id": rec.loan_id})
-        _write_facts(s, facts)
         return Answer(202, body)
     before = RecordedPayment(
         str(stored.get("loan_id", "")), Decimal(str(stored.get("amount", "0"))), str(stored.get("paid_at", ""))
@@ -239,7 +219,6 @@ def record_repayment(incoming: Incoming, webhook_id: str, s: ApiSettings, now: d
         raise ApiError(409, conflict, "payment_id", stored=shown)
     logger.info("repayment repeated: first answer again", extra={"payment_id": rec.payment_id, "loan_id": rec.loan_id})
     if "response" in stored and "status" in stored:
-        _write_facts(s, stored.get("facts"))
         return Answer(int(stored["status"]), str(stored["response"]))
     return Answer(202, _recorded(stored))  # first recorded by a file import
 
@@ -303,7 +282,6 @@ def record_reversal(incoming: Incoming, webhook_id: str, payment_id: str, s: Api
     rec = _reversal(incoming.body, payment_id, s, now)
     stored_answer = api_store.stored_answer(ledger_import.reversal_key(payment_id))
     if stored_answer is not None:
-        _write_facts(s, stored_answer.facts)
         return Answer(stored_answer.status, stored_answer.body)
     payment = ledger_import.known_payments({payment_id}).get(payment_id)
     if payment is None:
@@ -333,10 +311,8 @@ def record_reversal(incoming: Incoming, webhook_id: str, payment_id: str, s: Api
     if stored is None:
         metrics.add_metric(name="ApiReversalsRecorded", unit="Count", value=1)
         logger.info("reversal recorded", extra={"payment_id": payment_id, "loan_id": rec.loan_id})
-        _write_facts(s, facts)
         return Answer(202, body)
     if "response" in stored and "status" in stored:  # reversed by a request a moment ago
-        _write_facts(s, stored.get("facts"))
         return Answer(int(stored["status"]), str(stored["response"]))
     return Answer(202, _reversed(stored, payment.currency))  # first reversed by a file import
 
@@ -411,12 +387,11 @@ def _once(webhook_id: str, route: str, s: ApiSettings, now: datetime, build: Cal
     if stored is not None:
         return _again(stored, route, webhook_id, s)
     metrics.add_metric(name="ApiEventsRecorded", unit="Count", value=1)
-    _write_facts(s, facts)
     return Answer(202, built.body)
 
 
 def _again(first: api_store.Stored, route: str, webhook_id: str, s: ApiSettings) -> Answer:
-    """A repeated message's first answer (its facts written again). A webhook-id that first came with a
+    """A repeated message's first answer. A webhook-id that first came with a
     message to another route names another message: 409, nothing written (its first answer belongs to
     that route and would not be this route's answer)."""
     if first.source and first.source != route:
@@ -425,7 +400,6 @@ def _again(first: api_store.Stored, route: str, webhook_id: str, s: ApiSettings)
             f"webhook-id {webhook_id!r} was used for a message to {first.source}: each message needs its own",
             "webhook-id",
         )
-    _write_facts(s, first.facts)
     return Answer(first.status, first.body)
 
 

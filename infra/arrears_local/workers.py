@@ -1,0 +1,105 @@
+"""A function invoked in worker processes, each its own interpreter as Lambda's execution environments
+are: the HTTP API that ``arrears up`` serves. A request's own Python work (Chalice, validation, the
+SDK's) then does not wait for the emulator's interpreter lock, nor the emulator for it, and requests
+are answered while the runner delivers what earlier ones set off (its lock is not taken). The workers
+reach the emulator over its HTTP endpoint, as the handlers of ``arrears up`` do; they log to the same
+``lambda.log`` and their invocations count in the runner's stats.
+
+Only for a stack whose emulator is served over HTTP: an in-process stack (``arrears run``) invokes
+the API in the runner's process, where its faults and audit apply."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .runner import LocalFunction
+
+_fn: Any = None  # the worker's own LocalFunction
+
+
+def _start(spec: dict[str, Any]) -> None:
+    """A worker's start: the function's environment and handler, its log appended to lambda.log."""
+    from .runner import LocalFunction, Stats
+
+    os.environ.update(spec["env"])
+    log = open(spec["log"], "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives as long as the worker
+    global _fn
+    _fn = LocalFunction(
+        spec["logical"],
+        spec["name"],
+        Path(spec["code_dir"]),
+        spec["handler"],
+        spec["timeout"],
+        spec["memory"],
+        spec["env"],
+        log,
+        Stats(),
+    )
+    import logging
+
+    from arrears.observability import logger
+
+    for h in logger._logger.handlers:
+        if isinstance(h, logging.StreamHandler):
+            h.stream = log
+    _fn._load()  # the cold start, before the first request
+
+
+def _invoke(event: dict[str, Any], now: str | None) -> tuple[Any, float, float]:
+    """The handler's answer, with the wall and CPU seconds it took."""
+    if now is not None:
+        os.environ["ARREARS_SIMULATED_NOW"] = now
+    started, cpu = time.monotonic(), time.process_time()
+    result = _fn.invoke(event)
+    return result, time.monotonic() - started, time.process_time() - cpu
+
+
+def _ready() -> int:
+    return os.getpid()
+
+
+class Workers:
+    def __init__(self, fn: LocalFunction, log_path: Path, processes: int = 2) -> None:
+        self.fn = fn
+        self.lock = threading.Lock()  # the runner's stats, counted from the API front's threads
+        spec = {
+            "env": {**fn.env},
+            "log": str(log_path),
+            "logical": fn.logical,
+            "name": fn.name,
+            "code_dir": str(fn.code_dir),
+            "handler": fn.handler_spec,
+            "timeout": fn.timeout,
+            "memory": fn.memory,
+        }
+        self.pool = ProcessPoolExecutor(
+            processes, mp_context=multiprocessing.get_context("spawn"), initializer=_start, initargs=(spec,)
+        )
+        pids = {f.result() for f in [self.pool.submit(_ready) for _ in range(processes * 4)]}
+        self.processes = len(pids)
+
+    def invoke(self, event: dict[str, Any], now: datetime | None) -> Any:
+        stats, logical = self.fn.stats, self.fn.logical
+        with self.lock:
+            stats.invocations[logical] = stats.invocations.get(logical, 0) + 1
+        try:
+            result, wall, cpu = self.pool.submit(_invoke, event, now.isoformat() if now else None).result()
+        except Exception:
+            with self.lock:
+                stats.errors[logical] = stats.errors.get(logical, 0) + 1
+            raise
+        with self.lock:
+            stats.seconds[logical] = stats.seconds.get(logical, 0.0) + wall
+            stats.cpu_seconds[logical] = stats.cpu_seconds.get(logical, 0.0) + cpu
+        return result
+
+    def stop(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
