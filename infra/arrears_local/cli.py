@@ -118,6 +118,17 @@ def parser() -> argparse.ArgumentParser:
     why = command("explain", "why an action happened, or a loan's whole story and why it was (not) worked")
     why.add_argument("id", help="an action id or a loan id")
     why.add_argument("--out", type=Path, default=Path("out"), help="the folder `arrears run` wrote")
+    ask = command("query", "run Athena SQL or a named query locally (DuckDB) over the outcomes `arrears run` wrote")
+    ask.add_argument("sql", nargs="?", help="Athena SQL over the table outcomes (or --named, or --list)")
+    ask.add_argument("--named", metavar="NAME", help="a named query (infra/athena/queries/NAME.sql; --list shows them)")
+    ask.add_argument(
+        "--param", type=_param, action="append", default=[], help="a named query's parameter, e.g. from_date=2026-03-01"
+    )
+    ask.add_argument("--list", action="store_true", help="the named queries, one a line, with their parameters")
+    ask.add_argument("--out", type=Path, default=Path("out"), help="the folder `arrears run` wrote")
+    shape = ask.add_mutually_exclusive_group()
+    shape.add_argument("--csv", action="store_true", help="CSV with a header row (text cells safe for spreadsheets)")
+    shape.add_argument("--json", action="store_true", help="a JSON list of objects")
     red = command("redrive", "try again everything in a deployed stack's dead-letter queues (exit 0: all empty)")
     red.add_argument("--stack", required=True, help="the CloudFormation stack's name")
     red.add_argument("--region", help="its region (default: AWS_REGION or the profile's)")
@@ -185,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         "strategy-publish": _strategy_admin,
         "strategy-rollback": _strategy_admin,
         "redrive": _redrive,
+        "query": _query,
     }
     try:
         return commands[args.cmd](args)
@@ -451,6 +463,35 @@ def _explain(args: argparse.Namespace) -> int:
     if not lines:
         raise Failure(f"no action or loan {args.id!r} in {folder}")
     print("\n".join(lines))
+    return 0
+
+
+def _query(args: argparse.Namespace) -> int:
+    from . import query
+
+    try:
+        queries = query.named_queries()
+        if args.list:
+            if args.sql or args.named or args.param:
+                raise UsageError("--list takes no query")
+            print(query.listing(queries), end="")
+            return 0
+        if bool(args.sql) == bool(args.named):
+            raise UsageError("give either SQL or --named NAME (--list shows the named queries)")
+        if args.named:
+            if args.named not in queries:
+                raise UsageError(f"no named query {args.named!r} (arrears query --list shows them)")
+            named = queries[args.named]
+            sql, values = named.sql, query.bind(named, dict(args.param))
+        else:
+            if args.param:
+                raise UsageError("--param is for a named query; write the values into the SQL")
+            sql, values = args.sql, []
+        columns, rows = query.run(args.out, sql, values)
+    except query.QueryError as e:
+        raise Failure(str(e)) from None
+    shown = query.as_csv if args.csv else query.as_json if args.json else query.as_table
+    sys.stdout.write(shown(columns, rows))
     return 0
 
 

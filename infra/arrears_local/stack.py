@@ -50,6 +50,7 @@ TAKEN_OUT = {
     "AWS::Glue::Database",
     "AWS::Glue::Table",
     "AWS::Athena::WorkGroup",
+    "AWS::Athena::NamedQuery",  # created through the Athena API, in the workgroup created just before
     "AWS::SES::EmailIdentity",  # moto's CloudFormation lacks it: verified through the SES API instead
     "AWS::CloudWatch::Alarm",  # moto's CloudFormation lacks it: created through the CloudWatch API instead
     "AWS::S3::BucketPolicy",  # moto's CloudFormation lacks it, and its S3 would deny all (see above)
@@ -360,14 +361,22 @@ def _create_analytics(dep: Deployed) -> None:
             glue.create_database(DatabaseInput=props["DatabaseInput"])
             dep.physical[name] = props["DatabaseInput"]["Name"]
     for name, res in dep.taken_out.items():
-        if res["Type"] not in ("AWS::Glue::Table", "AWS::Athena::WorkGroup", "AWS::CloudWatch::Alarm", "AWS::SES::EmailIdentity"):
+        if res["Type"] not in (
+            "AWS::Glue::Table",
+            "AWS::Athena::WorkGroup",
+            "AWS::CloudWatch::Alarm",
+            "AWS::SES::EmailIdentity",
+        ):
             continue
         props = dep.resolve(res["Properties"])
         if res["Type"] == "AWS::Glue::Table":
             glue.create_table(DatabaseName=props["DatabaseName"], TableInput=props["TableInput"])
             dep.physical[name] = props["TableInput"]["Name"]
         elif res["Type"] == "AWS::Athena::WorkGroup":
-            athena.create_work_group(Name=props["Name"], Configuration=props.get("WorkGroupConfiguration", {}))
+            config = dict(props.get("WorkGroupConfiguration", {}))
+            if "BytesScannedCutoffPerQuery" in config:  # a parameter: a string until here
+                config["BytesScannedCutoffPerQuery"] = int(config["BytesScannedCutoffPerQuery"])
+            athena.create_work_group(Name=props["Name"], Configuration=config)
             dep.physical[name] = props["Name"]
         elif res["Type"] == "AWS::CloudWatch::Alarm":
             client("cloudwatch").put_metric_alarm(AlarmName=f"{STACK}-{name}", **props)
@@ -375,6 +384,9 @@ def _create_analytics(dep: Deployed) -> None:
         elif res["Type"] == "AWS::SES::EmailIdentity":
             client("ses").verify_email_identity(EmailAddress=props["EmailIdentity"])  # moto verifies at once
             dep.physical[name] = props["EmailIdentity"]
+    for name, res in dep.taken_out.items():  # in the workgroup, now there
+        if res["Type"] == "AWS::Athena::NamedQuery":
+            dep.physical[name] = athena.create_named_query(**dep.resolve(res["Properties"]))["NamedQueryId"]
 
 
 def _apply_bucket_settings(dep: Deployed) -> None:

@@ -129,18 +129,24 @@ def test_every_planned_action_ends_sent_blocked_or_cancelled_and_providers_match
 
 
 def test_outcomes_table_answers_the_same_as_the_report(run):
-    duckdb = pytest.importorskip("duckdb")
+    """The named queries, run by `arrears query` over what the run wrote, agree with the daily reports."""
+    pytest.importorskip("duckdb")
+    from arrears_local import query
+
     _, out, reports, _ = run
-    con = duckdb.connect()
-    got = dict(
-        con.execute(
-            f"""SELECT dt, count(DISTINCT fact_id) FROM read_json_auto('{out}/outcomes/facts/*/*.json', hive_partitioning=1)
-            WHERE fact_type = 'action_sent' GROUP BY dt"""
-        ).fetchall()
-    )
-    assert {str(d): n for d, n in got.items() if n} == {
+    named = query.named_queries()["daily_overview"]
+    columns, rows = query.run(out, named.sql, query.bind(named, {}))
+    got = {r["dt"]: r for r in (dict(zip(columns, row, strict=True)) for row in rows)}
+    assert {d: r["sent"] for d, r in got.items() if r["sent"]} == {
         d: r["actions"]["sent"] for d, r in reports.items() if r["actions"]["sent"]
     }
+    for d, r in reports.items():
+        if d in got:
+            assert (got[d]["newly_overdue"], got[d]["cured"], got[d]["repayments"]) == (
+                r["newly_overdue"],
+                r["cured"],
+                r["repayments"],
+            )
 
 
 def test_no_contact_outside_contact_hours_or_on_an_opted_out_channel(run):

@@ -141,7 +141,7 @@ def test_arms_carry_forward_day_by_day_and_compare_with_a_confidence_interval():
     arms = arm_comparison(state)["cn-default"]
     champion, challenger = arms["champion"], arms["call-early"]
     assert (champion["loans"], champion["contacts"], champion["cures"]) == (3, 3, 1)  # the arm is the first one
-    assert champion["recovered_per_loan"] == "50.00" and champion["recovery_rate"] == 0.5
+    assert champion["recovered_per_loan"] == {"CNY": "50.00"} and champion["recovery_rate"] == 0.5
     assert (challenger["loans"], challenger["contacts"], challenger["promises"]) == (3, 3, 1)
     assert challenger["recovery_rate"] == 0.0
     low, high = challenger["difference_vs_champion"]["ci95"]

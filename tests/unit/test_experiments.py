@@ -65,3 +65,15 @@ def test_dry_run_counts_what_would_happen_without_doing_it():
         {"variant": "champion", "segment": "m1-reminders", "step": "m1-sms", "channel": "sms", "loans": 30}
     ]
     assert out["no_action"] == 1
+
+
+def test_recovered_per_loan_is_per_currency_never_added_across():
+    rows = [
+        LoanOutcome("C1", "champion", Decimal(100), Decimal(60), currency="CNY"),
+        LoanOutcome("C2", "champion", Decimal(100), Decimal(0), currency="CNY"),
+        LoanOutcome("U1", "champion", Decimal(10), Decimal(5), currency="USD"),
+        LoanOutcome("J1", "champion", Decimal(1000), Decimal(333), currency="JPY"),
+    ]
+    champion = compare_arms(rows)["champion"]
+    assert champion["recovered_per_loan"] == {"CNY": "30.00", "JPY": "333", "USD": "5.00"}
+    assert champion["loans"] == 4 and champion["recovery_rate"] == round((0.6 + 0 + 0.5 + 0.333) / 4, 4)

@@ -27,6 +27,14 @@ class LoanOutcome(NamedTuple):
     contacts: int = 0
     promises: int = 0
     cured: bool = False
+    currency: str = ""  # the loan's: amounts are added up per currency, never across
+
+
+def _cent(currency: str) -> Decimal:
+    """The smallest amount of the currency (0.01 when unknown)."""
+    from .money import minor_units
+
+    return Decimal(1).scaleb(-minor_units(currency)) if currency else Decimal("0.01")
 
 
 def _mean_var(xs: Sequence[float]) -> tuple[float, float]:
@@ -43,13 +51,20 @@ def compare_arms(outcomes: Iterable[LoanOutcome], champion: str = "champion") ->
     out: dict[str, Any] = {}
     for arm, rows in sorted(by_arm.items()):
         n = len(rows)
-        recovered = sum((o.recovered for o in rows), Decimal(0))
+        recovered: dict[str, Decimal] = defaultdict(Decimal)
+        loans: Counter[str] = Counter()
+        for o in rows:
+            recovered[o.currency] += o.recovered
+            loans[o.currency] += 1
         entry: dict[str, Any] = {
             "loans": n,
             "contacts": sum(o.contacts for o in rows),
             "promises": sum(o.promises for o in rows),
             "cures": sum(1 for o in rows if o.cured),
-            "recovered_per_loan": str((recovered / n).quantize(Decimal("0.01"))),
+            # by currency: the amount recovered over the arm's loans in that currency
+            "recovered_per_loan": {
+                cur: str((recovered[cur] / loans[cur]).quantize(_cent(cur))) for cur in sorted(recovered)
+            },
             "recovery_rate": round(_mean_var(rates[arm])[0], 4),
         }
         if arm != champion and champion in rates and n > 1 and len(rates[champion]) > 1:

@@ -162,6 +162,7 @@ def arm_comparison(state: Mapping[str, Any]) -> dict[str, Any]:
                 c["contacts"],
                 c["promises"],
                 c["cured"],
+                c["currency"],
             )
         )
     return {s: compare_arms(outcomes) for s, outcomes in sorted(by_strategy.items())}

@@ -1,0 +1,185 @@
+"""``arrears query``: the analysts' Athena SQL, run locally with DuckDB over the lake ``arrears run``
+writes (``OUT/outcomes/facts/dt=.../*.json``, the same JSON Lines objects the outcomes table reads in
+S3), translated from Athena's dialect with sqlglot where the two differ.
+
+The named queries are ``infra/athena/queries/<name>.sql``, one each, in Athena's dialect, with a header:
+
+    -- name: daily_overview
+    -- description: what it answers (one line)
+    -- param: from_date string 2026-01-01 what it is (positional ``?``, in this order)
+
+``template.yaml`` declares each as an ``AWS::Athena::NamedQuery`` (``infra/athena/named.py`` writes
+them there; a test fails while the template and the files differ)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from .stack import ROOT
+
+QUERIES = ROOT / "infra" / "athena" / "queries"
+_DUCK_TYPES = {"string": "VARCHAR", "int": "INTEGER", "bigint": "BIGINT"}
+_PARAM_TYPES = {"string": str, "int": int}
+_HEADER = re.compile(r"^--\s*(name|description|param):\s*(.*)$")
+
+
+class QueryError(ValueError):
+    """A query that cannot run as asked; the message says why in one line."""
+
+
+class Param(NamedTuple):
+    name: str
+    type: str  # string or int
+    default: str
+    doc: str
+
+
+class NamedQuery(NamedTuple):
+    name: str
+    description: str
+    params: tuple[Param, ...]
+    sql: str  # the whole file: Athena runs it as it is
+
+
+def _parse(path: Path) -> NamedQuery:
+    text = path.read_text(encoding="utf-8")
+    fields: dict[str, str] = {}
+    params: list[Param] = []
+    for line in text.splitlines():
+        m = _HEADER.match(line.strip())
+        if not m:
+            if line.strip() and not line.strip().startswith("--"):
+                break  # the header ends at the first line of SQL
+            continue
+        key, value = m.group(1), m.group(2).strip()
+        if key == "param":
+            parts = value.split(maxsplit=3)
+            if len(parts) < 3 or parts[1] not in _PARAM_TYPES:
+                raise QueryError(f"{path.name}: a param line is 'name type default doc' (type string or int): {value!r}")
+            params.append(Param(parts[0], parts[1], parts[2], parts[3] if len(parts) > 3 else ""))
+        else:
+            fields[key] = value
+    if fields.get("name") != path.stem or not fields.get("description"):
+        raise QueryError(f"{path.name}: its header needs '-- name: {path.stem}' and a '-- description:' line")
+    query = NamedQuery(path.stem, fields["description"], tuple(params), text)
+    placeholders = len(re.findall(r"\?", _without_comments(text)))
+    if placeholders != len(params):
+        raise QueryError(f"{path.name}: {placeholders} '?' in the SQL but {len(params)} param line(s)")
+    return query
+
+
+def _without_comments(sql: str) -> str:
+    return "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
+
+
+def named_queries(folder: Path = QUERIES) -> dict[str, NamedQuery]:
+    return {p.stem: _parse(p) for p in sorted(folder.glob("*.sql"))}
+
+
+def to_duckdb(sql: str) -> str:
+    """Athena's SQL in DuckDB's dialect (QueryError naming the problem when it does not parse)."""
+    import sqlglot
+    from sqlglot.errors import SqlglotError
+
+    try:
+        statements = sqlglot.transpile(_without_comments(sql), read="athena", write="duckdb")
+    except SqlglotError as e:
+        raise QueryError(f"not Athena SQL: {str(e).splitlines()[0]}") from None
+    statements = [s for s in statements if s.strip()]
+    if len(statements) != 1:
+        raise QueryError(f"one statement a query, not {len(statements)}")
+    return statements[0]
+
+
+def bind(query: NamedQuery, given: dict[str, str]) -> list[Any]:
+    """The positional values of a named query: each param given (``--param k=v``) or its default."""
+    known = {p.name for p in query.params}
+    unknown = sorted(set(given) - known)
+    if unknown:
+        names = ", ".join(sorted(known)) or "none"
+        raise QueryError(f"{query.name} has no parameter {unknown[0]!r} (its parameters: {names})")
+    values: list[Any] = []
+    for p in query.params:
+        raw = given.get(p.name, p.default)
+        try:
+            values.append(_PARAM_TYPES[p.type](raw))
+        except ValueError:
+            raise QueryError(f"{p.name}={raw!r} is not a whole number") from None
+    return values
+
+
+def connect(out: Path) -> Any:
+    """DuckDB with the ``outcomes`` view over the lake in ``out`` (the Glue table's columns and types,
+    ``dt`` from the partition folders)."""
+    import duckdb
+
+    from arrears.domain.facts import COLUMNS
+
+    facts = out / "outcomes" / "facts"
+    if not any(facts.glob("dt=*/*.json")):
+        raise QueryError(f"no facts under {facts}/ (arrears run --out {out} writes them)")
+    columns = ", ".join(f"'{name}': '{_DUCK_TYPES[kind]}'" for name, kind in COLUMNS.items())
+    con = duckdb.connect()
+    pattern = str(facts / "dt=*" / "*.json").replace("'", "''")
+    con.execute(
+        f"CREATE VIEW outcomes AS SELECT * FROM read_json('{pattern}', format = 'newline_delimited', "
+        f"columns = {{{columns}}}, hive_partitioning = true, hive_types = {{'dt': 'VARCHAR'}})"
+    )
+    return con
+
+
+def run(out: Path, sql: str, values: list[Any] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The query's column names and rows."""
+    import duckdb
+
+    con = connect(out)
+    try:
+        cursor = con.execute(to_duckdb(sql), values or [])
+    except duckdb.Error as e:
+        raise QueryError(str(e).splitlines()[0]) from None
+    return [d[0] for d in cursor.description], cursor.fetchall()
+
+
+# --------------------------------------------------------------------------------------- output
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return int(v) if v == v.to_integral_value() else float(v)
+    return v
+
+
+def as_table(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
+    cells = [[("" if v is None else str(_plain(v))) for v in row] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    numeric = [all(isinstance(_plain(r[i]), int | float) or r[i] is None for r in rows) for i in range(len(columns))]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric, strict=True)).rstrip()
+
+    out = [line(columns), line(["-" * w for w in widths]), *(line(r) for r in cells)]
+    return "\n".join(out) + f"\n({len(rows)} row{'s' if len(rows) != 1 else ''})\n"
+
+
+def as_csv(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
+    from arrears.domain.csvsafe import rows_csv
+
+    return rows_csv(columns, [dict(zip(columns, map(_plain, r), strict=True)) for r in rows])
+
+
+def as_json(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
+    return json.dumps([dict(zip(columns, map(_plain, r), strict=True)) for r in rows], default=str, ensure_ascii=False, indent=1) + "\n"
+
+
+def listing(queries: dict[str, NamedQuery]) -> str:
+    buf = io.StringIO()
+    for q in queries.values():
+        params = " ".join(f"{p.name}={p.default}" for p in q.params)
+        buf.write(f"{q.name}  [{params}]  {q.description}\n")
+    return buf.getvalue()
+
