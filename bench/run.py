@@ -544,9 +544,12 @@ def webhook(borrowers: int = 700, payments: int = 2000, cures: int = 500, rounds
             (f"WB{n:05d}", others[n % len(others)], "0.01", loans[others[n % len(others)]]["currency"]["S"])
             for n in range(payments)
         ]
-        bodies = [
-            (json.dumps({"payment_id": p, "loan_id": loan, "paid_at": paid_at, "amount": a}).encode(), loan)
-            for p, loan, a, _ in small
+        bodies = [  # with their currency, as a payment provider's callback has it (README: Benchmarks)
+            (
+                json.dumps({"payment_id": p, "loan_id": loan, "paid_at": paid_at, "amount": a, "currency": c}).encode(),
+                loan,
+            )
+            for p, loan, a, c in small
         ]
         raw_items = []
         for p, loan, a, currency in small:

@@ -118,7 +118,40 @@ def install() -> None:
     _install_dispatch_caches()
     _install_json_parse()
     _install_transactions()
+    _install_condition_cache()
     _installed = True
+
+
+def _install_condition_cache() -> None:
+    """moto lexes and parses a condition expression into a tree again for every item it checks (a
+    sixth of the emulator's time under the API's load: each request's transaction has three); the tree
+    is a function of the expression, its names and its values alone, and evaluating it only reads the
+    item, so the last 4,096 are remembered. An expression moto refuses is not remembered: it is
+    refused again, the same way."""
+    import functools
+
+    import moto.dynamodb.models as models
+    from moto.dynamodb import comparisons
+    from moto.dynamodb.models import table
+
+    if hasattr(comparisons, "_arrears_original_filter"):
+        return
+    original = comparisons.get_filter_expression
+
+    @functools.lru_cache(maxsize=4096)
+    def parsed(expr: str | None, names: str, values: str) -> Any:
+        return original(expr, json.loads(names), json.loads(values))
+
+    def get_filter_expression(expr: Any, names: Any, values: Any) -> Any:
+        try:
+            key = (expr, json.dumps(names, sort_keys=True), json.dumps(values, sort_keys=True))
+        except (TypeError, ValueError):  # not plain JSON: as moto does it
+            return original(expr, names, values)
+        return parsed(*key)
+
+    comparisons._arrears_original_filter = original  # type: ignore[attr-defined]
+    for module in (comparisons, models, table):
+        module.get_filter_expression = get_filter_expression  # type: ignore[attr-defined]
 
 
 def _install_json_parse() -> None:
@@ -435,6 +468,16 @@ def uninstall() -> None:
 
         DynamoHandler.parse_parameters = DynamoHandler._arrears_original_parse  # type: ignore[method-assign,attr-defined]
         del DynamoHandler._arrears_original_parse  # type: ignore[attr-defined]
+        from moto.dynamodb import comparisons
+        from moto.dynamodb.models import table as table_module
+
+        if hasattr(comparisons, "_arrears_original_filter"):
+            for module in (comparisons, table_module):
+                module.get_filter_expression = comparisons._arrears_original_filter  # type: ignore[attr-defined]
+            import moto.dynamodb.models as models_module
+
+            models_module.get_filter_expression = comparisons._arrears_original_filter  # type: ignore[attr-defined]
+            del comparisons._arrears_original_filter  # type: ignore[attr-defined]
         import moto.dynamodb.models as models
         from moto.dynamodb.models import DynamoDBBackend
 

@@ -108,6 +108,7 @@ class LocalFunction:
         self.handler_spec, self.timeout, self.memory, self.env = handler, timeout, memory, env
         self.log, self.stats = log, stats
         self._fn: Callable[[dict, Any], Any] | None = None
+        self.remote: Any = None  # a Workers pool that invokes it instead (LocalRunner.in_workers)
 
     def _load(self) -> Callable[[dict, Any], Any]:
         if self._fn is None:
@@ -122,6 +123,8 @@ class LocalFunction:
         return self._fn
 
     def invoke(self, event: dict) -> Any:
+        if self.remote is not None:  # in worker processes (workers.py)
+            return self.remote.invoke(event, self.clock.now if self.clock is not None else None)
         os.environ.update(self.env)
         if self.clock is not None:  # handlers that ask for the time get the simulated one
             os.environ["ARREARS_SIMULATED_NOW"] = self.clock.now.isoformat()
@@ -551,9 +554,9 @@ class LocalRunner:
     def call_api(self, function: str, event: dict[str, Any]) -> Any:
         """An API request: the function answers (between two handler runs, never during one); what it
         set off is delivered by ``poll_soon``'s poller at once, as Lambda's pollers would."""
-        workers = self.workers.get(function)
-        if workers is not None:  # its own processes: no wait for the runner's handlers
-            result = workers.invoke(event, self.clock.now)
+        fn = self.functions[function]
+        if fn.remote is not None:  # its own processes: no wait for the runner's handlers
+            result = fn.invoke(event)
         else:
             with self.lock:
                 result = self.functions[function].invoke(event)
@@ -565,12 +568,15 @@ class LocalRunner:
         HTTP, whose handlers reach the emulator through its endpoint)."""
         from .workers import Workers
 
+        fn = self.functions[function]
         if function not in self.workers:
-            self.workers[function] = Workers(self.functions[function], log_path, processes)
+            self.workers[function] = Workers(fn, log_path, processes)
+            fn.remote = self.workers[function]
 
     def stop_workers(self) -> None:
-        for w in self.workers.values():
+        for name, w in self.workers.items():
             w.stop()
+            self.functions[name].remote = None
         self.workers.clear()
 
     def start_poller(self) -> None:

@@ -76,8 +76,11 @@ class Simulation:
             burst=int(self.dep.params["ApiBurstLimit"]),
             port=port,
         )
-        if not self.emulator.in_process:  # handlers on the HTTP endpoint: the API in its own processes
-            self.runner.in_workers("ApiFunction", self.out / "lambda.log")
+        if not self.emulator.in_process:  # handlers on the HTTP endpoint: in their own processes, the API
+            # and what its requests set off at once (the ledger stream, the facts' stream)
+            self.runner.in_workers("ApiFunction", self.out / "lambda.log", 4)
+            for streamed in ("LedgerEventsFunction", "ApiFactsFunction"):
+                self.runner.in_workers(streamed, self.out / "lambda.log", 1)
         self.runner.start_poller()
         self.api_url = self.api.start()
         return self.api_url

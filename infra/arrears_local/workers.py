@@ -1,9 +1,10 @@
 """A function invoked in worker processes, each its own interpreter as Lambda's execution environments
-are: the HTTP API that ``arrears up`` serves. A request's own Python work (Chalice, validation, the
-SDK's) then does not wait for the emulator's interpreter lock, nor the emulator for it, and requests
-are answered while the runner delivers what earlier ones set off (its lock is not taken). The workers
-reach the emulator over its HTTP endpoint, as the handlers of ``arrears up`` do; they log to the same
-``lambda.log`` and their invocations count in the runner's stats.
+are: under ``arrears up``, the HTTP API and the stream functions its requests set off. A request's
+own Python work (Chalice, validation, the SDK's) then does not wait for the emulator's interpreter
+lock, nor the emulator for it, and requests are answered while the runner delivers what earlier ones
+set off (its lock is not taken). The workers reach the emulator over its HTTP endpoint, as the
+handlers of ``arrears up`` do; they log to the same ``lambda.log`` and their invocations count in the
+runner's stats.
 
 Only for a stack whose emulator is served over HTTP: an in-process stack (``arrears run``) invokes
 the API in the runner's process, where its faults and audit apply."""
@@ -12,9 +13,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,11 +63,27 @@ def _invoke(event: dict[str, Any], now: str | None) -> tuple[Any, float, float]:
     return result, time.monotonic() - started, time.process_time() - cpu
 
 
-def _ready() -> int:
-    return os.getpid()
+def _serve(spec: dict[str, Any], conn: Any) -> None:
+    """A worker's loop: an event in, the answer out ("ok" and the result, or "error" and the exception),
+    until the pipe closes."""
+    _start(spec)
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            event, now = conn.recv()
+        except EOFError:
+            return
+        try:
+            conn.send(("ok", _invoke(event, now)))
+        except Exception as e:  # noqa: BLE001 - the handler's failure goes back to the caller (its
+            conn.send(("error", f"{type(e).__name__}: {e}"))  # traceback is in lambda.log), as text
 
 
 class Workers:
+    """``processes`` workers, each on its own pipe; a call takes an idle one (a queue of them), so no
+    thread of this process stands between the caller and the worker (the standard library's process
+    pool has a manager thread that took ~10% of the emulator's interpreter at the API's load)."""
+
     def __init__(self, fn: LocalFunction, log_path: Path, processes: int = 2) -> None:
         self.fn = fn
         self.lock = threading.Lock()  # the runner's stats, counted from the API front's threads
@@ -80,26 +97,43 @@ class Workers:
             "timeout": fn.timeout,
             "memory": fn.memory,
         }
-        self.pool = ProcessPoolExecutor(
-            processes, mp_context=multiprocessing.get_context("spawn"), initializer=_start, initargs=(spec,)
-        )
-        pids = {f.result() for f in [self.pool.submit(_ready) for _ in range(processes * 4)]}
-        self.processes = len(pids)
+        ctx = multiprocessing.get_context("spawn")
+        self.idle: queue.Queue[Any] = queue.Queue()
+        self.procs = []
+        for _ in range(processes):
+            mine, theirs = ctx.Pipe()
+            proc = ctx.Process(target=_serve, args=(spec, theirs), daemon=True, name=f"{fn.logical}-worker")
+            proc.start()
+            theirs.close()
+            self.procs.append((proc, mine))
+        for _, conn in self.procs:  # each started (its cold start done) before the first call
+            kind, _pid = conn.recv()
+            assert kind == "ready"
+            self.idle.put(conn)
 
     def invoke(self, event: dict[str, Any], now: datetime | None) -> Any:
         stats, logical = self.fn.stats, self.fn.logical
         with self.lock:
             stats.invocations[logical] = stats.invocations.get(logical, 0) + 1
+        conn = self.idle.get()
         try:
-            result, wall, cpu = self.pool.submit(_invoke, event, now.isoformat() if now else None).result()
-        except Exception:
+            conn.send((event, now.isoformat() if now else None))
+            kind, answer = conn.recv()
+        finally:
+            self.idle.put(conn)
+        if kind == "error":
             with self.lock:
                 stats.errors[logical] = stats.errors.get(logical, 0) + 1
-            raise
+            raise RuntimeError(f"{logical} failed in its worker: {answer}")
+        result, wall, cpu = answer
         with self.lock:
             stats.seconds[logical] = stats.seconds.get(logical, 0.0) + wall
             stats.cpu_seconds[logical] = stats.cpu_seconds.get(logical, 0.0) + cpu
         return result
 
     def stop(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        for proc, conn in self.procs:
+            conn.close()
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()

@@ -359,3 +359,57 @@ def test_the_servers_list_of_moto_modules_is_remembered_as_it_is():
     accel.install()
     assert list(backends.list_of_moto_modules()) == list(backends._arrears_original_modules())
     assert "dynamodb" in backends.list_of_moto_modules()
+
+
+def test_remembered_condition_trees_judge_items_as_moto_parses_them():
+    """The condition cache gives trees that judge every item as a fresh parse does, for the shapes
+    arrears writes (existence, equality, comparisons, functions), and refuses what moto refuses."""
+    from moto.dynamodb import comparisons
+    from moto.dynamodb.models.dynamo_type import Item
+
+    fresh = comparisons._arrears_original_filter
+    cached = comparisons.get_filter_expression
+    assert cached is not fresh  # installed
+    cases = [
+        ("attribute_not_exists(#k)", {"#k": "key"}, None),
+        ("attribute_not_exists(entry)", None, None),
+        ("currency = :c AND (attribute_not_exists(disbursed_on) OR disbursed_on <= :d)", None, {":c": {"S": "CNY"}, ":d": {"S": "2026-03-02"}}),
+        ("#s = :p AND amount >= :n", {"#s": "status"}, {":p": {"S": "planned"}, ":n": {"N": "3"}}),
+        ("begins_with(sk, :a) OR contains(#t, :x)", {"#t": "tags"}, {":a": {"S": "ACT#"}, ":x": {"S": "b"}}),
+    ]
+    rng = random.Random(3)
+    items = [
+        Item(
+            {"S": "L1"},
+            None,
+            {
+                k: v
+                for k, v in {
+                    "key": {"S": "payment#1"},
+                    "entry": {"S": "LOAN"},
+                    "currency": {"S": rng.choice(["CNY", "USD"])},
+                    "disbursed_on": {"S": rng.choice(["2026-02-01", "2026-03-05"])},
+                    "status": {"S": rng.choice(["planned", "sent"])},
+                    "tags": {"SS": rng.sample(["a", "b", "c", "d"], rng.randint(1, 4))},
+                    "sk": {"S": rng.choice(["ACT#1", "CASE#1"])},
+                    "amount": {"N": str(rng.randint(0, 6))},
+                }.items()
+                if rng.random() < 0.8
+            },
+        )
+        for _ in range(200)
+    ]
+    for expr, names, values in cases:
+        tree = cached(expr, names, values)
+        assert cached(expr, dict(names or {}) or names, values) is tree  # remembered
+        for item in items:
+            assert tree.expr(item) == fresh(expr, names, values).expr(item), (expr, item.attrs)
+    expr, _, values = cases[2]
+    usd = {**values, ":c": {"S": "USD"}}
+    assert [cached(expr, None, usd).expr(i) for i in items] == [fresh(expr, None, usd).expr(i) for i in items]
+    assert [cached(expr, None, usd).expr(i) for i in items] != [cached(expr, None, values).expr(i) for i in items]
+    for bad in ("attribute_not_exists(", "a = :missing"):
+        with pytest.raises(Exception) as by_moto:
+            fresh(bad, None, {})
+        with pytest.raises(type(by_moto.value)):
+            cached(bad, None, {})

@@ -176,6 +176,11 @@ def test_the_importer_rejects_a_row_changing_a_recorded_payment_and_skips_the_sa
         ({"method": "by hand"}, "method", "method 'by hand' is not"),
         ({"payment_id": None}, "payment_id", "payment_id is missing"),
         ({"note": "x"}, "note", "unknown field(s) 'note'"),
+        # naming the currency: the loan is a condition of the write, the answer still the import's
+        ({"loan_id": "NOPE", "currency": "CNY"}, "loan_id", "unknown loan 'NOPE'"),
+        ({"currency": "JPY", "amount": "1.5"}, "currency", "currency JPY is not the loan's currency CNY"),
+        ({"currency": "CNY", "amount": "1.005"}, "amount", "more than 2 decimal places for CNY"),
+        ({"currency": "CNY", "paid_at": "2026-01-31T23:00:00+08:00"}, "paid_at", "before the loan's disbursed_on"),
     ],
 )
 def test_a_bad_field_is_a_400_naming_it_and_nothing_is_written(book, change, field, reason):
@@ -394,3 +399,21 @@ def test_odd_values_in_any_field_of_any_route_get_a_4xx_never_a_5xx(book):
             assert status in (202, 400, 404, 409), (path, body, status, answer)
             if status != 202:
                 assert set(json.loads(answer)) >= {"Code", "Message"}
+
+
+def test_a_repayment_naming_its_currency_is_one_write_without_reading_its_loan(book, monkeypatch):
+    """Its loan's existence, currency and disbursement are conditions of the transaction that records
+    it; a repeat still gets the first answer, another loan's payment_id still a 409."""
+    from arrears.adapters import ledger_import
+
+    def no_read(*_a, **_k):
+        raise AssertionError("the loan was read")
+
+    monkeypatch.setattr(ledger_import, "known_parents", no_read)
+    body = payment(payment_id="AP-CUR", amount="1.5", currency="CNY")
+    status, _, first = call(book, "/v1/repayments", body)
+    assert status == 202 and json.loads(first)["amount"] == "1.50" and json.loads(first)["currency"] == "CNY"
+    assert call(book, "/v1/repayments", body)[::2] == (202, first)
+    assert call(book, "/v1/repayments", {**body, "amount": "2.00"})[0] == 409
+    entry = next(i for i in ddb_items(book, "LedgerTable") if i["entry"]["S"] == "PAY#AP-CUR")
+    assert (entry["loan_id"]["S"], Decimal(entry["amount"]["N"]), entry["currency"]["S"]) == ("AL3", Decimal("1.5"), "CNY")

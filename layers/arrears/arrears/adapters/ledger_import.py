@@ -339,41 +339,59 @@ def write(writes: list[tuple[str, dict[str, Any]]]) -> int:
     return len(writes)
 
 
-def record_once(prepared: Prepared, status: int, answer: str, facts: str | None = None) -> dict[str, Any] | None:
+class LoanNotAsAssumed(Exception):
+    """``record_once``'s loan check failed (and the key was never recorded): the loan is unknown, or
+    not in the currency assumed, or disbursed after the payment. Nothing was written."""
+
+
+def loan_check(loan_id: str, currency: str, paid_on: date) -> dict[str, Any]:
+    """A transaction's check that the loan exists, is in ``currency`` and was disbursed on or before
+    ``paid_on``: what the validator asks of a repayment's loan, asserted at the write instead of read
+    before it (``with_parent`` then needs only the currency)."""
+    return {
+        "ConditionCheck": {
+            "TableName": LedgerModel.Meta.table_name,
+            "Key": {"loan_id": {"S": loan_id}, "entry": {"S": "LOAN"}},
+            "ConditionExpression": "currency = :c AND (attribute_not_exists(disbursed_on) OR disbursed_on <= :d)",
+            "ExpressionAttributeValues": {":c": {"S": currency}, ":d": {"S": paid_on.isoformat()}},
+        }
+    }
+
+
+def record_once(
+    prepared: Prepared, status: int, answer: str, facts: str | None = None, check: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
     """Write one prepared payment or reversal (its ledger entry, and its idempotency item carrying the
-    API's answer and facts) in one transaction, only if its key was never recorded: both or nothing.
-    Returns None when written; otherwise what is recorded under the key (the idempotency item, or for
-    one whose file import stopped between the two writes, its ledger entry), as plain values."""
+    API's answer and facts) in one transaction, only if its key was never recorded (and ``check``, a
+    ``loan_check``, holds): all or nothing. Returns None when written; otherwise what is recorded under
+    the key (the idempotency item, or for one whose file import stopped between the two writes, its
+    ledger entry), as plain values; LoanNotAsAssumed when the check failed."""
     ((ledger_table, entry),) = prepared.rest
     ((idem_table, record),) = prepared.last
     record = {**record, "status": {"N": str(status)}, "response": {"S": answer}}
     if facts:
         record["facts"] = {"S": facts}
     ddb = client("dynamodb")
+    items: list[dict[str, Any]] = [
+        {
+            "Put": {
+                "TableName": idem_table,
+                "Item": record,
+                "ConditionExpression": "attribute_not_exists(#k)",
+                "ExpressionAttributeNames": {"#k": "key"},
+            }
+        },
+        {"Put": {"TableName": ledger_table, "Item": entry, "ConditionExpression": "attribute_not_exists(entry)"}},
+    ]
     try:
-        ddb.transact_write_items(
-            TransactItems=[
-                {
-                    "Put": {
-                        "TableName": idem_table,
-                        "Item": record,
-                        "ConditionExpression": "attribute_not_exists(#k)",
-                        "ExpressionAttributeNames": {"#k": "key"},
-                    }
-                },
-                {
-                    "Put": {
-                        "TableName": ledger_table,
-                        "Item": entry,
-                        "ConditionExpression": "attribute_not_exists(entry)",
-                    }
-                },
-            ]
-        )
+        ddb.transact_write_items(TransactItems=items + ([check] if check else []))
         return None
     except ddb.exceptions.TransactionCanceledException as e:
-        if not any(r.get("Code") == "ConditionalCheckFailed" for r in e.response.get("CancellationReasons", [])):
+        failed = [r.get("Code") == "ConditionalCheckFailed" for r in e.response.get("CancellationReasons", [])]
+        if not any(failed):
             raise  # a conflicting transaction in flight, a throttle: the caller answers 503
+        if check and failed[2:3] == [True]:  # the loan first, as the validator checks it before the key
+            raise LoanNotAsAssumed() from None
     stored = ddb.get_item(TableName=idem_table, Key={"key": record["key"]}, ConsistentRead=True).get("Item")
     if stored is None:
         key = {"loan_id": entry["loan_id"], "entry": entry["entry"]}

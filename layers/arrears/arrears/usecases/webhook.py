@@ -195,17 +195,25 @@ def _event(
 def record_repayment(incoming: Incoming, webhook_id: str, s: ApiSettings, now: datetime) -> Answer:
     """POST /v1/repayments: validated as an imported row is, written as an imported row is (with its
     idempotency item, in one transaction); a payment_id already recorded gets its first answer again,
-    or 409 when the request names another loan, amount or paid_at."""
-    rec = _repayment(incoming.body, s, now)
-    prepared = ledger_import.prepare([(1, rec)], s.imports.max_item_bytes, iso(now), source="api")
-    if prepared.too_large:
-        raise ApiError(400, prepared.too_large[0][1])
+    or 409 when the request names another loan, amount or paid_at. A request naming its currency costs
+    one transaction: its loan's existence, currency and disbursement are conditions of the write, and
+    only when one fails is the loan read, for the validator's answer."""
+    parsed = _repayment(incoming.body, s, now)
+    checked = False
+    if parsed.currency:  # its loan asserted by the write (loan_check) instead of read before it
+        try:
+            rec = _with_loan(parsed, Parent(parsed.currency, None))
+            stored = _record_repayment(rec, webhook_id, s, now, check=True)
+            checked = True
+        except ledger_import.LoanNotAsAssumed:
+            pass  # the loan is not as the request says: read it, and say why as the import would
+        except ApiError as e:
+            if e.status != 400:
+                raise  # refused: the import's answer comes from the loan as it is (below)
+    if not checked:  # the loan read first, then checked as an imported row's is
+        rec = _with_loan(parsed, ledger_import.known_parents("loan", {parsed.loan_id}).get(parsed.loan_id))
+        stored = _record_repayment(rec, webhook_id, s, now, check=False)
     body = _recorded(ledger_import.payment_values(rec, "api", iso(now)))
-    route = "POST /v1/repayments"
-    facts = facts_sink.lines(
-        [_event(s, route, webhook_id, now, loan_id=rec.loan_id, payment_id=rec.payment_id, currency=rec.currency)]
-    )
-    stored = ledger_import.record_once(prepared, 202, body, facts)
     if stored is None:
         metrics.add_metric(name="ApiRepaymentsRecorded", unit="Count", value=1)
         logger.info("repayment recorded", extra={"payment_id": rec.payment_id, "loan_id": rec.loan_id})
@@ -221,6 +229,34 @@ def record_repayment(incoming: Incoming, webhook_id: str, s: ApiSettings, now: d
     if "response" in stored and "status" in stored:
         return Answer(int(stored["status"]), str(stored["response"]))
     return Answer(202, _recorded(stored))  # first recorded by a file import
+
+
+def _record_repayment(
+    rec: RepaymentRow, webhook_id: str, s: ApiSettings, now: datetime, *, check: bool
+) -> dict[str, Any] | None:
+    """The repayment's ledger entry and idempotency item written once (``record_once``); with
+    ``check``, only if its loan is as the request says (LoanNotAsAssumed otherwise)."""
+    prepared = ledger_import.prepare([(1, rec)], s.imports.max_item_bytes, iso(now), source="api")
+    if prepared.too_large:
+        raise ApiError(400, prepared.too_large[0][1])
+    body = _recorded(ledger_import.payment_values(rec, "api", iso(now)))
+    route = "POST /v1/repayments"
+    facts = facts_sink.lines(
+        [_event(s, route, webhook_id, now, loan_id=rec.loan_id, payment_id=rec.payment_id, currency=rec.currency)]
+    )
+    loan = ledger_import.loan_check(rec.loan_id, str(rec.currency), rec.paid_at.date()) if check else None
+    return ledger_import.record_once(prepared, 202, body, facts, loan)
+
+
+def _with_loan(rec: RepaymentRow, parent: Parent | None) -> RepaymentRow:
+    """The import's checks of a repayment against its loan (unknown loan, currency, decimals,
+    disbursement), with the import's wording; a ``Parent`` without disbursement date checks the rest."""
+    try:
+        checked = with_parent(rec, {rec.loan_id: parent} if parent is not None else {})
+    except ValueError as e:
+        raise ApiError(400, str(e), field_of(str(e), "repayments")) from None
+    assert isinstance(checked, RepaymentRow)
+    return checked
 
 
 def _repayment(body: bytes, s: ApiSettings, now: datetime) -> RepaymentRow:
@@ -240,12 +276,10 @@ def _repayment(body: bytes, s: ApiSettings, now: datetime) -> RepaymentRow:
         )
     try:
         rec = parse_row("repayments", row, limits(s.imports, now))
-        assert isinstance(rec, RepaymentRow)
-        parsed = with_parent(rec, ledger_import.known_parents("loan", {rec.loan_id}))
     except ValueError as e:
         raise ApiError(400, str(e), field_of(str(e), "repayments")) from None
-    assert isinstance(parsed, RepaymentRow)
-    return parsed
+    assert isinstance(rec, RepaymentRow)
+    return rec
 
 
 def _recorded(values: Mapping[str, Any]) -> str:
