@@ -57,11 +57,15 @@ def _parse(path: Path) -> NamedQuery:
                 break  # the header ends at the first line of SQL
             continue
         key, value = m.group(1), m.group(2).strip()
-        if key == "param":
+        if key == "param":  # one a '?', in order; a name again is the same value again
             parts = value.split(maxsplit=3)
             if len(parts) < 3 or parts[1] not in _PARAM_TYPES:
                 raise QueryError(f"{path.name}: a param line is 'name type default doc' (type string or int): {value!r}")
-            params.append(Param(parts[0], parts[1], parts[2], parts[3] if len(parts) > 3 else ""))
+            param = Param(parts[0], parts[1], parts[2], parts[3] if len(parts) > 3 else "")
+            same = next((p for p in params if p.name == param.name), None)
+            if same is not None and (same.type, same.default) != (param.type, param.default):
+                raise QueryError(f"{path.name}: parameter {param.name} is declared twice with another type or default")
+            params.append(param)
         else:
             fields[key] = value
     if fields.get("name") != path.stem or not fields.get("description"):
@@ -179,7 +183,8 @@ def as_json(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
 def listing(queries: dict[str, NamedQuery]) -> str:
     buf = io.StringIO()
     for q in queries.values():
-        params = " ".join(f"{p.name}={p.default}" for p in q.params)
+        named = {p.name: p.default for p in q.params}  # a parameter Athena needs twice is given once here
+        params = " ".join(f"{k}={v}" for k, v in named.items())
         buf.write(f"{q.name}  [{params}]  {q.description}\n")
     return buf.getvalue()
 

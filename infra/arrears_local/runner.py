@@ -575,8 +575,8 @@ class LocalRunner:
 
     def stop_workers(self) -> None:
         for name, w in self.workers.items():
+            self.functions[name].remote = None  # invoked here again from now on, then the workers stop
             w.stop()
-            self.functions[name].remote = None
         self.workers.clear()
 
     def start_poller(self) -> None:

@@ -97,19 +97,32 @@ class Workers:
             "timeout": fn.timeout,
             "memory": fn.memory,
         }
-        ctx = multiprocessing.get_context("spawn")
+        self.spec, self.ctx = spec, multiprocessing.get_context("spawn")
         self.idle: queue.Queue[Any] = queue.Queue()
-        self.procs = []
-        for _ in range(processes):
-            mine, theirs = ctx.Pipe()
-            proc = ctx.Process(target=_serve, args=(spec, theirs), daemon=True, name=f"{fn.logical}-worker")
-            proc.start()
-            theirs.close()
-            self.procs.append((proc, mine))
-        for _, conn in self.procs:  # each started (its cold start done) before the first call
-            kind, _pid = conn.recv()
-            assert kind == "ready"
-            self.idle.put(conn)
+        self.procs: dict[Any, Any] = {}  # connection -> its process
+        started = [self._spawn() for _ in range(processes)]
+        for conn in started:  # each started (its cold start done) before the first call
+            self._ready(conn)
+
+    def _spawn(self) -> Any:
+        mine, theirs = self.ctx.Pipe()
+        proc = self.ctx.Process(target=_serve, args=(self.spec, theirs), daemon=True, name=f"{self.fn.logical}-worker")
+        proc.start()
+        theirs.close()
+        self.procs[mine] = proc
+        return mine
+
+    def _ready(self, conn: Any) -> None:
+        kind, _pid = conn.recv()
+        assert kind == "ready"
+        self.idle.put(conn)
+
+    def _replace(self, conn: Any) -> None:
+        """A worker that died or whose answer was not read is not used again: another takes its place."""
+        proc = self.procs.pop(conn)
+        conn.close()
+        proc.terminate()
+        self._ready(self._spawn())
 
     def invoke(self, event: dict[str, Any], now: datetime | None) -> Any:
         stats, logical = self.fn.stats, self.fn.logical
@@ -119,8 +132,12 @@ class Workers:
         try:
             conn.send((event, now.isoformat() if now else None))
             kind, answer = conn.recv()
-        finally:
-            self.idle.put(conn)
+        except BaseException:  # the worker died, or this call was interrupted before its answer
+            with self.lock:
+                stats.errors[logical] = stats.errors.get(logical, 0) + 1
+            self._replace(conn)
+            raise
+        self.idle.put(conn)
         if kind == "error":
             with self.lock:
                 stats.errors[logical] = stats.errors.get(logical, 0) + 1
@@ -132,8 +149,9 @@ class Workers:
         return result
 
     def stop(self) -> None:
-        for proc, conn in self.procs:
+        for conn, proc in list(self.procs.items()):
             conn.close()
             proc.join(timeout=5)
             if proc.is_alive():
                 proc.terminate()
+        self.procs.clear()

@@ -274,9 +274,10 @@ def _at(f: dict) -> datetime:
     return datetime.fromisoformat(f["occurred_at"].replace("Z", "+00:00"))
 
 
-def test_channel_effectiveness_is_a_last_touch_count_of_the_facts(contacts_lake):
+@pytest.mark.parametrize(("first", "last"), [("2026-03-03", "2099-12-31"), ("2026-03-02", "2026-03-05")])
+def test_channel_effectiveness_is_a_last_touch_count_of_the_facts(contacts_lake, first, last):
     out, facts = contacts_lake
-    sent = [f for f in facts if f["fact_type"] == "action_sent" and f["business_date"] >= "2026-03-03"]
+    sent = [f for f in facts if f["fact_type"] == "action_sent" and first <= f["business_date"] <= last]
     paid = [f for f in facts if f["fact_type"] == "repayment_applied"]
     promised = {f["action_id"] for f in facts if f["fact_type"] == "call_outcome" and f["reason"] == "promise"}
     week = timedelta(days=7)
@@ -292,11 +293,11 @@ def test_channel_effectiveness_is_a_last_touch_count_of_the_facts(contacts_lake)
     for p in paid:
         before = [s for s in sent if s["loan_id"] == p["loan_id"] and _at(s) <= _at(p) < _at(s) + week]
         if before:
-            last = max(before, key=lambda s: (_at(s), s["action_id"]))
-            want[(last["channel"], last["step"], last["currency"])]["repaid_within_7_days_minor"] += p["amount_minor"]
+            touch = max(before, key=lambda s: (_at(s), s["action_id"]))
+            want[(touch["channel"], touch["step"], touch["currency"])]["repaid_within_7_days_minor"] += p["amount_minor"]
     got = {
         (r["channel"], r["step"], r["currency"]): r
-        for r in _named(out, "channel_effectiveness", from_date="2026-03-03")
+        for r in _named(out, "channel_effectiveness", from_date=first, to_date=last)
     }
     assert set(got) == set(want)
     for key, g in want.items():

@@ -4,7 +4,7 @@
 -- param: to_date string 2099-12-31 last business date, yyyy-MM-dd
 WITH evaluated AS (
     SELECT dt, loan_id, bucket, currency, outstanding_minor, amount_minor,
-           row_number() OVER (PARTITION BY dt, loan_id ORDER BY occurred_at DESC, fact_id) AS latest
+           row_number() OVER (PARTITION BY dt, loan_id ORDER BY from_iso8601_timestamp(occurred_at) DESC, fact_id) AS latest
     FROM outcomes
     WHERE fact_type = 'loan_evaluated' AND dt BETWEEN ? AND ?
 )

@@ -387,11 +387,14 @@ def record_once(
         ddb.transact_write_items(TransactItems=items + ([check] if check else []))
         return None
     except ddb.exceptions.TransactionCanceledException as e:
-        failed = [r.get("Code") == "ConditionalCheckFailed" for r in e.response.get("CancellationReasons", [])]
-        if not any(failed):
-            raise  # a conflicting transaction in flight, a throttle: the caller answers 503
-        if check and failed[2:3] == [True]:  # the loan first, as the validator checks it before the key
+        codes = [r.get("Code") for r in e.response.get("CancellationReasons", [])]  # one an item, in order
+        if check and (
+            codes[2:3] == ["ConditionalCheckFailed"]  # the loan first, as the validator checks it before the key
+            or (codes[2:3] == ["TransactionConflict"] and "ConditionalCheckFailed" not in codes)
+        ):  # (another write to the loan's item in flight, e.g. an import: read it instead)
             raise LoanNotAsAssumed() from None
+        if "ConditionalCheckFailed" not in codes:
+            raise  # a conflicting transaction in flight, a throttle: the caller answers 503
     stored = ddb.get_item(TableName=idem_table, Key={"key": record["key"]}, ConsistentRead=True).get("Item")
     if stored is None:
         key = {"loan_id": entry["loan_id"], "entry": entry["entry"]}
