@@ -64,8 +64,8 @@ def _invoke(event: dict[str, Any], now: str | None) -> tuple[Any, float, float]:
 
 
 def _serve(spec: dict[str, Any], conn: Any) -> None:
-    """A worker's loop: an event in, the answer out ("ok" and the result, or "error" and the exception),
-    until the pipe closes."""
+    """A worker's loop: an event in, the answer out ("ok" and the result with its seconds, or "error"
+    and the exception as text), until the pipe closes."""
     _start(spec)
     conn.send(("ready", os.getpid()))
     while True:
