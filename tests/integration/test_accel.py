@@ -6,6 +6,7 @@ import copy
 import json
 import os
 import random
+from typing import Any
 
 import boto3
 import pytest
@@ -150,16 +151,22 @@ def _table(ddb) -> None:
         ddb.put_item(TableName="t", Item=item)
 
 
-def test_accelerated_query_and_serialisation_match_unpatched_moto():
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+def _unpatched_then_patched(run: Any) -> list[Any]:
+    """``run`` on the test table in a fresh emulator, first with moto as it is, then accelerated."""
     results = []
     for patched in (False, True):
         (accel.install if patched else accel.uninstall)()
         with mock_aws():
             ddb = boto3.client("dynamodb", region_name="us-east-1")
             _table(ddb)
-            results.append(_queries(ddb))
+            results.append(run(ddb))
     accel.install()
+    return results
+
+
+def test_accelerated_query_and_serialisation_match_unpatched_moto():
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    results = _unpatched_then_patched(_queries)
     assert results[0] == results[1]
     assert any(p[0]["Count"] for p in results[0])
 
@@ -339,14 +346,9 @@ def test_transactions_roll_back_as_unpatched_moto_does(monkeypatch):
     rollback (restoring whole-table copies) leaves them; one that succeeds writes the same."""
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
-    results = []
-    for patched in (False, True):
-        (accel.install if patched else accel.uninstall)()
-        with mock_aws():
-            ddb = boto3.client("dynamodb", region_name="us-east-1")
-            _table(ddb)
-            results.append(_transactions(ddb, boto3.client("dynamodbstreams", region_name="us-east-1")))
-    accel.install()
+    results = _unpatched_then_patched(
+        lambda ddb: _transactions(ddb, boto3.client("dynamodbstreams", region_name="us-east-1"))
+    )
     assert results[0] == results[1]
     answers = results[0][:6]
     assert answers[0] == answers[5] == "ok" and all(a != "ok" for a in answers[1:5])

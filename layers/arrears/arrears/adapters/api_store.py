@@ -17,12 +17,11 @@ def webhook_key(webhook_id: str) -> str:
 
 
 class Stored(NamedTuple):
-    """A message's first answer, and the facts it gave (JSON lines, which ApiFactsFunction writes); for a
-    ``webhook#`` key, the route that answered it."""
+    """A message's first answer; for a ``webhook#`` key, the route that answered it (its facts are in
+    the item too: ApiFactsFunction writes them from the table's stream)."""
 
     status: int
     body: str
-    facts: str | None = None
     source: str | None = None
 
 
@@ -39,7 +38,6 @@ def stored_answer(key: str) -> Stored | None:
     return Stored(
         int(item["status"]["N"]),
         item["response"]["S"],
-        item.get("facts", {}).get("S"),
         item.get("source", {}).get("S"),
     )
 

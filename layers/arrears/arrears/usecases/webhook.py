@@ -411,7 +411,7 @@ def _once(webhook_id: str, route: str, s: ApiSettings, now: datetime, build: Cal
         raise ApiError(400, "webhook-id must be 1-200 printable ASCII characters without spaces", "webhook-id")
     first = api_store.first_answer(webhook_id)
     if first is not None:
-        return _again(first, route, webhook_id, s)
+        return _again(first, route, webhook_id)
     built = build()
     facts = facts_sink.lines([_event(s, route, webhook_id, now, **built.ids), *built.facts])
     try:
@@ -419,12 +419,12 @@ def _once(webhook_id: str, route: str, s: ApiSettings, now: datetime, build: Cal
     except api_store.Refused as e:
         raise built.refused(e.index) from None
     if stored is not None:
-        return _again(stored, route, webhook_id, s)
+        return _again(stored, route, webhook_id)
     metrics.add_metric(name="ApiEventsRecorded", unit="Count", value=1)
     return Answer(202, built.body)
 
 
-def _again(first: api_store.Stored, route: str, webhook_id: str, s: ApiSettings) -> Answer:
+def _again(first: api_store.Stored, route: str, webhook_id: str) -> Answer:
     """A repeated message's first answer. A webhook-id that first came with a
     message to another route names another message: 409, nothing written (its first answer belongs to
     that route and would not be this route's answer)."""
