@@ -322,6 +322,26 @@ def _transactions(ddb, streams) -> list:
             {"Update": {**update["Update"], "UpdateExpression": "SET v = v + :v", "ExpressionAttributeValues": {":v": {"S": "x"}}}},
         ],
         [{"Delete": {"TableName": "t", "Key": first}}, put("h", {"k": {"S": "four"}})],  # succeeds
+        [  # a name the condition does not use is refused (the request layer's parse finds the names)
+            {
+                "Put": {
+                    **put("h", {"k": {"S": "five"}})["Put"],
+                    "ConditionExpression": "attribute_not_exists(#k)",
+                    "ExpressionAttributeNames": {"#k": "k", "#unused": "n"},
+                }
+            }
+        ],
+        [  # the same names, all used, twice: the second from the remembered parse
+            {
+                "Put": {
+                    **put("h", {"k": {"S": k}})["Put"],
+                    "ConditionExpression": "attribute_not_exists(#k) OR #n < :n",
+                    "ExpressionAttributeNames": {"#k": "k", "#n": "n"},
+                    "ExpressionAttributeValues": {":n": {"N": "3"}},
+                }
+            }
+            for k in ("five", "one")
+        ],
     ]
     out: list = []
     for items in cases:
@@ -350,8 +370,9 @@ def test_transactions_roll_back_as_unpatched_moto_does(monkeypatch):
         lambda ddb: _transactions(ddb, boto3.client("dynamodbstreams", region_name="us-east-1"))
     )
     assert results[0] == results[1]
-    answers = results[0][:6]
-    assert answers[0] == answers[5] == "ok" and all(a != "ok" for a in answers[1:5])
+    answers = results[0][:8]
+    assert answers[0] == answers[5] == answers[7] == "ok" and all(a != "ok" for a in answers[1:5] + [answers[6]])
+    assert "unused" in answers[6][0]["Message"]
     assert [r[0] for r in results[0][-1]] == ["INSERT", "MODIFY", "REMOVE"]  # the two that succeeded
 
 
@@ -415,3 +436,18 @@ def test_remembered_condition_trees_judge_items_as_moto_parses_them():
             fresh(bad, None, {})
         with pytest.raises(type(by_moto.value)):
             cached(bad, None, {})
+    from moto.dynamodb import responses
+
+    for expr, names, values in cases:  # the request layer's parse: the names and values it finds
+        remembered = responses.create_condition_expression_parser(expr, names, values)
+        own = comparisons._arrears_original_parser(expr, names, values)
+        assert remembered.parse() is cached(expr, names, values)
+        own.parse()
+        assert (remembered.expr_attr_names_found, remembered.expr_attr_values_found) == (
+            own.expr_attr_names_found,
+            own.expr_attr_values_found,
+        )
+        with pytest.raises(Exception) as by_moto:
+            comparisons._arrears_original_parser("attribute_not_exists(", names, values).parse()
+        with pytest.raises(type(by_moto.value)):
+            responses.create_condition_expression_parser("attribute_not_exists(", names, values).parse()

@@ -21,11 +21,15 @@ def _session() -> Any:
 
 @cache
 def client(service: str) -> Any:
-    if service in NO_SDK_RETRY:
-        from botocore.config import Config
+    """Without the SDK's own check of each request's parameters against the service model (a tenth
+    of the API function's CPU a request): the service checks them all again and answers a clear
+    ValidationException, and every request arrears builds is typed before it gets here."""
+    from botocore.config import Config
 
-        return _session().client(service, config=Config(retries={"max_attempts": 1, "mode": "standard"}))
-    return _session().client(service)
+    config = Config(parameter_validation=False)
+    if service in NO_SDK_RETRY:
+        config = config.merge(Config(retries={"max_attempts": 1, "mode": "standard"}))
+    return _session().client(service, config=config)
 
 
 def reset() -> None:
