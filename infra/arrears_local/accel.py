@@ -169,11 +169,11 @@ def _install_condition_cache() -> None:
             if k is None:
                 parser = original_parser(*self.args)
                 tree = parser.parse()
-                found = (parser.expr_attr_names_found, parser.expr_attr_values_found)
+                names, values = tuple(parser.expr_attr_names_found), tuple(parser.expr_attr_values_found)
             else:
-                tree, *found = parsed(*k)
-            self.expr_attr_names_found.extend(found[0])
-            self.expr_attr_values_found.extend(found[1])
+                tree, names, values = parsed(*k)
+            self.expr_attr_names_found.extend(names)
+            self.expr_attr_values_found.extend(values)
             return tree
 
     comparisons._arrears_original_filter = original  # type: ignore[attr-defined]
@@ -181,7 +181,7 @@ def _install_condition_cache() -> None:
     for module in (comparisons, models, table):
         module.get_filter_expression = get_filter_expression  # type: ignore[attr-defined]
     for module in (responses, models):
-        module.create_condition_expression_parser = RememberedParser  # type: ignore[assignment]
+        module.create_condition_expression_parser = RememberedParser  # type: ignore[assignment,attr-defined]
 
 
 def _install_json_parse() -> None:
