@@ -258,6 +258,7 @@ def pipeline(borrowers: int, days: int) -> dict[str, Any]:
     reserved = guard.get("UpdateItem", 0) + guard.get("PutItem", 0) - meter_failed_puts(ledger_table)
     return {
         "book": {"borrowers": borrowers, "days": days, "start": start.isoformat()},
+        "world": "scripted (the synthetic book's repayment files: the same load whatever the strategies do)",
         "detect_items_read_per_delinquent_loan": round(
             total["detect_items_read"] / max(1, total["loans_evaluated"]), 4
         ),
@@ -727,6 +728,7 @@ def demo_vs_reference() -> dict[str, Any]:
         "demo_s": round(demo[0], 2),
         "reference_loop_s": round(ref_wall, 3),
         "demo": {
+            "world": "default (the demo's borrowers answer back; their payments come through the webhook)",
             "command": " ".join(command.replace("\\\n", " ").split()),
             "exit_status": demo[2],
             "log": str(tmp / "demo.log"),

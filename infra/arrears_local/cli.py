@@ -155,7 +155,13 @@ def parser() -> argparse.ArgumentParser:
         help="inject faults at this rate (0-0.5): AWS requests throttled, 5xx or timed out after applying, "
         "every message delivered twice, handlers crashing before acknowledging; DLQs redriven at the end",
     )
-    run.add_argument("--seed", type=int, default=7, help="seed of the injected faults")
+    run.add_argument(
+        "--world",
+        help="who the borrowers are: default or fatigued (borrowers who answer back: README: Worlds), scripted "
+        "(the book's repayment files, as they are), or your own as module:Name or file.py:Name. Without it: "
+        "scripted for a --book with repayment files, default otherwise",
+    )
+    run.add_argument("--seed", type=int, default=7, help="seed of the world's borrowers and of the injected faults")
     run.add_argument(
         "--audit",
         action="store_true",
@@ -223,6 +229,17 @@ def _load_book(args: argparse.Namespace) -> Book:
         raise UsageError(str(e)) from None
 
 
+def _world(args: argparse.Namespace, book: Book) -> tuple[str, Any]:
+    """The run's world by name, and the world (None: the book's repayment files replayed)."""
+    from .world import WorldError, load
+
+    name = args.world or ("scripted" if args.book and book.files.get("repayments") else "default")
+    try:
+        return name, load(name)
+    except WorldError as e:
+        raise UsageError(str(e)) from None
+
+
 def _run_inputs(args: argparse.Namespace) -> tuple[list[dict[str, Any]], Any, Book, date]:
     """Everything the run needs from the user, checked before the stack starts: the parameters, the
     strategy documents (against the run's buckets), the book and the first day."""
@@ -250,8 +267,11 @@ def _run_inputs(args: argparse.Namespace) -> tuple[list[dict[str, Any]], Any, Bo
 
 def _run(args: argparse.Namespace) -> int:
     docs, dry, book, start = _run_inputs(args)
+    world_name, world = _world(args, book)
     from .rejects import warning_line
     from .sim import day_line, midnight, start_stack
+    from .world import WorldRun
+    from .world import problems as world_problems
 
     out: Path = args.out
     t0 = time.perf_counter()
@@ -266,19 +286,33 @@ def _run(args: argparse.Namespace) -> int:
             print(f"published {sim.publish(doc)}")
         sim.import_book(book)
         print(f"imported book in {sim.timings['import_s']:.1f}s; simulating {args.days} days from {start}")
+        run = None
+        if world is not None:
+            run = WorldRun(world, world_name, sim, book, args.seed)
+            run.install()
+            print(f"world: {world_name} (seed {args.seed}): its borrowers pay through the webhook")
+        else:
+            print("world: scripted (the book's repayment files, as they are)")
         if args.faults:
             from . import faults
 
             faults.install(faults.Faults(args.faults, args.seed))
-        sim.run_days(book, start, args.days, lambda r: print(day_line(r), flush=True))
+        try:
+            sim.run_days(book, start, args.days, lambda r: print(day_line(r), flush=True), run)
+        finally:
+            if run is not None:
+                run.uninstall()
         if args.faults:
             _final_redrive(sim)
+        if run is not None:
+            run.write(out)
+            print(run.line())
         sim.write_out()
         if args.audit:
             sim.write_audit()
         if dry is not None:
             _print_dry_run(args.dry_run, sim.dry_run(dry), out)
-        problems = sim.problems()
+        problems = sim.problems() + world_problems(run)
         warning = warning_line(sim.import_reports(), f"{out}/imports/")
     finally:
         sim.stop()

@@ -27,6 +27,8 @@ events: list[dict[str, Any]] = []
 _sending: contextvars.ContextVar[tuple[str, str, str] | None] = contextvars.ContextVar("sending", default=None)
 _now: Callable[[], datetime] | None = None
 _installed = False
+#: told of each contact a provider took (the world, when a run has one: world.py): the message, channel
+delivered: Callable[[Any, str], None] | None = None
 #: the provider requests that deliver a message (the outbox is the letters' provider)
 _DELIVER = {("sns", "Publish"), ("ses", "SendEmail"), ("ses", "SendRawEmail"), ("s3", "PutObject")}
 
@@ -121,6 +123,8 @@ def _wrap(cls: Any, channel: str, own_log: bool) -> None:
             _sending.reset(token)
         if own_log:  # a provider without an AWS request (the dialer, the gateway): it answered
             _call(action)
+        if delivered is not None:
+            delivered(msg, channel)
         return result
 
     cls.send = sending

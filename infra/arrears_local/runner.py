@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -456,6 +456,7 @@ class LocalRunner:
         #: handlers run one at a time, as this process has one of each; the API front's requests wait here
         self.lock = threading.RLock()
         self.poll_soon = threading.Event()
+        self._caller_pumps = False
         from arrears.config import settings
 
         warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -560,8 +561,19 @@ class LocalRunner:
         else:
             with self.lock:
                 result = self.functions[function].invoke(event)
-        self.poll_soon.set()
+        if not self._caller_pumps:
+            self.poll_soon.set()
         return result
+
+    @contextlib.contextmanager
+    def caller_pumps(self) -> Iterator[None]:
+        """API requests made meanwhile wake no poller: the caller pumps when it is ready (a simulation
+        posting many requests, then delivering what they set off together)."""
+        self._caller_pumps = True
+        try:
+            yield
+        finally:
+            self._caller_pumps = False
 
     def in_workers(self, function: str, log_path: Path, processes: int = 4) -> None:
         """Invoke ``function`` in worker processes from now on (``workers.py``: for a stack served over

@@ -23,6 +23,8 @@ from .wechat import FakeWechatGateway
 if TYPE_CHECKING:
     from arrears.domain.strategies import Strategy
 
+    from .world import WorldRun
+
 STRATEGIES = ROOT / "layers" / "arrears" / "arrears" / "strategies"
 
 
@@ -144,7 +146,17 @@ class Simulation:
         self.send(uploads)
         return len(uploads)
 
-    def run_days(self, book: Book, start: date, days: int, on_day: Callable[[dict[str, Any]], None]) -> None:
+    def run_days(
+        self,
+        book: Book,
+        start: date,
+        days: int,
+        on_day: Callable[[dict[str, Any]], None],
+        world: WorldRun | None = None,
+    ) -> None:
+        """``days`` business days from ``start``: the daily run and the daily report as scheduled, the
+        repayments as the clock passes them: the book's files (scripted) or, with a ``world``, its
+        payments through the webhook (the world asked at each business day's midnight first)."""
         daily = self.runner.schedule("DailyRunFunction")
         report = self.runner.schedule("DailyReportFunction")
         events: list[tuple[datetime, str]] = []
@@ -152,14 +164,23 @@ class Simulation:
             day = start + timedelta(days=n)
             events += [(t, "daily") for t in daily.fire_times(day)]
             events += [(t, "report") for t in report.fire_times(day + timedelta(days=1))]
-        events.sort()
-        if self.feed is None:
+            if world is not None:
+                events.append((midnight(day, self.business_tz), "day"))
+        events.sort(key=lambda e: (e[0], e[1] != "day"))
+        if world is None and self.feed is None:
             self.start_repayments(book)
         t0 = time.perf_counter()
         for at, kind in events:
-            self.deliver_repayments(at)
+            if world is not None:
+                world.deliver(at)
+            else:
+                self.deliver_repayments(at)
             self.wake_until(at)
-            self.runner.clock.now = at
+            self.runner.clock.now = max(self.runner.clock.now, at)
+            if kind == "day":
+                assert world is not None
+                world.on_day(at.astimezone(ZoneInfo(self.business_tz)).date())
+                continue
             before = (meter.by_function.copy(), meter.calls.copy())
             contacts_before = sum(self.contacts().values())
             result = (daily if kind == "daily" else report).fire(at)

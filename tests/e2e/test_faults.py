@@ -19,7 +19,7 @@ def test_a_faulted_run_redrives_everything_and_never_calls_twice(tmp_path, capsy
 
     code = main(
         ["run", "--borrowers", "200", "--days", "10", "--out", str(tmp_path), "--faults", "0.1", "--seed", "3",
-         "--param", "ShardCount=2"]
+         "--param", "ShardCount=2", "--world", "scripted"]  # the book's late payers: calls within ten days
     )
     out, err = capsys.readouterr()
     assert "Traceback" not in err

@@ -8,8 +8,9 @@ import hashlib
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, NamedTuple, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 from ..config import ChannelSettings
 from .clients import client
@@ -165,13 +166,16 @@ class SimulatedVoice:
     drawn deterministically from the action id so re-runs agree. ``placed`` is its call log."""
 
     placed: list[tuple[str, str, str]] = []  # (number, contact flow, action id), as a provider's log
+    #: the local stack's world, when it runs one, answers the call instead (infra/arrears_local/world.py)
+    answer: ClassVar[Callable[[Message], str | None] | None] = None
 
     def address(self, contact: ContactModel) -> str | None:
         return contact.phone or None
 
     def send(self, to: str, msg: Message, contact: ContactModel) -> Delivery:
         SimulatedVoice.placed.append((to, msg.template, msg.action_id))
-        return Delivery(f"sim-{msg.action_id[:12]}", simulated_outcome(msg.action_id))
+        answered = SimulatedVoice.answer(msg) if SimulatedVoice.answer is not None else None
+        return Delivery(f"sim-{msg.action_id[:12]}", answered or simulated_outcome(msg.action_id))
 
 
 class Wechat:
