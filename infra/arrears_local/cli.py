@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import socket
 import sys
 import tempfile
@@ -29,6 +30,7 @@ from .checks import (
     never_matching,
     shipped_strategy_ids,
 )
+from .whatif import DEFAULT_COST
 
 
 class Failure(Exception):
@@ -129,6 +131,30 @@ def parser() -> argparse.ArgumentParser:
     shape = ask.add_mutually_exclusive_group()
     shape.add_argument("--csv", action="store_true", help="CSV with a header row (text cells safe for spreadsheets)")
     shape.add_argument("--json", action="store_true", help="a JSON list of objects")
+    what = command("whatif", "the same book and world under each strategy, side by side, over several seeds")
+    what.add_argument(
+        "--strategy", type=Path, action="append", required=True, help="a strategy document (repeatable: one run each)"
+    )
+    what.add_argument("--book", type=Path, help="a book folder (default: a synthetic book of --borrowers)")
+    what.add_argument("--borrowers", type=_positive, default=500, help="size of the synthetic book (without --book)")
+    what.add_argument("--days", type=_positive, default=45, help="simulated days of each run")
+    what.add_argument("--start", type=_date, help="first simulated day (default: the day before the earliest due date)")
+    what.add_argument("--world", default="default", help="the borrowers' world (as arrears run --world)")
+    what.add_argument("--seeds", type=_positive, default=3, help="runs of each strategy, each with its own seed")
+    what.add_argument("--seed", type=int, default=7, help="the first seed (then seed+1, ...)")
+    what.add_argument("--jobs", type=_positive, default=2, help="runs at a time")
+    what.add_argument(
+        "--cost",
+        type=_costs,
+        default={},
+        help="cost of one contact by channel, e.g. sms=0.05,voice=1.2 (the rest as the default: "
+        + ",".join(f"{k}={v}" for k, v in DEFAULT_COST.items())
+        + ")",
+    )
+    what.add_argument(
+        "--param", type=_param, action="append", default=[], help="template parameter override for every run"
+    )
+    what.add_argument("--out", type=Path, default=Path("out/whatif"), help="where the runs and whatif.json go")
     red = command("redrive", "try again everything in a deployed stack's dead-letter queues (exit 0: all empty)")
     red.add_argument("--stack", required=True, help="the CloudFormation stack's name")
     red.add_argument("--region", help="its region (default: AWS_REGION or the profile's)")
@@ -203,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         "strategy-rollback": _strategy_admin,
         "redrive": _redrive,
         "query": _query,
+        "whatif": _whatif,
     }
     try:
         return commands[args.cmd](args)
@@ -263,6 +290,63 @@ def _run_inputs(args: argparse.Namespace) -> tuple[list[dict[str, Any]], Any, Bo
     except OSError as e:
         raise UsageError(f"--out {args.out}: {e.strerror or e}") from None
     return [doc for doc, _ in published], dry, book, start
+
+
+def _costs(text: str) -> dict[str, float]:
+    costs = {}
+    for part in text.split(","):
+        channel, sep, value = part.partition("=")
+        if not sep or channel.strip() not in DEFAULT_COST:
+            raise argparse.ArgumentTypeError(f"{part!r}: not channel=cost with a channel of {', '.join(DEFAULT_COST)}")
+        try:
+            costs[channel.strip()] = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{part!r}: {value!r} is not a number") from None
+        if not math.isfinite(costs[channel.strip()]) or costs[channel.strip()] < 0:
+            raise argparse.ArgumentTypeError(f"{part!r}: a cost is a number of at least 0")
+    return costs
+
+
+def _whatif(args: argparse.Namespace) -> int:
+    from .whatif import Plan, WhatIfError, run_all, scratch_book, table
+    from .world import WorldError, load
+
+    for path in args.strategy:
+        load_strategy(path)  # each valid before anything runs
+    if len(set(map(Path.resolve, args.strategy))) != len(args.strategy):
+        raise UsageError("a strategy document is named twice")
+    try:
+        load(args.world)
+    except WorldError as e:
+        raise UsageError(str(e)) from None
+    params = dict(args.param)
+    check_params(params, shipped_strategy_ids() | {load_strategy(p)[1].id for p in args.strategy})
+    if args.book:
+        _load_book(args)  # readable before anything runs
+    book = args.book or scratch_book(args.borrowers)
+    plan = Plan(
+        strategies=list(args.strategy),
+        book=book,
+        days=args.days,
+        world=args.world,
+        seeds=[args.seed + n for n in range(args.seeds)],
+        out=args.out,
+        params=[f"{k}={v}" for k, v in params.items()],
+        cost={**DEFAULT_COST, **args.cost},
+        start=args.start.isoformat() if args.start else None,
+        parallel=args.jobs,
+    )
+    runs = len(plan.strategies) * len(plan.seeds)
+    print(f"what-if: {runs} runs ({len(plan.strategies)} strategies x seeds {plan.seeds}), world {args.world}, {args.days} days")
+    try:
+        result = run_all(plan)
+    except WhatIfError as e:
+        raise Failure(str(e)) from None
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "whatif.json").write_text(json.dumps(result, indent=1))
+    print(table(result))
+    print(f"means over {len(plan.seeds)} seeds, ± half the 95% interval; all figures in {args.out / 'whatif.json'}")
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -1,0 +1,230 @@
+"""``arrears whatif``: the same book and the same world under each strategy, side by side.
+
+Each strategy document is published on its own stack (``arrears run --publish``) and the days run
+with the same book, world and seed; that is repeated for ``--seeds`` seeds (the world's draws differ
+by seed), two runs at a time. The whole pipeline runs each time: what arrears would do in AWS, not a
+model of it. From each run's outputs (the last day's champion/challenger state, the facts and
+``world.json``):
+
+- recovered (by currency) and the recovery rate: per case, recovered over the amount overdue when
+  the case was first worked, averaged over cases (a ratio, so currencies never mix: as the daily
+  report's arms comparison);
+- cures, contacts and their cost by channel (``--cost``), contacts per cured loan;
+- complaints and opt-outs (the world's), and the guard's blocks and deferrals by rule.
+
+Each figure is the mean over seeds with a 95% confidence interval (Student's t over the seeds).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+#: cost of one contact by channel, in cost units (a lender sets its own: --cost sms=0.05,...)
+DEFAULT_COST = {"sms": 0.05, "email": 0.01, "wechat": 0.02, "voice": 1.2, "letter": 2.5}
+#: Student's t, two-sided 95%, by degrees of freedom (more than 10: 2.0 is close enough, 1.96 at infinity)
+T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
+CHANNELS = ("sms", "email", "wechat", "voice", "letter")
+ZERO_WHEN_ABSENT = {"recovered", "guard_by_rule"}
+
+
+class WhatIfError(RuntimeError):
+    """A run that failed: its exit status and the last line it printed."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    strategies: list[Path]
+    book: Path
+    days: int
+    world: str
+    seeds: list[int]
+    out: Path
+    params: list[str]
+    cost: dict[str, float]
+    start: str | None = None
+    parallel: int = 2
+
+
+def run_all(plan: Plan, progress: Any = print) -> dict[str, Any]:
+    """Every (strategy, seed) run, two at a time; the figures by strategy."""
+    jobs = [(s, seed) for s in plan.strategies for seed in plan.seeds]
+
+    def one(job: tuple[Path, int]) -> tuple[Path, int, dict[str, Any]]:
+        strategy, seed = job
+        out = plan.out / "runs" / f"{_label(strategy, plan.strategies)}-seed{seed}"
+        argv = [
+            sys.executable, "-m", "arrears_local.cli", "run", "--book", str(plan.book), "--days", str(plan.days),
+            "--world", plan.world, "--seed", str(seed), "--publish", str(strategy), "--out", str(out),
+        ]  # fmt: skip
+        argv += [a for p in plan.params for a in ("--param", p)]
+        argv += ["--start", plan.start] if plan.start else []
+        done = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        if done.returncode != 0:
+            last = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:] or ["(nothing printed)"]
+            raise WhatIfError(f"{strategy.name} seed {seed}: arrears run exited {done.returncode}: {last[0]} (see {out})")
+        progress(f"  {strategy.name} seed {seed}: done")
+        return strategy, seed, figures(out, plan.cost)
+
+    with ThreadPoolExecutor(max(1, plan.parallel)) as pool:
+        results = list(pool.map(one, jobs))
+    by_strategy: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for strategy, _, f in results:
+        by_strategy[_label(strategy, plan.strategies)].append(f)
+    return {
+        "book": str(plan.book),
+        "days": plan.days,
+        "world": plan.world,
+        "seeds": plan.seeds,
+        "cost_per_contact": plan.cost,
+        "strategies": {label: {"file": str(_file(label, plan.strategies)), **summarise(runs)} for label, runs in by_strategy.items()},
+    }
+
+
+def _label(path: Path, all_paths: list[Path]) -> str:
+    """The file's stem; its position too when two files share a stem."""
+    stems = [p.stem for p in all_paths]
+    return path.stem if stems.count(path.stem) == 1 else f"{all_paths.index(path) + 1}-{path.stem}"
+
+
+def _file(label: str, all_paths: list[Path]) -> Path:
+    return next(p for p in all_paths if _label(p, all_paths) == label)
+
+
+def figures(out: Path, cost: dict[str, float]) -> dict[str, Any]:
+    """One run's figures, from what it wrote."""
+    reports = sorted((out / "reports").glob("dt=*/arms-state.json"))
+    cases = json.loads(reports[-1].read_text())["cases"] if reports else {}
+    recovered: dict[str, Decimal] = defaultdict(Decimal)
+    rates = []
+    for c in cases.values():
+        recovered[c["currency"]] += Decimal(c["recovered_minor"]) / _minor(c["currency"])
+        rates.append(c["recovered_minor"] / c["overdue_minor"] if c["overdue_minor"] else 0.0)
+    sent: Counter[str] = Counter()
+    rules: Counter[str] = Counter()
+    for f in _facts(out):
+        if f["fact_type"] == "action_sent":
+            sent[f["channel"]] += 1
+        elif f["fact_type"] in ("action_blocked", "action_deferred"):
+            kind = "blocked" if f["fact_type"] == "action_blocked" else "deferred"
+            rules[f"{kind}:{str(f['reason'] or '').split(':', 1)[0]}"] += 1
+    world = json.loads((out / "world.json").read_text()) if (out / "world.json").exists() else {"reactions": {}}
+    cures = sum(1 for c in cases.values() if c["cured"])
+    contacts = sum(sent.values())
+    return {
+        "cases": len(cases),
+        "recovered": {cur: float(a) for cur, a in sorted(recovered.items())},
+        "recovery_rate": sum(rates) / len(rates) if rates else 0.0,
+        "cures": cures,
+        "contacts": contacts,
+        "contacts_by_channel": {ch: sent[ch] for ch in CHANNELS},
+        "cost": round(sum(n * cost.get(ch, 0.0) for ch, n in sent.items()), 2),
+        "cost_by_channel": {ch: round(sent[ch] * cost.get(ch, 0.0), 2) for ch in CHANNELS},
+        "contacts_per_cure": contacts / cures if cures else None,
+        "complaints": world["reactions"].get("complaint", 0),
+        "opt_outs": world["reactions"].get("optout", 0),
+        "guard_by_rule": dict(sorted(rules.items())),
+    }
+
+
+def _minor(currency: str) -> int:
+    from arrears.domain.money import minor_units
+
+    return 10 ** minor_units(currency)
+
+
+def _facts(out: Path) -> list[dict[str, Any]]:
+    facts: dict[str, dict[str, Any]] = {}
+    for f in (out / "outcomes" / "facts").rglob("*.json"):
+        for line in f.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                fact = json.loads(line)
+                facts[fact["fact_id"]] = fact  # a fact written twice (a retried handler) counts once
+    return list(facts.values())
+
+
+def _flatten(f: dict[str, Any], prefix: str = "") -> dict[str, float | None]:
+    flat: dict[str, float | None] = {}
+    for k, v in f.items():
+        if isinstance(v, dict):
+            flat.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            flat[f"{prefix}{k}"] = v
+    return flat
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each figure's mean over the seeds and its 95% interval (None where a run has none)."""
+    flats = [_flatten(r) for r in runs]
+    keys = sorted({k for f in flats for k in f})
+    out: dict[str, Any] = {"runs": runs}
+    for k in keys:
+        zero = 0.0 if k.split(".", 1)[0] in ZERO_WHEN_ABSENT else None  # a currency or rule a run never met
+        xs = [f.get(k, zero) for f in flats]
+        values = [float(x) for x in xs if x is not None]
+        if len(values) != len(xs) or not values:
+            out[k] = {"mean": None, "ci95": None}
+            continue
+        mean = sum(values) / len(values)
+        if len(values) > 1:
+            sd = math.sqrt(sum((x - mean) ** 2 for x in values) / (len(values) - 1))
+            half = T95.get(len(values) - 1, 2.0) * sd / math.sqrt(len(values))
+            out[k] = {"mean": mean, "ci95": [mean - half, mean + half]}
+        else:
+            out[k] = {"mean": mean, "ci95": None}
+    return out
+
+
+ROWS = [
+    ("recovery rate", "recovery_rate", "{:.1%}"),
+    ("cures", "cures", "{:.1f}"),
+    ("contacts", "contacts", "{:.1f}"),
+    *[(f"  {ch}", f"contacts_by_channel.{ch}", "{:.1f}") for ch in CHANNELS],
+    ("contact cost", "cost", "{:.2f}"),
+    *[(f"  {ch} cost", f"cost_by_channel.{ch}", "{:.2f}") for ch in CHANNELS],
+    ("contacts per cure", "contacts_per_cure", "{:.2f}"),
+    ("complaints", "complaints", "{:.1f}"),
+    ("opt-outs", "opt_outs", "{:.1f}"),
+]
+
+
+def table(result: dict[str, Any]) -> str:
+    """The strategies side by side: each figure's mean over the seeds and its 95% interval."""
+    labels = list(result["strategies"])
+    s = result["strategies"]
+    currencies = sorted({k.split(".", 1)[1] for lab in labels for k in s[lab] if k.startswith("recovered.")})
+    rules = sorted({k.split(".", 1)[1] for lab in labels for k in s[lab] if k.startswith("guard_by_rule.")})
+    rows = [(f"recovered {c}", f"recovered.{c}", "{:,.2f}") for c in currencies] + ROWS
+    rows += [(f"guard {r}", f"guard_by_rule.{r}", "{:.1f}") for r in rules]
+    width = max(26, *(len(lab) + 2 for lab in labels))
+    lines = [f"{'':<22}" + "".join(f"{lab:>{width}}" for lab in labels)]
+    for name, key, fmt in rows:
+        cells = []
+        for lab in labels:
+            got = s[lab].get(key) or {"mean": 0.0, "ci95": None}  # a rule one strategy never met: 0
+            if got["mean"] is None:
+                cells.append("-")
+                continue
+            text = fmt.format(got["mean"])
+            if got["ci95"]:
+                half = (got["ci95"][1] - got["ci95"][0]) / 2
+                text += " ±" + fmt.format(half).replace("%", "") + ("%" if "%" in fmt else "")
+            cells.append(text)
+        lines.append(f"{name:<22}" + "".join(f"{c:>{width}}" for c in cells))
+    return "\n".join(lines)
+
+
+def scratch_book(borrowers: int) -> Path:
+    from .book import synthetic_book
+
+    return synthetic_book(Path(tempfile.mkdtemp(prefix="arrears-whatif-book-")), borrowers)
