@@ -155,6 +155,11 @@ def parser() -> argparse.ArgumentParser:
         "--param", type=_param, action="append", default=[], help="template parameter override for every run"
     )
     what.add_argument("--out", type=Path, default=Path("out/whatif"), help="where the runs and whatif.json go")
+    learn = command("train", "learn the propensity-to-pay model from the outcomes `arrears run` wrote")
+    learn.add_argument("--out", type=Path, default=Path("out"), help="the folder `arrears run` wrote")
+    learn.add_argument(
+        "--split-day", type=_positive, default=40, help="train on the decisions before this day of the data, test on the rest"
+    )
     red = command("redrive", "try again everything in a deployed stack's dead-letter queues (exit 0: all empty)")
     red.add_argument("--stack", required=True, help="the CloudFormation stack's name")
     red.add_argument("--region", help="its region (default: AWS_REGION or the profile's)")
@@ -230,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         "redrive": _redrive,
         "query": _query,
         "whatif": _whatif,
+        "train": _train,
     }
     try:
         return commands[args.cmd](args)
@@ -305,6 +311,53 @@ def _costs(text: str) -> dict[str, float]:
         if not math.isfinite(costs[channel.strip()]) or costs[channel.strip()] < 0:
             raise argparse.ArgumentTypeError(f"{part!r}: a cost is a number of at least 0")
     return costs
+
+
+def _train(args: argparse.Namespace) -> int:
+    """Decisions from the run's facts, a time split, the model trained and tested; written with its
+    evaluation to OUT/model/propensity.json."""
+    from arrears.domain import propensity
+
+    folder = args.out / "outcomes" / "facts"
+    if not folder.is_dir():
+        raise UsageError(f"{folder} does not exist: run `arrears run --out {args.out}` first")
+    facts = []
+    for path in sorted(folder.rglob("*.json")):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if line.strip():
+                try:
+                    facts.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise Failure(f"{path} line {n}: not JSON ({e.msg})") from None
+    rows = propensity.decisions(facts)
+    train_rows, test_rows = propensity.time_split(rows, args.split_day)
+    if not train_rows or not test_rows:
+        raise Failure(
+            f"{len(rows)} decisions with a known label: {len(train_rows)} before day {args.split_day}, "
+            f"{len(test_rows)} from it on; both sides need some (run more days, or move --split-day)"
+        )
+    model = propensity.train(train_rows)
+    test = propensity.evaluate(model, test_rows)
+    heuristic = propensity.auc([propensity.heuristic(r) for r in test_rows], [r.paid for r in test_rows])
+    doc = {
+        **model.to_json(),
+        "label": f"at least {propensity.PAID_SHARE:.0%} of the amount overdue repaid within {propensity.HORIZON.days} days",
+        "split_day": args.split_day,
+        "train": propensity.evaluate(model, train_rows),
+        "test": test,
+        "heuristic_test_auc": None if heuristic is None else round(heuristic, 4),
+    }
+    (args.out / "model").mkdir(parents=True, exist_ok=True)
+    (args.out / "model" / "propensity.json").write_text(json.dumps(doc, indent=1))
+    cal = test["calibration"]
+    print(
+        f"trained on {len(train_rows)} decisions before day {args.split_day}, tested on {len(test_rows)} from it on: "
+        f"AUC {test['auc']} (the heuristic's {doc['heuristic_test_auc']}), Brier {cal['brier']}, ECE {cal['ece']}"
+    )
+    for b in cal["bins"]:
+        print(f"  predicted {b['from']:.1f}-{b['to']:.1f}: {b['decisions']:>6} decisions, predicted {b['predicted']:.3f}, observed {b['observed']:.3f}")
+    print(f"model and evaluation in {args.out / 'model' / 'propensity.json'}")
+    return 0
 
 
 def _whatif(args: argparse.Namespace) -> int:
