@@ -156,8 +156,6 @@ def _meaning_problem(name: str, value: str, strategies: Collection[str] | None) 
     from arrears.domain.buckets import BucketScheme
     from arrears.domain.timeutil import zone_names
 
-    from .runner import parse_cron
-
     try:
         if name == "Buckets":
             BucketScheme.parse(value)
@@ -171,15 +169,28 @@ def _meaning_problem(name: str, value: str, strategies: Collection[str] | None) 
             return _strategies_problem(parse_pairs(value), strategies)
         elif name == "ImportLimits":
             ImportSettings.from_env({"IMPORT_LIMITS": value})
-        elif name in ("DailyRunSchedule", "DailyReportSchedule"):
-            try:
-                minutes, hours = parse_cron(value)
-            except ValueError:
-                return "the local stack runs daily schedules only: cron(M H * * ? *), e.g. cron(0 9 * * ? *)"
-            if not all(0 <= m < 60 for m in minutes) or not all(0 <= h < 24 for h in hours):
-                return "minutes must be 0-59 and hours 0-23"
+        elif name in ("DailyRunSchedule", "DailyReportSchedule", "TrainSchedule"):
+            return _schedule_problem(name, value)
     except (ValueError, ConfigError) as e:
         return str(e).removeprefix("bad configuration: ")
+    return None
+
+
+def _schedule_problem(name: str, value: str) -> str | None:
+    """What the local runner could not fire: the daily schedules daily, the training's daily or weekly."""
+    from .runner import parse_cron
+
+    daily = "the local stack runs daily schedules only: cron(M H * * ? *), e.g. cron(0 9 * * ? *)"
+    try:
+        minutes, hours, weekdays = parse_cron(value)
+    except ValueError:
+        if name == "TrainSchedule":
+            return "the local stack runs cron(M H * * ? *) or cron(M H ? * DAYS *), e.g. cron(0 4 ? * MON *)"
+        return daily
+    if weekdays is not None and name != "TrainSchedule":
+        return daily
+    if not all(0 <= m < 60 for m in minutes) or not all(0 <= h < 24 for h in hours):
+        return "minutes must be 0-59 and hours 0-23"
     return None
 
 

@@ -330,29 +330,19 @@ def _train(args: argparse.Namespace) -> int:
                 except json.JSONDecodeError as e:
                     raise Failure(f"{path} line {n}: not JSON ({e.msg})") from None
     rows = propensity.decisions(facts)
-    train_rows, test_rows = propensity.time_split(rows, args.split_day)
-    if not train_rows or not test_rows:
-        raise Failure(
-            f"{len(rows)} decisions with a known label: {len(train_rows)} before day {args.split_day}, "
-            f"{len(test_rows)} from it on; both sides need some (run more days, or move --split-day)"
-        )
-    model = propensity.train(train_rows)
-    test = propensity.evaluate(model, test_rows)
-    heuristic = propensity.auc([propensity.heuristic(r) for r in test_rows], [r.paid for r in test_rows])
-    doc = {
-        **model.to_json(),
-        "label": f"at least {propensity.PAID_SHARE:.0%} of the amount overdue repaid within {propensity.HORIZON.days} days",
-        "split_day": args.split_day,
-        "train": propensity.evaluate(model, train_rows),
-        "test": test,
-        "heuristic_test_auc": None if heuristic is None else round(heuristic, 4),
-    }
+    try:
+        _, doc = propensity.fit(rows, args.split_day)
+    except ValueError as e:
+        raise Failure(f"{e} (run more days, or move --split-day)") from None
+    test = doc["test"]
     (args.out / "model").mkdir(parents=True, exist_ok=True)
     (args.out / "model" / "propensity.json").write_text(json.dumps(doc, indent=1))
     cal = test["calibration"]
     print(
-        f"trained on {len(train_rows)} decisions before day {args.split_day}, tested on {len(test_rows)} from it on: "
-        f"AUC {test['auc']} (the heuristic's {doc['heuristic_test_auc']}), Brier {cal['brier']}, ECE {cal['ece']}"
+        f"trained on {doc['train']['decisions']} decisions before day {args.split_day}, tested on "
+        f"{test['decisions']} from it on: "
+        f"AUC {test['auc']} (the heuristic's {doc['heuristic_test_auc']}), Brier {cal['brier']}, ECE {cal['ece']}; "
+        f"{'it ranks better than the heuristic' if doc['choice'] == 'new' else 'the heuristic ranks better'}"
     )
     for b in cal["bins"]:
         print(f"  predicted {b['from']:.1f}-{b['to']:.1f}: {b['decisions']:>6} decisions, predicted {b['predicted']:.3f}, observed {b['observed']:.3f}")

@@ -413,8 +413,11 @@ class Schedule:
     tz: str
     input: str
     dead_letter_url: str | None = None
+    weekdays: frozenset[int] | None = None  # Monday 0; None: every day
 
     def fire_times(self, day: date) -> list[datetime]:
+        if self.weekdays is not None and day.weekday() not in self.weekdays:
+            return []
         zone = ZoneInfo(self.tz)
         return sorted(
             datetime(day.year, day.month, day.day, h, m, tzinfo=zone).astimezone(UTC)
@@ -440,14 +443,36 @@ def _queue_url(dep: Deployed, arn_ref: Any) -> str | None:
     return None
 
 
-def parse_cron(expr: str) -> tuple[list[int], list[int]]:
-    """Daily cron expressions of EventBridge: cron(M H * * ? *) with lists; other forms are refused."""
+WEEKDAYS = {"MON": 0, "TUE": 1, "WED": 2, "THU": 3, "FRI": 4, "SAT": 5, "SUN": 6}
+#: EventBridge numbers the days of the week from Sunday (1) to Saturday (7)
+_CRON_DAY = {1: 6, 2: 0, 3: 1, 4: 2, 5: 3, 6: 4, 7: 5}
+
+
+def parse_cron(expr: str) -> tuple[list[int], list[int], frozenset[int] | None]:
+    """EventBridge cron expressions the local runner fires: daily, cron(M H * * ? *), or on days of the
+    week, cron(M H ? * DAYS *) (MON-SUN or 1-7 from Sunday, as a list); minutes and hours may be lists.
+    Returns the minutes, the hours and the weekdays (Monday 0; None: every day). Other forms are refused."""
     if not (expr.startswith("cron(") and expr.endswith(")")):
         raise ValueError(f"local runner supports cron(...) schedules only, not {expr!r}")
     fields = expr[5:-1].split()
-    if len(fields) != 6 or any(f not in ("*", "?") for f in fields[2:]):
-        raise ValueError(f"local runner supports daily cron(M H * * ? *) schedules only, not {expr!r}")
-    return [int(x) for x in fields[0].split(",")], [int(x) for x in fields[1].split(",")]
+    if len(fields) != 6 or fields[3] != "*" or fields[5] != "*":
+        raise ValueError(f"local runner supports cron(M H * * ? *) and cron(M H ? * DAYS *) only, not {expr!r}")
+    weekdays: frozenset[int] | None = None
+    if (fields[2], fields[4]) == ("?", "*") or (fields[2], fields[4]) == ("*", "?"):
+        weekdays = None
+    elif fields[2] == "?" and fields[4] not in ("*", "?"):
+        days = set()
+        for d in fields[4].split(","):
+            if d.upper() in WEEKDAYS:
+                days.add(WEEKDAYS[d.upper()])
+            elif d.isdigit() and int(d) in _CRON_DAY:
+                days.add(_CRON_DAY[int(d)])
+            else:
+                raise ValueError(f"{d!r} in {expr!r} is not a day of the week (MON-SUN or 1-7)")
+        weekdays = frozenset(days)
+    else:
+        raise ValueError(f"local runner supports cron(M H * * ? *) and cron(M H ? * DAYS *) only, not {expr!r}")
+    return [int(x) for x in fields[0].split(",")], [int(x) for x in fields[1].split(",")], weekdays
 
 
 class LocalRunner:
@@ -526,7 +551,7 @@ class LocalRunner:
                     )
             elif res["Type"] == "AWS::Scheduler::Schedule":
                 fn = self.functions[p["Target"]["Arn"]["Fn::GetAtt"][0]]
-                minutes, hours = parse_cron(dep.resolve(p["ScheduleExpression"]))
+                minutes, hours, weekdays = parse_cron(dep.resolve(p["ScheduleExpression"]))
                 self.schedules.append(
                     Schedule(
                         name,
@@ -536,6 +561,7 @@ class LocalRunner:
                         dep.resolve(p.get("ScheduleExpressionTimezone", "UTC")),
                         p["Target"].get("Input", "{}"),
                         _queue_url(dep, p["Target"].get("DeadLetterConfig", {}).get("Arn")),
+                        weekdays,
                     )
                 )
         for bucket_logical, conf in self.dep.notifications.items():

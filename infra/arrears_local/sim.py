@@ -41,6 +41,7 @@ class Simulation:
     origins: dict[str, Origin] = field(default_factory=dict)  # uploaded key -> the user's file (and rows)
     feed: RepaymentFeed | None = None
     published: list[str] = field(default_factory=list)  # the shipped strategies, published at start
+    trainings: list[Any] = field(default_factory=list)  # what each weekly training returned
     api: Any = None  # the API front (api_front.ApiFront) once started
     api_url: str | None = None
 
@@ -159,11 +160,13 @@ class Simulation:
         payments through the webhook (the world asked at each business day's midnight first)."""
         daily = self.runner.schedule("DailyRunFunction")
         report = self.runner.schedule("DailyReportFunction")
+        train = self.runner.schedule("TrainFunction")
         events: list[tuple[datetime, str]] = []
         for n in range(days):
             day = start + timedelta(days=n)
             events += [(t, "daily") for t in daily.fire_times(day)]
             events += [(t, "report") for t in report.fire_times(day + timedelta(days=1))]
+            events += [(t, "train") for t in train.fire_times(day)]
             if world is not None:
                 events.append((midnight(day, self.business_tz), "day"))
         events.sort(key=lambda e: (e[0], e[1] != "day"))
@@ -183,6 +186,10 @@ class Simulation:
                 continue
             before = (meter.by_function.copy(), meter.calls.copy())
             contacts_before = sum(self.contacts().values())
+            if kind == "train":  # weekly: the model the next daily runs rank with (when it beats the heuristic)
+                self.trainings.append(train.fire(at))
+                self.runner.pump()
+                continue
             result = (daily if kind == "daily" else report).fire(at)
             self.runner.pump()
             if kind == "daily":
@@ -325,6 +332,7 @@ class Simulation:
             },
             "sms_published": sms_published(),
             "contacts": self.contacts(),
+            "trainings": self.trainings,  # the weekly propensity model: version, activated, test AUC
             "aws_requests": {f"{svc}.{op}": n for (svc, op), n in meter.calls.most_common()},
             "aws_failed_requests": {f"{svc}.{op}": n for (svc, op), n in meter.failures.most_common()},
             "aws_seconds": {

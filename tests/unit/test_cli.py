@@ -61,6 +61,10 @@ def test_version_and_help_texts_with_defaults(capsys):
         ("Strategies=China=cn-default", "ISO 3166-1"),
         ("DailyRunSchedule=rate(1 day)", "cron(M H * * ? *)"),
         ("DailyReportSchedule=cron(0 25 * * ? *)", "hours 0-23"),
+        ("DailyRunSchedule=cron(0 9 ? * MON *)", "daily schedules only"),
+        ("TrainSchedule=cron(0 4 ? * FUNDAY *)", "cron(M H ? * DAYS *)"),
+        ("TrainSchedule=cron(0 4 1 * ? *)", "cron(M H ? * DAYS *)"),
+        ("PropensityTestDays=0", "PropensityTestDays"),
     ],
 )
 def test_a_bad_param_is_a_usage_error_before_the_stack_starts(param, said, nothing_starts, tmp_path, capsys):
@@ -172,3 +176,17 @@ def test_explain_without_outcomes_is_a_usage_error_and_an_unknown_id_fails(tmp_p
     (tmp_path / "outcomes" / "facts").mkdir(parents=True)
     code, _, err = cli(["explain", "L1", "--out", str(tmp_path)], capsys)
     assert code == 1 and "no action or loan 'L1'" in err
+
+
+def test_weekly_schedules_fire_on_their_days_only():
+    from datetime import date
+
+    from arrears_local.runner import Schedule, parse_cron
+
+    assert parse_cron("cron(0 9 * * ? *)") == ([0], [9], None)
+    assert parse_cron("cron(30 4 ? * MON,wed *)") == ([30], [4], frozenset({0, 2}))
+    assert parse_cron("cron(0 4 ? * 1,7 *)")[2] == frozenset({6, 5})  # EventBridge counts from Sunday
+    minutes, hours, days = parse_cron("cron(0 4 ? * MON *)")
+    weekly = Schedule("t", None, minutes, hours, "Asia/Shanghai", "{}", None, days)  # type: ignore[arg-type]
+    assert weekly.fire_times(date(2026, 4, 20)) and not weekly.fire_times(date(2026, 4, 21))  # a Monday, a Tuesday
+    assert weekly.fire_times(date(2026, 4, 20))[0].isoformat() == "2026-04-19T20:00:00+00:00"

@@ -49,7 +49,7 @@ def test_dispatch_work_event():
 
 
 def test_schedule_events_carry_the_scheduled_time():
-    for name in ("daily_run_schedule.json", "daily_report_schedule.json"):
+    for name in ("daily_run_schedule.json", "daily_report_schedule.json", "train_schedule.json"):
         assert load_event(name)["scheduled_time"].endswith("Z")
 
 

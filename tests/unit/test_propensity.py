@@ -118,3 +118,29 @@ def test_arrears_train_writes_the_model_and_its_evaluation(tmp_path, capsys):
     assert main(["train", "--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "b.json line 1: not JSON" in err and err.count("\n") == 1
+
+
+def _rows(n: int, day0: date, rng: random.Random, label) -> list:
+    out = []
+    for k in range(n):
+        x = (rng.random() * 3, rng.random(), rng.random(), 0.0, 0.0, rng.random(), 0.0)
+        out.append(P.Decision(f"L{k}", T0, day0 + timedelta(days=k % 10), x, label(x, rng)))
+    return out
+
+
+def test_the_best_of_new_incumbent_and_heuristic_ranks_and_a_model_must_beat_the_heuristic():
+    rng = random.Random(4)
+    early = _rows(600, date(2026, 4, 1), rng, lambda x, r: r.random() < 0.3)  # nothing to learn
+    late = _rows(400, date(2026, 4, 11), rng, lambda x, r: x[0] < 1.0)  # paid early in delinquency: as the heuristic says
+    _, doc = P.fit(early + late, 11)
+    assert doc["choice"] == "heuristic" and doc["heuristic_test_auc"] > doc["test"]["auc"]
+    perfect = P.Model(P.FEATURES, 0.0, (-50.0, 0, 0, 0, 0, 0, 0))  # ranks by DPD alone, finely
+    _, doc = P.fit(early + late, 11, incumbent=perfect)
+    assert doc["choice"] in ("incumbent", "heuristic") and doc["incumbent_test_auc"] >= doc["heuristic_test_auc"]
+    learnable = _rows(1000, date(2026, 4, 1), rng, lambda x, r: x[1] > 0.5)  # overdue share: the heuristic is blind to it
+    model, doc = P.fit(learnable, 8, incumbent=None)
+    assert doc["choice"] == "new" and doc["test"]["auc"] > 0.9
+    _, again = P.fit(learnable, 8, incumbent=model)
+    assert again["choice"] == "new"  # a tie with the model in use: the new one
+    with pytest.raises(ValueError, match="each side needs"):
+        P.fit(learnable[:200], 8)

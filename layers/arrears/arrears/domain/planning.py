@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from . import DATA_ERRORS
-from .strategies import LoanView, Proposal, Strategy, arm_for, propose, segment_for, variant_named
+from .strategies import LoanView, Proposal, Scorer, Strategy, arm_for, propose, segment_for, variant_named
 from .timeutil import iso, parse_instant
 
 #: loan holds that stop all collection work on the loan at planning already
@@ -93,9 +93,12 @@ class ShardPlan(NamedTuple):
     failed: dict[str, str] = {}  # loan id -> why it could not be planned (its data broke a rule's arithmetic)
 
 
-def plan_loans(strategies: Mapping[str, Strategy], loans: Iterable[Candidate], now: datetime) -> ShardPlan:
+def plan_loans(
+    strategies: Mapping[str, Strategy], loans: Iterable[Candidate], now: datetime, score: Scorer | None = None
+) -> ShardPlan:
     """Propose today's work for each loan with the strategy of its jurisdiction, in the arm its case
-    already has (a loan never switches arm mid-cycle) or its deterministic arm."""
+    already has (a loan never switches arm mid-cycle) or its deterministic arm, valued with the
+    trained model's ``score`` when there is one."""
     work: list[Work] = []
     gated: Counter[str] = Counter()
     unassigned: Counter[str] = Counter()
@@ -123,7 +126,7 @@ def plan_loans(strategies: Mapping[str, Strategy], loans: Iterable[Candidate], n
             outcome[loan_id] = f"no segment of {arm} matches {c.view.bucket} at DPD {c.view.dpd}"
             continue
         try:  # one loan's absurd data must not stop the others' planning
-            proposed = propose(strategy, c.view, c.today, now, variant)
+            proposed = propose(strategy, c.view, c.today, now, variant, score)
             loan_work = [Work(p, c.borrower_id, c.currency, c.view.bucket, c.view.dpd, now, c.view.overdue) for p in proposed]
         except DATA_ERRORS as e:
             failed[loan_id] = f"{type(e).__name__}: {e}"[:300]

@@ -40,6 +40,8 @@ FEATURES = ("dpd", "overdue_share", "payments", "broken_promises", "promise_open
 HORIZON = timedelta(days=7)
 PAID_SHARE = 0.5
 L2 = 1e-3
+#: the least a side of the split needs to say anything: decisions, and of them paid and not paid
+MIN_TRAIN, MIN_TEST, MIN_CLASS = 300, 100, 10
 
 
 class Decision(NamedTuple):
@@ -286,3 +288,47 @@ def time_split(rows: Sequence[Decision], split_day: int) -> tuple[list[Decision]
     first = min(r.business_date for r in rows)
     cut = first + timedelta(days=split_day - 1)
     return [r for r in rows if r.business_date < cut], [r for r in rows if r.business_date >= cut]
+
+
+def fit(rows: Sequence[Decision], split_day: int, incumbent: Model | None = None) -> tuple[Model, dict[str, Any]]:
+    """Train on the decisions before ``split_day`` and test on the rest: the model and its document
+    (coefficients, label, both sides' evaluation, and on the same test days the heuristic's AUC and the
+    ``incumbent`` model's). ``choice`` says what should rank work from now on: ``new``, ``incumbent`` or
+    ``heuristic``, whichever has the highest test AUC (a model must beat the heuristic; the new one wins
+    a tie with the old). Raises ValueError when a side has too few decisions to say anything."""
+    train_rows, test_rows = time_split(rows, split_day)
+    for side, got, least in (("before", train_rows, MIN_TRAIN), ("from", test_rows, MIN_TEST)):
+        paid = sum(r.paid for r in got)
+        if len(got) < least or min(paid, len(got) - paid) < MIN_CLASS:
+            raise ValueError(
+                f"{len(rows)} decisions with a known label: {len(got)} {side} day {split_day} ({paid} paid); "
+                f"each side needs at least {least}, with {MIN_CLASS} paid and {MIN_CLASS} not"
+            )
+    model = train(train_rows)
+    test = evaluate(model, test_rows)
+    labels = [r.paid for r in test_rows]
+    h = auc([heuristic(r) for r in test_rows], labels)
+    old = auc([incumbent.score(r.x) for r in test_rows], labels) if incumbent is not None else None
+    candidates = [("heuristic", h if h is not None else 0.5)]
+    candidates += [("incumbent", old)] if old is not None else []
+    candidates += [("new", test["auc"])] if test["auc"] is not None else []
+    ties = {"heuristic": 2, "new": 1, "incumbent": 0}  # a model must beat the heuristic; the new wins a tie with the old
+    choice = max(candidates, key=lambda c: (c[1], ties[c[0]]))[0]
+    doc = {
+        **model.to_json(),
+        "label": f"at least {PAID_SHARE:.0%} of the amount overdue repaid within {HORIZON.days} days",
+        "split_day": split_day,
+        "train": evaluate(model, train_rows),
+        "test": test,
+        "heuristic_test_auc": None if h is None else round(h, 4),
+        "incumbent_test_auc": None if old is None else round(old, 4),
+        "choice": choice,
+    }
+    return model, doc
+
+
+def split_day_for(rows: Sequence[Decision], test_days: int) -> int:
+    """The split day that leaves the last ``test_days`` days of the data for testing."""
+    first = min(r.business_date for r in rows)
+    last = max(r.business_date for r in rows)
+    return (last - first).days + 2 - test_days

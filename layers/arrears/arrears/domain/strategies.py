@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -355,15 +355,21 @@ def variant_named(strategy: Strategy, name: str | None) -> Variant | None:
 
 
 def propose(
-    strategy: Strategy, loan: LoanView, today: date, now: datetime, variant: Variant | None = None
+    strategy: Strategy,
+    loan: LoanView,
+    today: date,
+    now: datetime,
+    variant: Variant | None = None,
+    score: Scorer | None = None,
 ) -> list[Proposal]:
     """Today's work for one loan. ``variant``: the arm already recorded on the loan's case (a loan
-    never switches arm mid-cycle); by default the loan's deterministic arm."""
+    never switches arm mid-cycle); by default the loan's deterministic arm. ``score``: a trained
+    model's probability of payment (the heuristic's without one)."""
     variant = variant or arm_for(strategy, loan.loan_id)
     seg = segment_for(variant, loan)
     if seg is None:
         return []
-    value = expected_recovery(loan)
+    value = expected_recovery(loan, score(loan, now) if score is not None else None)
     base = (loan.loan_id, loan.case_id, strategy.id, strategy.version, variant.name, seg.name)
     out: list[Proposal] = []
     current = ESCALATIONS.index(loan.escalation) if loan.escalation in ESCALATIONS else -1
@@ -435,8 +441,14 @@ def probability_of_payment(loan: LoanView) -> float:
     return min(0.95, max(0.01, p))
 
 
-def expected_recovery(loan: LoanView) -> Decimal:
-    return (loan.overdue * Decimal(str(round(probability_of_payment(loan), 4)))).quantize(Decimal("0.01"))
+#: a trained model's probability of payment for a loan at an instant (arrears.domain.propensity)
+Scorer = Callable[[LoanView, datetime], float]
+
+
+def expected_recovery(loan: LoanView, p: float | None = None) -> Decimal:
+    """The amount overdue times the probability of payment: ``p`` (a trained model's), or the heuristic's."""
+    p = probability_of_payment(loan) if p is None else min(1.0, max(0.0, p))
+    return (loan.overdue * Decimal(str(round(p, 4)))).quantize(Decimal("0.01"))
 
 
 class Plan(NamedTuple):

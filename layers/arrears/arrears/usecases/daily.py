@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from ..adapters import runs, store, strategy_store
+from ..adapters import propensity_store, runs, store, strategy_store
 from ..adapters.clients import client
 from ..adapters.facts_sink import FactSink
 from ..adapters.models import LoanModel
@@ -53,6 +53,7 @@ def run_shard(settings: Settings, work: ShardWork, time_left_ms: Callable[[], in
     result = ShardResult()
     sink = FactSink(settings.outcomes_bucket, f"{SOURCE}-{work.shard}")
     strategies = active_strategies(settings, work.run_at)
+    score, model_version = propensity_store.scorer(settings.outcomes_bucket, work.run_at)
     start_key = work.start_key
     last = cutoff(work.run_at, settings.grace_days)
     rows: list[dict] = []
@@ -81,7 +82,7 @@ def run_shard(settings: Settings, work: ShardWork, time_left_ms: Callable[[], in
                 candidates.append(c)
                 delinquent.append((loan, a))
         result.items_read += page.total_count
-        shard_plan = plan_loans(strategies, candidates, work.run_at)
+        shard_plan = plan_loans(strategies, candidates, work.run_at, score)
         stats["failed"] += len(shard_plan.failed)
         for loan, a in delinquent:
             sink.add(
@@ -104,6 +105,8 @@ def run_shard(settings: Settings, work: ShardWork, time_left_ms: Callable[[], in
         stats.update({f"gated:{k}": n for k, n in shard_plan.gated.items()})
         stats.update({f"unassigned:{k}": n for k, n in shard_plan.unassigned.items()})
         stats.update({"no_segment": shard_plan.no_segment, "delinquent": len(candidates)})
+        ranked_by = f"propensity v{model_version}" if model_version else "heuristic"
+        stats[f"ranked_by:{ranked_by}"] += len(candidates)  # which valued the work (loans)
         sink.flush()
         store.save_all(markers)  # the ledger stream applies the bucket changes, in order per loan
         start_key = page.last_evaluated_key

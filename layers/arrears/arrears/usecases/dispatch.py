@@ -116,6 +116,7 @@ def dispatch(settings: Settings, run_at: datetime, missing: list[str] | None = N
         "held_at_planning": {k.split(":", 1)[1]: n for k, n in sorted(totals.items()) if k.startswith("gated:")},
         "without_strategy": {k.split(":", 1)[1]: n for k, n in sorted(totals.items()) if k.startswith("unassigned:")},
         "without_segment": totals.get("no_segment", 0),
+        "ranked_by": {k.split(":", 1)[1]: n for k, n in sorted(totals.items()) if k.startswith("ranked_by:")},
         "by_arm": _count(f"{p.strategy} v{p.version} {p.variant}" for p in plan.work),
         "shards_missing": missing or [],
     }
