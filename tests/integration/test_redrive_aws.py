@@ -172,6 +172,8 @@ def test_every_dlq_of_the_template_is_known_with_what_it_holds(deployed):
         daily,
     )
     assert dlqs["DailyReportFunctionDailyQueue"].function == "DailyReportFunction"
+    assert dlqs["TrainFunctionWeeklyQueue"].function == "TrainFunction"
+    assert len(dlqs) == 12
     assert dlqs["ApiFactsDLQ"] == DeadLetterQueue("ApiFactsDLQ", "stream", "IdempotencyTable", "ApiFactsFunction")
     assert dlqs["WorkDLQ"] == DeadLetterQueue("WorkDLQ", "queue", "WorkQueue", "ShardWorkerFunction", 3)
     channels = {f"{c}DLQ": (f"{c}Queue", f"{c}SenderFunction") for c in ("Sms", "Email", "Voice", "Wechat", "Letter")}
@@ -207,7 +209,7 @@ def test_queue_dlqs_go_back_to_their_source_queue(aws):
     assert waiting(c, stack.physical["WorkDLQ"]) == waiting(c, stack.physical["SmsDLQ"]) == 0
     assert (results["WorkDLQ"].done, results["WorkDLQ"].left, results["SmsDLQ"].done) == (3, 0, 1)
     assert not invoke.calls and not redrive_aws.problems(list(results.values()))
-    assert len(lines) == 11  # one a DLQ
+    assert len(lines) == len(results) == 12  # one a DLQ
     assert any(
         line.startswith("WorkDLQ") and "-> WorkQueue" in line and "moved 3, failed 0, left 0" in line for line in lines
     )
@@ -458,7 +460,7 @@ def test_a_move_task_is_started_and_waited_for(aws):
 # ---------------------------------------------------------------------------------------------- CLI
 
 
-def test_the_command_redrives_a_deployed_stack_and_exits_0_when_all_is_empty(aws, capsys):
+def test_the_command_redrives_a_deployed_stack_and_exits_0_when_all_is_empty(aws, deployed, capsys):
     """Through `arrears redrive` with the real Lambda invoke (moto's Docker-less Lambda returns the
     payload it was given: no error, no batch item failures)."""
     c, stack = aws
@@ -471,7 +473,7 @@ def test_the_command_redrives_a_deployed_stack_and_exits_0_when_all_is_empty(aws
     out, err = capsys.readouterr()
     print(out)
     assert err == "" and out.splitlines()[0] == f"dead-letter queues of stack {STACK} in {REGION}:"
-    assert len(out.splitlines()) == 12  # the title, then one a DLQ
+    assert len(out.splitlines()) == 1 + len(dead_letter_queues(deployed["cfn"]))  # the title, then one a DLQ
     assert "moved 1, failed 0, left 0" in next(line for line in out.splitlines() if line.startswith("VoiceDLQ"))
     for logical in ("DailyRunFunctionDailyQueue", "LedgerEventsDLQ"):
         assert "processed 1, failed 0, left 0" in next(line for line in out.splitlines() if line.startswith(logical))
