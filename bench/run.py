@@ -365,13 +365,21 @@ def learning(borrowers: int = 2000, days: int = 60, split_day: int = 40) -> dict
     t0 = time.perf_counter()
     out: dict[str, Any] = {}
     model = None
-    for world in ("default", "fatigued"):
-        folder = tmp / world
+    worlds = ("default", "fatigued")
+    runs = {}
+    for world in worlds:  # side by side, one a core
         argv = [sys.executable, "-m", "arrears_local.cli", "run", "--borrowers", str(borrowers), "--days", str(days),
-                "--world", world, "--out", str(folder)]  # fmt: skip
-        with (tmp / f"{world}.log").open("w") as log:
-            if subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT).returncode != 0:
-                raise SystemExit(f"the learning bench's run failed: see {tmp / (world + '.log')}")
+                "--world", world, "--out", str(tmp / world)]  # fmt: skip
+        log = (tmp / f"{world}.log").open("w")
+        runs[world] = (subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT), log)
+    for world, (proc, log) in runs.items():
+        status = proc.wait()
+        log.close()
+        if status != 0:
+            raise SystemExit(f"the learning bench's {world} run failed: see {tmp / (world + '.log')}")
+    wall = time.perf_counter() - t0
+    for world in worlds:
+        folder = tmp / world
         facts = [
             json.loads(line)
             for f in sorted((folder / "outcomes" / "facts").rglob("*.json"))
@@ -388,7 +396,6 @@ def learning(borrowers: int = 2000, days: int = 60, split_day: int = 40) -> dict
             "brier": doc["test"]["calibration"]["brier"],
             "ece": doc["test"]["calibration"]["ece"],
         }
-    wall = time.perf_counter() - t0
     ref_after = _child_run([sys.executable, "-c", REFERENCE_LOOP], check=True)
     ref = min(ref_before[0], ref_after[0])
     planning = plan_throughput(model=model)
@@ -398,7 +405,8 @@ def learning(borrowers: int = 2000, days: int = 60, split_day: int = 40) -> dict
         "plan_loans_per_second_with_model": planning["loans_per_second"],
         "learning_vs_reference_loop": round(wall / ref, 1),
         "learning": {
-            "method": f"arrears run --borrowers {borrowers} --days {days} --world W (seed 7); trained on the "
+            "method": f"arrears run --borrowers {borrowers} --days {days} --world W (seed 7), both worlds side by "
+            f"side (one a core); trained on the "
             f"decisions before day {split_day}, tested on the rest; then the planning bench scoring with the "
             "default world's model",
             "worlds": out,

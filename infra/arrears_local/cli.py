@@ -392,12 +392,29 @@ def _whatif(args: argparse.Namespace) -> int:
     return 0
 
 
+def _start_world(world: Any, name: str, sim: Any, book: Book, seed: int, out: Path) -> Any:
+    """The run's world on the stack (its hooks installed), or None for the book's repayment files."""
+    from .world import WorldError, WorldRun
+
+    if world is None:
+        print("world: scripted (the book's repayment files, as they are)")
+        for stale in ("world.json", "world.jsonl"):  # an earlier run's world must not read as this one's
+            (out / stale).unlink(missing_ok=True)
+        return None
+    try:
+        run = WorldRun(world, name, sim, book, seed)
+    except WorldError as e:
+        raise Failure(str(e)) from None
+    run.install()
+    print(f"world: {name} (seed {seed}): its borrowers pay through the webhook")
+    return run
+
+
 def _run(args: argparse.Namespace) -> int:
     docs, dry, book, start = _run_inputs(args)
     world_name, world = _world(args, book)
     from .rejects import warning_line
     from .sim import day_line, midnight, start_stack
-    from .world import WorldRun
     from .world import problems as world_problems
 
     out: Path = args.out
@@ -413,13 +430,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"published {sim.publish(doc)}")
         sim.import_book(book)
         print(f"imported book in {sim.timings['import_s']:.1f}s; simulating {args.days} days from {start}")
-        run = None
-        if world is not None:
-            run = WorldRun(world, world_name, sim, book, args.seed)
-            run.install()
-            print(f"world: {world_name} (seed {args.seed}): its borrowers pay through the webhook")
-        else:
-            print("world: scripted (the book's repayment files, as they are)")
+        run = _start_world(world, world_name, sim, book, args.seed, out)
         if args.faults:
             from . import faults
 

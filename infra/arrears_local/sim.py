@@ -332,7 +332,7 @@ class Simulation:
             },
             "sms_published": sms_published(),
             "contacts": self.contacts(),
-            "trainings": self.trainings,  # the weekly propensity model: version, activated, test AUC
+            "trainings": self.trainings,  # the weekly propensity model: its version, what ranks now, test AUCs
             "aws_requests": {f"{svc}.{op}": n for (svc, op), n in meter.calls.most_common()},
             "aws_failed_requests": {f"{svc}.{op}": n for (svc, op), n in meter.failures.most_common()},
             "aws_seconds": {

@@ -181,7 +181,10 @@ class WorldRun:
         self._currency = {r["loan_id"]: r["currency"] for r in book.rows("loans")}
         self._secret: str | None = None
         self._conn: http.client.HTTPConnection | None = None
-        world.start(book, seed)
+        try:
+            world.start(book, seed)
+        except Exception as e:  # noqa: BLE001 - the world's own failure, named in one line
+            raise WorldError(f"world {name}: start() failed: {type(e).__name__}: {e}") from None
 
     # ------------------------------------------------------------------------------ the hooks
 
@@ -191,6 +194,7 @@ class WorldRun:
 
         from . import providers
 
+        self.sim._bound()  # the loan a contact is about is read through the stack's models
         providers.delivered = self._delivered
         SimulatedVoice.answer = lambda msg: self.contacted(msg, "voice")
 
@@ -212,7 +216,7 @@ class WorldRun:
         """Tell the world of a delivered contact; the call result it gives, for a call."""
         contact = self._contact(msg, channel)
         result = None
-        for r in self._checked(self.world.on_contact(contact), f"on_contact({msg.action_id})"):
+        for r in self._asked(self.world.on_contact, contact, f"on_contact({msg.action_id})"):
             if isinstance(r, CallResult):
                 if channel != "voice" or r.action_id != msg.action_id:
                     self._refuse(f"a CallResult for {r.action_id} after a {channel} contact ({msg.action_id})")
@@ -227,16 +231,13 @@ class WorldRun:
         if self.last_day is not None and day <= self.last_day:
             return
         self.last_day = day
-        for r in self._checked(self.world.on_day(day), f"on_day({day})"):
+        for r in self._asked(self.world.on_day, day, f"on_day({day})"):
             if isinstance(r, CallResult):
                 self._refuse(f"a CallResult on_day({day}): call results answer a call")
                 continue
             self._take(r, "")
 
     # ------------------------------------------------------------------------------ payments
-
-    def next_at(self) -> datetime | None:
-        return self.pending[0][0] if self.pending else None
 
     def deliver(self, until: datetime) -> int:
         """The world's payments made by ``until``, each posted to the webhook at the instant it was made,
@@ -323,7 +324,6 @@ class WorldRun:
         from arrears.domain.delinquency import days_past_due
         from arrears.domain.timeutil import local_date
 
-        self.sim._bound()
         loan = LoanModel.get(msg.loan_id)
         now = self.sim.runner.clock.now
         day = local_date(now, loan.tz)
@@ -342,7 +342,13 @@ class WorldRun:
             currency=loan.currency,
         )
 
-    def _checked(self, reactions: Any, where: str) -> list[Reaction]:
+    def _asked(self, ask: Any, what: Any, where: str) -> list[Reaction]:
+        """The world's answer, checked; a world that fails is recorded (refused), never stops the stack."""
+        try:
+            reactions = ask(what)
+        except Exception as e:  # noqa: BLE001 - the world's own failure: the contact stands, the run goes on
+            self._refuse(f"{where} failed: {type(e).__name__}: {e}")
+            return []
         if reactions is None:
             return []
         if not isinstance(reactions, list | tuple):

@@ -131,3 +131,37 @@ def test_a_world_that_cannot_load_is_one_line(book, tmp_path, capsys):
     _, err = capsys.readouterr()
     assert code == 2
     assert err.strip().count("\n") == 0 and "--world nosuch:World: cannot load nosuch" in err
+
+
+FAILING = """
+class Failing:
+    def start(self, book, seed):
+        self.calls = 0
+    def on_day(self, day):
+        return []
+    def on_contact(self, c):
+        raise ZeroDivisionError("a bug in the model")
+
+class NoStart:
+    def start(self, book, seed):
+        raise KeyError("borrowers")
+    def on_day(self, day):
+        return []
+    def on_contact(self, c):
+        return []
+"""
+
+
+def test_a_world_that_fails_never_stops_the_stack_and_fails_the_run(book, tmp_path, capsys):
+    models = tmp_path / "failing.py"
+    models.write_text(textwrap.dedent(FAILING))
+    out = tmp_path / "out"
+    code = main(["run", "--book", str(book), "--out", str(out), "--world", f"{models}:Failing", *DAYS])
+    printed, err = capsys.readouterr()
+    assert code == 1 and "Traceback" not in err
+    assert "the world's reactions refused:" in err and "failed: ZeroDivisionError: a bug in the model" in err
+    facts = _facts(out)
+    assert any(f["fact_type"] == "action_sent" for f in facts)  # the contacts went out all the same
+    code = main(["run", "--book", str(book), "--out", str(tmp_path / "o2"), "--world", f"{models}:NoStart", *DAYS])
+    _, err = capsys.readouterr()
+    assert code == 1 and err.strip().count("\n") == 0 and "start() failed: KeyError" in err
