@@ -359,6 +359,7 @@ def learning(borrowers: int = 2000, days: int = 60, split_day: int = 40) -> dict
     answering back), then the model trained on the decisions before day ``split_day`` and tested on the
     rest (``propensity_auc``: the default world's test AUC); the wall seconds over the reference loop's."""
     from arrears.domain import propensity
+    from arrears_local.explain import facts_in
 
     tmp = Path(tempfile.mkdtemp(prefix="arrears-bench-learning-"))
     ref_before = _child_run([sys.executable, "-c", REFERENCE_LOOP], check=True)
@@ -380,13 +381,7 @@ def learning(borrowers: int = 2000, days: int = 60, split_day: int = 40) -> dict
     wall = time.perf_counter() - t0
     for world in worlds:
         folder = tmp / world
-        facts = [
-            json.loads(line)
-            for f in sorted((folder / "outcomes" / "facts").rglob("*.json"))
-            for line in f.read_text().splitlines()
-            if line.strip()
-        ]
-        fitted, doc = propensity.fit(propensity.decisions(facts), split_day)
+        fitted, doc = propensity.fit(propensity.decisions(list(facts_in(folder / "outcomes" / "facts"))), split_day)
         model = fitted if world == "default" else model
         out[world] = {
             "test_auc": doc["test"]["auc"],

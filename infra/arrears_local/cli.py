@@ -318,18 +318,15 @@ def _train(args: argparse.Namespace) -> int:
     evaluation to OUT/model/propensity.json."""
     from arrears.domain import propensity
 
+    from .explain import facts_in
+
     folder = args.out / "outcomes" / "facts"
     if not folder.is_dir():
         raise UsageError(f"{folder} does not exist: run `arrears run --out {args.out}` first")
-    facts = []
-    for path in sorted(folder.rglob("*.json")):
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if line.strip():
-                try:
-                    facts.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise Failure(f"{path} line {n}: not JSON ({e.msg})") from None
-    rows = propensity.decisions(facts)
+    try:
+        rows = propensity.decisions(list(facts_in(folder)))
+    except ValueError as e:
+        raise Failure(str(e)) from None
     try:
         _, doc = propensity.fit(rows, args.split_day)
     except ValueError as e:
@@ -631,7 +628,10 @@ def _explain(args: argparse.Namespace) -> int:
     folder = out / "outcomes" / "facts"
     if not folder.is_dir():
         raise UsageError(f"{folder} does not exist: run `arrears run --out {out}` first")
-    lines = explain(facts_in(folder), args.id, zones_in(out), runs_in(out), shard_count_in(out))
+    try:
+        lines = explain(facts_in(folder), args.id, zones_in(out), runs_in(out), shard_count_in(out))
+    except ValueError as e:
+        raise Failure(str(e)) from None
     if not lines:
         raise Failure(f"no action or loan {args.id!r} in {folder}")
     print("\n".join(lines))

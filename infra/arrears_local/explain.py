@@ -45,10 +45,15 @@ ZONES_FILE = "borrower-zones.json"
 
 
 def facts_in(folder: Path) -> Iterable[dict[str, Any]]:
+    """The facts of an outcomes folder as `arrears run` wrote it (``dt=*/*.json``, JSON lines);
+    ValueError naming the file and line of one that is not JSON."""
     for path in sorted(folder.glob("dt=*/*.json")):
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if line.strip():
-                yield json.loads(line)
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"{path} line {n}: not JSON ({e.msg})") from None
 
 
 def zones_in(out: Path) -> dict[str, str]:

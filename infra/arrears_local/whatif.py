@@ -144,13 +144,10 @@ def _minor(currency: str) -> int:
 
 
 def _facts(out: Path) -> list[dict[str, Any]]:
-    facts: dict[str, dict[str, Any]] = {}
-    for f in (out / "outcomes" / "facts").rglob("*.json"):
-        for line in f.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                fact = json.loads(line)
-                facts[fact["fact_id"]] = fact  # a fact written twice (a retried handler) counts once
-    return list(facts.values())
+    from .explain import facts_in
+
+    # a fact written twice (a retried handler) counts once
+    return list({f["fact_id"]: f for f in facts_in(out / "outcomes" / "facts")}.values())
 
 
 def _flatten(f: dict[str, Any], prefix: str = "") -> dict[str, float | None]:
