@@ -33,7 +33,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
-from .strategies import LoanView
+from .ledger import ZERO
+from .strategies import LoanView, probability_of_payment
 from .timeutil import parse_instant
 
 FEATURES = ("dpd", "overdue_share", "payments", "broken_promises", "promise_open", "since_contact", "never_contacted")
@@ -270,14 +271,14 @@ def evaluate(model: Model, rows: Sequence[Decision]) -> dict[str, Any]:
 
 
 def heuristic(row: Decision) -> float:
-    """The planner's heuristic (strategies.probability_of_payment) on a decision's features: what the
-    trained model is measured against."""
-    dpd, _, payments, broken = row.x[0] * 30, row.x[1], row.x[2] * 10, row.x[3] * 5
-    z = (dpd - 45) / 15
-    p = 0.85 / (1.0 + math.exp(z)) if z < 700 else 0.0
-    p *= 0.7 ** round(broken)
-    p *= 1.0 + 0.08 * min(round(payments), 5)
-    return min(0.95, max(0.01, p))
+    """The planner's heuristic (strategies.probability_of_payment) on what a decision's features say of
+    its loan: what a trained model is measured against."""
+    dpd, _, payments, broken = row.x[:4]
+    loan = LoanView(
+        row.loan_id, "", "", round(dpd * 30), ZERO, ZERO, None, None, "", "", "", row.business_date,
+        payments_made=round(payments * 10), broken_promises=round(broken * 5),
+    )  # fmt: skip
+    return probability_of_payment(loan)
 
 
 def time_split(rows: Sequence[Decision], split_day: int) -> tuple[list[Decision], list[Decision]]:
