@@ -12,8 +12,9 @@ from chalice import Chalice, Response
 
 from arrears.adapters.models import bind
 from arrears.clock import now
+from arrears.domain.access import Principal
 from arrears.observability import logger, metrics
-from arrears.usecases import webhook
+from arrears.usecases import operations, webhook
 
 app = Chalice(app_name="arrears-api")
 app.debug = False  # never a traceback in a response
@@ -41,6 +42,38 @@ def signed(route: Callable[..., webhook.Answer]) -> Callable[..., Response]:
         return Response(body=answer.body, status_code=answer.status, headers=headers)
 
     return view
+
+
+@functools.cache
+def ops_settings() -> operations.OpsSettings:
+    s = operations.OpsSettings.from_env()  # a bad setting fails the first operations request, naming it
+    bind(s)
+    return s
+
+
+def operator(permission: str) -> Callable[[Callable[..., webhook.Answer]], Callable[..., Response]]:
+    """Size, bearer token and the role's ``permission`` first, then the view (see usecases/operations.py)."""
+
+    def wrap(route: Callable[..., webhook.Answer]) -> Callable[..., Response]:
+        @functools.wraps(route)
+        def view(**path: str) -> Response:
+            request = app.current_request
+            incoming = webhook.Incoming(request.headers, bytes(request.raw_body or b""))
+            query = dict(request.query_params or {})
+            answer = operations.serve(
+                incoming,
+                ops_settings(),
+                api_settings().max_body_bytes,
+                now(),
+                permission,
+                lambda p: route(p, incoming, query, **path),
+            )
+            headers = {"Content-Type": "application/json", "Cache-Control": "no-store", **answer.headers}
+            return Response(body=answer.body, status_code=answer.status, headers=headers)
+
+        return view
+
+    return wrap
 
 
 @app.route("/v1/repayments", methods=["POST"], content_types=JSON)
@@ -121,6 +154,63 @@ def post_loan_hold(incoming: webhook.Incoming, webhook_id: str, loan_id: str) ->
 def delete_loan_hold(incoming: webhook.Incoming, webhook_id: str, loan_id: str, hold: str) -> webhook.Answer:
     """Lift a hold the platform placed on a loan (never an operator's)."""
     return webhook.change_hold(incoming, webhook_id, "loan", loan_id, hold, api_settings(), now())
+
+
+# ----------------------------------------------------------------- operations (bearer tokens)
+
+
+@app.route("/v1/ops/me", methods=["GET"])
+@operator("dashboards.read")
+def get_me(p: Principal, incoming: webhook.Incoming, query: dict[str, str]) -> webhook.Answer:
+    """The signed-in user: name, role and what the role may do."""
+    return operations.whoami(p)
+
+
+@app.route("/v1/ops/loans/{loan_id}", methods=["GET"])
+@operator("cases.work")
+def get_case(p: Principal, incoming: webhook.Incoming, query: dict[str, str], loan_id: str) -> webhook.Answer:
+    """A loan's case: its state and its timeline, newest first, with the borrower's contact points masked."""
+    return operations.case_view(p, loan_id, ops_settings(), now())
+
+
+@app.route("/v1/ops/loans/{loan_id}/notes", methods=["POST"], content_types=JSON)
+@operator("cases.work")
+def post_note(p: Principal, incoming: webhook.Incoming, query: dict[str, str], loan_id: str) -> webhook.Answer:
+    """Add a note to a loan's case (idempotent on Idempotency-Key; audited)."""
+    return operations.add_note(p, incoming, loan_id, ops_settings(), now())
+
+
+@app.route("/v1/ops/loans/{loan_id}/promises", methods=["POST"], content_types=JSON)
+@operator("cases.work")
+def post_promise(p: Principal, incoming: webhook.Incoming, query: dict[str, str], loan_id: str) -> webhook.Answer:
+    """Record a borrower's promise to pay, made to an agent (idempotent on Idempotency-Key; audited).
+
+    Dunning then waits for its date; the promise is kept or broken as the payments say.
+    """
+    return operations.record_promise(p, incoming, loan_id, ops_settings(), now())
+
+
+@app.route("/v1/ops/loans/{loan_id}/holds", methods=["POST"], content_types=JSON)
+@operator("cases.work")
+def post_operator_hold(p: Principal, incoming: webhook.Incoming, query: dict[str, str], loan_id: str) -> webhook.Answer:
+    """Place an operator's hold on a loan: dispute, hardship, paused (idempotent on Idempotency-Key; audited)."""
+    return operations.change_hold(p, incoming, loan_id, None, ops_settings(), now())
+
+
+@app.route("/v1/ops/loans/{loan_id}/holds/{hold}", methods=["DELETE"])
+@operator("cases.work")
+def delete_operator_hold(
+    p: Principal, incoming: webhook.Incoming, query: dict[str, str], loan_id: str, hold: str
+) -> webhook.Answer:
+    """Lift the operators' hold on a loan (never the platform's or a borrower's; audited)."""
+    return operations.change_hold(p, incoming, loan_id, hold, ops_settings(), now())
+
+
+@app.route("/v1/ops/audit", methods=["GET"])
+@operator("audit.read")
+def get_audit(p: Principal, incoming: webhook.Incoming, query: dict[str, str]) -> webhook.Answer:
+    """The audit records of one business day (?day=YYYY-MM-DD, today by default): admins only."""
+    return operations.audit_log(p, query.get("day"), ops_settings(), now())
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -31,7 +31,10 @@ DESCRIPTION = (
     "epoch, within 5 minutes of the stack's clock) and webhook-signature (`v1,` + base64 HMAC-SHA256 "
     "of `{webhook-id}.{webhook-timestamp}.{body}` with the key in the secret `whsec_<base64>`; several "
     "space-separated signatures allowed). Requests are idempotent: on payment_id for repayments and "
-    "reversals, on webhook-id otherwise; a repeat gets the first answer. Errors are JSON {Code, Message, field}."
+    "reversals, on webhook-id otherwise; a repeat gets the first answer. Errors are JSON {Code, Message, field}. "
+    "The operations routes (/v1/ops/...) are for operations staff instead: a bearer token of the stack's "
+    "Cognito user pool (role: its group admin, supervisor, agent or analyst), never a signature; every "
+    "write takes an Idempotency-Key header and is audited."
 )
 HEADERS = [
     ("webhook-id", "The message's unique id (the idempotency key of routes without a business key)."),
@@ -41,6 +44,31 @@ HEADERS = [
         "v1,<base64 HMAC-SHA256 of '{webhook-id}.{webhook-timestamp}.{body}'> (space-separated list).",
     ),
 ]
+
+OPS = "/v1/ops/"  # the operations routes: a bearer token (Cognito), never a webhook signature
+OPS_HEADERS = [
+    (
+        "Authorization",
+        "Bearer <token>: a Cognito id or access token of the stack's user pool (locally: arrears token).",
+    ),
+]
+OPS_WRITE_HEADERS = [
+    ("Idempotency-Key", "A unique key per write (a UUID): a retried request gets the first answer."),
+]
+
+
+def headers_of(path: str, method: str) -> list[tuple[str, str]]:
+    if not path.startswith(OPS):
+        return HEADERS
+    return OPS_HEADERS + (OPS_WRITE_HEADERS if method != "GET" else [])
+
+
+def errors_of(path: str, method: str) -> dict[str, tuple[str, str]]:
+    from arrears.domain import api
+
+    if path.startswith(OPS):
+        return api.OPS_WRITE_ERRORS if method != "GET" else api.OPS_READ_ERRORS
+    return api.COMMON_ERRORS
 
 
 #: API Gateway's own answers in the API's error shape: throttled (429), no such route (404, not its
@@ -106,7 +134,11 @@ def swagger(app: Any) -> dict[str, Any]:
         uri["Fn::Sub"] = uri["Fn::Sub"].replace("${APIHandler.Arn}", "${" + FUNCTION + ".Arn}")
         params = [
             {"name": h, "in": "header", "required": True, "type": "string", "minLength": 1, "description": d}
-            for h, d in HEADERS
+            for h, d in headers_of(path, method)
+        ]
+        params += [
+            {"name": q, "in": "query", "required": False, "type": "string", "description": d}
+            for q, d in api.QUERIES.get((method, path), {}).items()
         ]
         body = api.REQUESTS.get((method, path))
         if body:
@@ -114,7 +146,7 @@ def swagger(app: Any) -> dict[str, Any]:
         op["parameters"] = op.get("parameters", []) + params
         op["responses"] = {
             status: {"description": text, "schema": {"$ref": f"#/definitions/{name}"}}
-            for status, (name, text) in api.RESPONSES.get((method, path), api.COMMON_ERRORS).items()
+            for status, (name, text) in api.RESPONSES.get((method, path), errors_of(path, method)).items()
         }
         op["responses"]["503"]["headers"] = {"Retry-After": {"type": "integer", "description": "Seconds to wait."}}
     return doc
@@ -130,9 +162,19 @@ def openapi(app: Any) -> dict[str, Any]:
         if description:
             op["description"] = description
         op["parameters"] = [
-            {"name": h, "in": "header", "required": True, "schema": {"type": "string", "minLength": 1}, "description": d}
-            for h, d in HEADERS
+            {
+                "name": h,
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string", "minLength": 1},
+                "description": d,
+            }
+            for h, d in headers_of(path, method)
         ] + [{"name": a, "in": "path", "required": True, "schema": {"type": "string"}} for a in view.view_args]
+        op["parameters"] += [
+            {"name": q, "in": "query", "required": False, "schema": {"type": "string"}, "description": d}
+            for q, d in api.QUERIES.get((method, path), {}).items()
+        ]
         body = api.REQUESTS.get((method, path))
         if body:
             op["requestBody"] = {
@@ -144,7 +186,7 @@ def openapi(app: Any) -> dict[str, Any]:
                 "description": text,
                 "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
             }
-            for status, (name, text) in api.RESPONSES.get((method, path), api.COMMON_ERRORS).items()
+            for status, (name, text) in api.RESPONSES.get((method, path), errors_of(path, method)).items()
         }
         op["responses"]["503"]["headers"] = {
             "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait before retrying."}
@@ -164,7 +206,9 @@ def openapi(app: Any) -> dict[str, Any]:
             {"url": "http://127.0.0.1:4566", "description": "arrears up (the local stack)"},
         ],
         "paths": paths,
-        "components": {"schemas": json.loads(json.dumps(api.SCHEMAS).replace("#/definitions/", "#/components/schemas/"))},
+        "components": {
+            "schemas": json.loads(json.dumps(api.SCHEMAS).replace("#/definitions/", "#/components/schemas/"))
+        },
     }
 
 

@@ -158,8 +158,18 @@ def parser() -> argparse.ArgumentParser:
     learn = command("train", "learn the propensity-to-pay model from the outcomes `arrears run` wrote")
     learn.add_argument("--out", type=Path, default=Path("out"), help="the folder `arrears run` wrote")
     learn.add_argument(
-        "--split-day", type=_positive, default=40, help="train on the decisions before this day of the data, test on the rest"
+        "--split-day",
+        type=_positive,
+        default=40,
+        help="train on the decisions before this day of the data, test on the rest",
     )
+    tok = command("token", "print a bearer token for the local stack's operations API (arrears up), and nothing else")
+    tok.add_argument(
+        "--role", required=True, choices=["admin", "supervisor", "agent", "analyst"], help="the user's role"
+    )
+    tok.add_argument("--user", required=True, help="the user's name, e.g. ann (as the audit trail shows it)")
+    tok.add_argument("--minutes", type=_positive, default=60, help="how long the token is valid (at most 1440)")
+    tok.add_argument("--out", type=Path, default=Path("out"), help="the folder of the running stack (arrears up: out)")
     red = command("redrive", "try again everything in a deployed stack's dead-letter queues (exit 0: all empty)")
     red.add_argument("--stack", required=True, help="the CloudFormation stack's name")
     red.add_argument("--region", help="its region (default: AWS_REGION or the profile's)")
@@ -212,7 +222,9 @@ def parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--port", type=_port, default=4566, help="port of the endpoint on 127.0.0.1")
     up.add_argument("--api-port", type=_port, default=3000, help="port of the stack's HTTP API on 127.0.0.1")
-    run.add_argument("--api-port", type=_port, default=0, help="port of the stack's HTTP API on 127.0.0.1 (0: any free one)")
+    run.add_argument(
+        "--api-port", type=_port, default=0, help="port of the stack's HTTP API on 127.0.0.1 (0: any free one)"
+    )
     gen.add_argument(
         "dest", type=Path, help="folder to write borrowers.csv, loans.csv, installments.csv, repayments.csv"
     )
@@ -236,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         "query": _query,
         "whatif": _whatif,
         "train": _train,
+        "token": _token,
     }
     try:
         return commands[args.cmd](args)
@@ -342,7 +355,9 @@ def _train(args: argparse.Namespace) -> int:
         f"{'it ranks better than the heuristic' if doc['choice'] == 'new' else 'the heuristic ranks better'}"
     )
     for b in cal["bins"]:
-        print(f"  predicted {b['from']:.1f}-{b['to']:.1f}: {b['decisions']:>6} decisions, predicted {b['predicted']:.3f}, observed {b['observed']:.3f}")
+        print(
+            f"  predicted {b['from']:.1f}-{b['to']:.1f}: {b['decisions']:>6} decisions, predicted {b['predicted']:.3f}, observed {b['observed']:.3f}"
+        )
     print(f"model and evaluation in {args.out / 'model' / 'propensity.json'}")
     return 0
 
@@ -377,7 +392,9 @@ def _whatif(args: argparse.Namespace) -> int:
         parallel=args.jobs,
     )
     runs = len(plan.strategies) * len(plan.seeds)
-    print(f"what-if: {runs} runs ({len(plan.strategies)} strategies x seeds {plan.seeds}), world {args.world}, {args.days} days")
+    print(
+        f"what-if: {runs} runs ({len(plan.strategies)} strategies x seeds {plan.seeds}), world {args.world}, {args.days} days"
+    )
     try:
         result = run_all(plan)
     except WhatIfError as e:
@@ -477,7 +494,9 @@ def _final_redrive(sim: Any) -> None:
     injected = faults.active.injected if faults.active else {}
     faults.install(None)
     moved = redrive(sim.runner)
-    print(f"faults injected: {sum(injected.values())}; redriven from DLQs: {sum(moved.values())} {moved or ''}".rstrip())
+    print(
+        f"faults injected: {sum(injected.values())}; redriven from DLQs: {sum(moved.values())} {moved or ''}".rstrip()
+    )
 
 
 def _print_dry_run(path: Path, result: dict, out: Path) -> None:
@@ -534,7 +553,13 @@ def _up(args: argparse.Namespace) -> int:
         if warning:
             print(warning, file=sys.stderr, flush=True)
         _print_names(sim)
-        print(f"  API: {sim.start_api(args.api_port)}/v1   (signed with the WebhookSecret; README: The API)", flush=True)
+        api = sim.start_api(args.api_port)
+        print(f"  API: {api}/v1   (signed with the WebhookSecret; README: The API)", flush=True)
+        print(
+            f"  operations API: {api}/v1/ops   (a bearer token: arrears token --role supervisor --user ann; "
+            "README: The operations API)",
+            flush=True,
+        )
         _serve(sim)
     finally:
         sim.stop()
@@ -592,6 +617,24 @@ def _serve(sim: Any) -> None:
             time.sleep(1.0)
     except KeyboardInterrupt:
         print("stopped")
+
+
+# ---------------------------------------------------------------------------------------- token
+
+
+def _token(args: argparse.Namespace) -> int:
+    from .auth import MAX_MINUTES, mint
+
+    user = args.user.strip()
+    if not user or len(user) > 128 or not user.isprintable():
+        raise UsageError("--user must be 1-128 printable characters")
+    if args.minutes > MAX_MINUTES:
+        raise UsageError(f"--minutes must be at most {MAX_MINUTES}")
+    try:
+        print(mint(args.out, args.role, user, args.minutes))
+    except FileNotFoundError as e:
+        raise Failure(str(e)) from None
+    return 0
 
 
 # ----------------------------------------------------------------------------------------- book
@@ -710,7 +753,8 @@ def _strategy_admin(args: argparse.Namespace) -> int:
         raise Failure(str(e)) from None
     except Exception as e:
         message = _aws_problem(
-            e, f"table {args.table!r} does not exist there: use the stack's StrategiesTableName output (arrears up prints it)"
+            e,
+            f"table {args.table!r} does not exist there: use the stack's StrategiesTableName output (arrears up prints it)",
         )
         if message is None:
             raise

@@ -384,13 +384,14 @@ def start_stack(
     emulator = Emulator(port=port, in_process=in_process, serve=serve).start()
     from arrears.adapters.channels import SimulatedVoice
 
-    from . import providers
+    from . import auth, providers
 
     providers.install()
 
     gateway = FakeWechatGateway()
     SimulatedVoice.placed.clear()  # the dialer's log is per stack
     local = {"VoiceDialer": "simulated", "WechatGatewayUrl": gateway.url}  # no Connect, no WeChat here
+    local |= auth.stack_params(out)  # no Cognito either: operators sign in with the folder's own key
     dep = deploy({**local, **(params or {})})
     clock = Clock(start_clock or datetime.now(UTC))
     providers.reset(lambda: clock.now)

@@ -181,10 +181,32 @@ class Deployed:
         if set(value) == {"Fn::Sub"}:
             text = value["Fn::Sub"]
             return self.sub(text if isinstance(text, str) else text[0])
+        if set(value) == {"Fn::If"}:
+            name, yes, no = value["Fn::If"]
+            return self.resolve(yes if self.condition(name) else no)
         if set(value) == {"Fn::Join"}:
             sep, parts = value["Fn::Join"]
             return sep.join(str(self.resolve(p)) for p in parts)
         return {k: self.resolve(v) for k, v in value.items()}
+
+    def condition(self, name: str) -> bool:
+        """A template condition's value (Fn::Equals, Fn::Not, Fn::And, Fn::Or over parameters)."""
+
+        def ev(c: Any) -> bool:
+            ((op, args),) = c.items()
+            if op == "Condition":
+                return ev(self.cfn["Conditions"][args])
+            if op == "Fn::Equals":
+                return str(self.resolve(args[0])) == str(self.resolve(args[1]))
+            if op == "Fn::Not":
+                return not ev(args[0])
+            if op == "Fn::And":
+                return all(ev(a) for a in args)
+            if op == "Fn::Or":
+                return any(ev(a) for a in args)
+            raise KeyError(f"cannot evaluate condition {op}")
+
+        return ev(self.cfn["Conditions"][name])
 
     def ref(self, name: str) -> str:
         pseudo = {"AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::StackName": STACK, "AWS::Partition": "aws"}
@@ -329,9 +351,9 @@ def _create_secrets(deployable: dict[str, Any], taken_out: dict[str, dict[str, A
         props = res.get("Properties", {})
         gen = props.get("GenerateSecretString")
         value = props.get("SecretString") or sm.get_random_password(**gen)["RandomPassword"]
-        made[name] = sm.create_secret(Name=f"{STACK}-{name}", Description=props.get("Description", ""), SecretString=value)[
-            "ARN"
-        ]
+        made[name] = sm.create_secret(
+            Name=f"{STACK}-{name}", Description=props.get("Description", ""), SecretString=value
+        )["ARN"]
     return made
 
 

@@ -96,6 +96,8 @@ def test_up_serves_the_stack_and_imports_dropped_files(tmp_path):
         assert sorted(r["rows"] for r in repayment_reports())[0] == 1
         assert f"API: http://127.0.0.1:{api_port}/v1" in text, text
         _the_api_answers_and_its_facts_arrive(kw, api_port, row, tmp_path)
+        assert "operations API: " in proc.stdout.readline()  # printed right after the API's line
+        _an_operator_signs_in_with_arrears_token(api_port, tmp_path, env)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -131,6 +133,31 @@ def _the_api_answers_and_its_facts_arrive(kw: dict, api_port: int, row: dict, tm
     assert (event["action_id"], event["payment_id"], event["source"]) == ("msg_up_api_1", "UP-API-1", "platform/api")
     log = (tmp_path / "out" / "lambda.log").read_text(encoding="utf-8")
     assert '"webhook_id":"msg_up_api_1"' in log.replace(" ", "")  # the worker's log line, in the stack's log
+
+
+def _an_operator_signs_in_with_arrears_token(api_port: int, tmp_path, env: dict) -> None:
+    """`arrears token`, run beside `arrears up` in the same folder, signs a token the running stack takes."""
+    token = subprocess.run(
+        [sys.executable, "-m", "arrears_local.cli", "token", "--role", "agent", "--user", "ann"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        check=True,
+    ).stdout
+    assert token.count(".") == 2 and token.strip() == token.rstrip("\n")  # the token alone, on one line
+    auth = {"Authorization": f"Bearer {token.strip()}"}
+    base = f"http://127.0.0.1:{api_port}/v1/ops"
+    with urllib.request.urlopen(urllib.request.Request(f"{base}/loans/L0000000", headers=auth), timeout=30) as r:
+        assert r.status == 200 and json.loads(r.read())["loan_id"] == "L0000000"
+    note = urllib.request.Request(
+        f"{base}/loans/L0000000/notes",
+        json.dumps({"text": "checked on up"}).encode(),
+        {**auth, "Content-Type": "application/json", "Idempotency-Key": "up-note-1"},
+        method="POST",
+    )
+    with urllib.request.urlopen(note, timeout=30) as r:
+        assert r.status == 202 and json.loads(r.read())["by"] == "ann"
 
 
 def test_up_on_a_busy_port_fails_at_once_naming_the_port(tmp_path):

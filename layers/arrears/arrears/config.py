@@ -15,6 +15,16 @@ CHANNELS = ("sms", "email", "voice", "wechat", "letter")
 DEFAULT_STRATEGIES = "CN=cn-default,US=us-default"
 
 
+def business_tz_of(env: Mapping[str, str], problems: list[str]) -> str:
+    """BUSINESS_TZ (the operations calendar's IANA zone), a problem noted when it is not one."""
+    business_tz = env.get("BUSINESS_TZ", "Asia/Shanghai")
+    try:
+        zone(business_tz)
+    except ValueError as e:
+        problems.append(f"BUSINESS_TZ: {e}")
+    return business_tz
+
+
 class ConfigError(RuntimeError):
     pass
 
@@ -75,11 +85,7 @@ class Settings(NamedTuple):
             scheme = BucketScheme.parse(env.get("BUCKETS", DEFAULT_SPEC))
         except ValueError as e:
             problems.append(f"BUCKETS: {e}")
-        business_tz = env.get("BUSINESS_TZ", "Asia/Shanghai")
-        try:
-            zone(business_tz)
-        except ValueError as e:
-            problems.append(f"BUSINESS_TZ: {e}")
+        business_tz = business_tz_of(env, problems)
         capacity: dict[str, int] = {}
         try:
             for channel, n in parse_pairs(env.get("CHANNEL_CAPACITY", "")).items():
@@ -208,7 +214,9 @@ class ImportSettings(NamedTuple):
         try:
             for name, value in parse_pairs(env.get("IMPORT_LIMITS", "")).items():
                 if name not in limits or not value.isdigit() or int(value) == 0:
-                    raise ValueError(f"{name}={value} (names: {', '.join(IMPORT_LIMITS)}; each a positive whole number)")
+                    raise ValueError(
+                        f"{name}={value} (names: {', '.join(IMPORT_LIMITS)}; each a positive whole number)"
+                    )
                 limits[name] = int(value)
         except ValueError as e:
             problems.append(f"IMPORT_LIMITS: {e}")

@@ -55,12 +55,15 @@ def answer_once(
     recorded_at: str,
     writes: list[dict[str, Any]],
     facts: str | None = None,
+    key: str | None = None,
 ) -> Stored | None:
     """Write ``writes`` (TransactWriteItems entries) and the message's answer (and facts) together,
     unless the message was answered before: then nothing is written and its first answer is returned.
-    A write's own condition failing raises ``Refused`` with that entry's index."""
+    A write's own condition failing raises ``Refused`` with that entry's index. ``key``: the
+    idempotency key when not the webhook-id's (an operator's ``ops#`` key)."""
+    key = key or webhook_key(webhook_id)
     record = {
-        "key": {"S": webhook_key(webhook_id)},
+        "key": {"S": key},
         "source": {"S": route},
         "recorded_at": {"S": recorded_at},
         "status": {"N": str(status)},
@@ -88,7 +91,7 @@ def answer_once(
     except ddb.exceptions.TransactionCanceledException as e:
         codes = [r.get("Code") for r in e.response.get("CancellationReasons", [])]
         if codes and codes[0] == "ConditionalCheckFailed":
-            stored = first_answer(webhook_id)
+            stored = stored_answer(key)
             if stored is not None:
                 return stored
         failed = [i - 1 for i, c in enumerate(codes) if i and c == "ConditionalCheckFailed"]

@@ -268,6 +268,8 @@ class CollectionModel(Model):
     escalation = UnicodeAttribute(null=True)
     outcome = UnicodeAttribute(null=True)  # voice: no_answer, connected, conversation, promise
     claim = UnicodeAttribute(null=True)  # the sender's attempt that claimed the action (planned -> sent)
+    note = UnicodeAttribute(null=True)  # NOTE#<at>#<key>: an operator's note on the case
+    by = UnicodeAttribute(null=True)  # NOTE#: the operator who wrote it
 
 
 class RunModel(Model):

@@ -284,6 +284,82 @@ HOLD_RECORDED: dict[str, Any] = {
     },
 }
 
+# ---------------------------------------------------------------- operations (bearer tokens)
+NOTE: dict[str, Any] = {
+    "type": "object",
+    "title": "Note",
+    "additionalProperties": False,
+    "required": ["text"],
+    "properties": {"text": {"type": "string", "minLength": 1, "maxLength": 2000}},
+}
+OPERATOR_HOLD: dict[str, Any] = {
+    "type": "object",
+    "title": "OperatorHold",
+    "additionalProperties": False,
+    "required": ["hold"],
+    "properties": {
+        "hold": {"type": "string", "enum": list(LOAN_HOLDS)},
+        "reason": {"type": "string", "maxLength": 500, "description": "Why (kept in the audit trail)."},
+    },
+}
+PROMISE: dict[str, Any] = {
+    "type": "object",
+    "title": "Promise",
+    "additionalProperties": False,
+    "required": ["until", "amount"],
+    "properties": {
+        "until": {"type": "string", "format": "date", "description": "The borrower's local date, today to 30 days on."},
+        "amount": {
+            "type": "string",
+            "pattern": "^[0-9]{1,15}(\\.[0-9]{1,3})?$",
+            "description": "In the loan's currency.",
+        },
+    },
+}
+OPS_RECORDED: dict[str, Any] = {
+    "type": "object",
+    "title": "OpsRecorded",
+    "description": "What was recorded, by whom and when (a repeated Idempotency-Key: the first answer again).",
+    "required": ["loan_id"],
+    "properties": {"loan_id": {"type": "string"}},
+}
+ME: dict[str, Any] = {
+    "type": "object",
+    "title": "Me",
+    "required": ["user", "role", "permissions"],
+    "properties": {
+        "user": {"type": "string"},
+        "role": {"type": "string", "enum": ["admin", "supervisor", "agent", "analyst"]},
+        "permissions": {"type": "array", "items": {"type": "string"}},
+    },
+}
+CASE_VIEW: dict[str, Any] = {
+    "type": "object",
+    "title": "CaseView",
+    "description": "A loan's state and timeline (newest first); contact points masked.",
+    "required": ["loan_id", "borrower_id", "bucket", "holds", "timeline"],
+    "properties": {
+        "loan_id": {"type": "string"},
+        "borrower_id": {"type": "string"},
+        "bucket": {"type": "string"},
+        "holds": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+        "timeline": {
+            "type": "array",
+            "items": {"type": "object", "required": ["kind"], "properties": {"kind": {"type": "string"}}},
+        },
+    },
+}
+AUDIT: dict[str, Any] = {
+    "type": "object",
+    "title": "Audit",
+    "required": ["day", "records", "more"],
+    "properties": {
+        "day": {"type": "string", "format": "date"},
+        "records": {"type": "array", "items": {"type": "object"}},
+        "more": {"type": "boolean", "description": "Over 1,000 records: the first 1,000 are given."},
+    },
+}
+
 SCHEMAS: dict[str, dict[str, Any]] = {
     "Repayment": REPAYMENT,
     "RepaymentRecorded": REPAYMENT_RECORDED,
@@ -299,6 +375,13 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "BorrowerHold": BORROWER_HOLD,
     "LoanHold": LOAN_HOLD,
     "HoldRecorded": HOLD_RECORDED,
+    "Note": NOTE,
+    "OperatorHold": OPERATOR_HOLD,
+    "Promise": PROMISE,
+    "OpsRecorded": OPS_RECORDED,
+    "Me": ME,
+    "CaseView": CASE_VIEW,
+    "Audit": AUDIT,
     "Error": ERROR,
 }
 
@@ -382,6 +465,46 @@ RESPONSES: dict[tuple[str, str], dict[str, tuple[str, str]]] = {
         **COMMON_ERRORS,
     },
 }
+#: the operations routes' answers (bearer tokens instead of signatures)
+OPS_READ_ERRORS = {
+    "401": ("Error", "A missing, forged or expired bearer token, or one of another pool or client."),
+    "403": ("Error", "The user's role may not do this."),
+    "413": COMMON_ERRORS["413"],
+    "429": COMMON_ERRORS["429"],
+    "503": COMMON_ERRORS["503"],
+}
+OPS_WRITE_ERRORS = {
+    **OPS_READ_ERRORS,
+    "400": ("Error", "A field is missing or wrong (named in `field`), or no Idempotency-Key; nothing written."),
+    "404": ("Error", "No such loan (or hold) in the path; nothing written."),
+    "409": (
+        "Error",
+        "The Idempotency-Key came before with another route, or the loan has no open case; nothing written.",
+    ),
+    "415": COMMON_ERRORS["415"],
+}
+OPS_AGAIN = "Recorded and audited (or a repeated Idempotency-Key: the first answer again)."
+RESPONSES |= {
+    ("GET", "/v1/ops/me"): {"200": ("Me", "The signed-in user."), **OPS_READ_ERRORS},
+    ("GET", "/v1/ops/loans/{loan_id}"): {
+        "200": ("CaseView", "The loan's case."),
+        "404": ("Error", "No such loan."),
+        **OPS_READ_ERRORS,
+    },
+    ("GET", "/v1/ops/audit"): {
+        "200": ("Audit", "The day's audit records."),
+        "400": ("Error", "day is not a date."),
+        **OPS_READ_ERRORS,
+    },
+    ("POST", "/v1/ops/loans/{loan_id}/notes"): {"202": ("OpsRecorded", OPS_AGAIN), **OPS_WRITE_ERRORS},
+    ("POST", "/v1/ops/loans/{loan_id}/promises"): {"202": ("OpsRecorded", OPS_AGAIN), **OPS_WRITE_ERRORS},
+    ("POST", "/v1/ops/loans/{loan_id}/holds"): {"202": ("OpsRecorded", OPS_AGAIN), **OPS_WRITE_ERRORS},
+    ("DELETE", "/v1/ops/loans/{loan_id}/holds/{hold}"): {"202": ("OpsRecorded", OPS_AGAIN), **OPS_WRITE_ERRORS},
+}
+#: query parameters: name -> description (all optional)
+QUERIES: dict[tuple[str, str], dict[str, str]] = {
+    ("GET", "/v1/ops/audit"): {"day": "The business date, YYYY-MM-DD (today by default)."},
+}
 REQUESTS: dict[tuple[str, str], str] = {
     ("POST", "/v1/repayments"): "Repayment",
     ("POST", "/v1/repayments/{payment_id}/reversal"): "Reversal",
@@ -390,11 +513,15 @@ REQUESTS: dict[tuple[str, str], str] = {
     ("PUT", "/v1/borrowers/{borrower_id}"): "Borrower",
     ("POST", "/v1/borrowers/{borrower_id}/holds"): "BorrowerHold",
     ("POST", "/v1/loans/{loan_id}/holds"): "LoanHold",
+    ("POST", "/v1/ops/loans/{loan_id}/notes"): "Note",
+    ("POST", "/v1/ops/loans/{loan_id}/promises"): "Promise",
+    ("POST", "/v1/ops/loans/{loan_id}/holds"): "OperatorHold",
 }
 
 CODES = {
     400: "BadRequest",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "NotFound",
     409: "Conflict",
     413: "RequestTooLarge",

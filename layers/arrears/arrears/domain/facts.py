@@ -33,6 +33,7 @@ FACT_TYPES = (
     "hold_lifted",
     "opt_out_placed",  # a borrower's channel refused (channel), by the source named
     "opt_out_lifted",
+    "operator_write",  # an operator's write through the operations API: source operator/<role>, reason JSON
 )
 
 #: ``source`` of the facts that say who sent or changed something (platform_event, hold_*, opt_out_*):

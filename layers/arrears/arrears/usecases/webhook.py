@@ -30,7 +30,7 @@ from pynamodb.exceptions import PynamoDBException
 
 from ..adapters import api_store, facts_sink, ledger_import, webhook_secrets
 from ..adapters.models import BorrowerModel
-from ..config import ConfigError, ImportSettings
+from ..config import ConfigError, ImportSettings, business_tz_of
 from ..domain.api import ApiError, field_of
 from ..domain.facts import PLATFORM_API, Fact, business_date, restriction_facts
 from ..domain.importing import (
@@ -50,7 +50,7 @@ from ..domain.importing import (
     with_payment,
 )
 from ..domain.money import minor_units
-from ..domain.timeutil import iso, zone
+from ..domain.timeutil import iso
 from ..domain.webhooks import SignatureError, verify
 from ..observability import logger, metrics
 from .imports import limits
@@ -93,11 +93,7 @@ class ApiSettings(NamedTuple):
             imports = ImportSettings.from_env(env)
         except ConfigError as e:
             problems.append(str(e).removeprefix("bad configuration: "))
-        business_tz = env.get("BUSINESS_TZ", "Asia/Shanghai")
-        try:
-            zone(business_tz)
-        except ValueError as e:
-            problems.append(f"BUSINESS_TZ: {e}")
+        business_tz = business_tz_of(env, problems)
         if problems:
             raise ConfigError("bad configuration: " + "; ".join(problems))
         ledger, idempotency, borrowers, contacts, secret = (env[n] for n in _NEEDED)
@@ -411,7 +407,7 @@ def _once(webhook_id: str, route: str, s: ApiSettings, now: datetime, build: Cal
         raise ApiError(400, "webhook-id must be 1-200 printable ASCII characters without spaces", "webhook-id")
     first = api_store.first_answer(webhook_id)
     if first is not None:
-        return _again(first, route, webhook_id)
+        return again(first, route, webhook_id)
     built = build()
     facts = facts_sink.lines([_event(s, route, webhook_id, now, **built.ids), *built.facts])
     try:
@@ -419,20 +415,18 @@ def _once(webhook_id: str, route: str, s: ApiSettings, now: datetime, build: Cal
     except api_store.Refused as e:
         raise built.refused(e.index) from None
     if stored is not None:
-        return _again(stored, route, webhook_id)
+        return again(stored, route, webhook_id)
     metrics.add_metric(name="ApiEventsRecorded", unit="Count", value=1)
     return Answer(202, built.body)
 
 
-def _again(first: api_store.Stored, route: str, webhook_id: str) -> Answer:
-    """A repeated message's first answer. A webhook-id that first came with a
-    message to another route names another message: 409, nothing written (its first answer belongs to
-    that route and would not be this route's answer)."""
+def again(first: api_store.Stored, route: str, key: str, header: str = "webhook-id") -> Answer:
+    """A repeated message's first answer. A key (``header``) that first came with a message to another
+    route names another message: 409, nothing written (its first answer belongs to that route and
+    would not be this route's answer)."""
     if first.source and first.source != route:
         raise ApiError(
-            409,
-            f"webhook-id {webhook_id!r} was used for a message to {first.source}: each message needs its own",
-            "webhook-id",
+            409, f"{header} {key!r} was used for a message to {first.source}: each message needs its own", header
         )
     return Answer(first.status, first.body)
 

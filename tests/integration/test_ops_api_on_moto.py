@@ -1,0 +1,180 @@
+"""Integration: operations staff call the operations API (``/v1/ops/...``) as they would in AWS: REST
+proxy events to the real API handler, on the stack deployed from template.yaml into moto, signed in
+with bearer tokens of the local key (the local stack's stand-in for the Cognito user pool)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from tests.integration import test_api_on_moto
+from tests.integration.test_api_on_moto import call
+from tests.integration.test_hostile_imports import _facts
+from tests.integration.test_pipeline_on_moto import ddb_items
+
+pytestmark = pytest.mark.integration
+
+book = test_api_on_moto.book  # the fixture: three delinquent loans with their first SMS planned
+
+
+def token(stack, role: str, user: str = "ann", **kw) -> str:
+    from arrears_local.auth import mint
+
+    return mint(stack.out, role, user, **kw)
+
+
+def ops(
+    stack, method: str, path: str, role: str | None = "agent", body=None, *, key: str | None = "auto", headers=None
+):
+    """Call an operations route as ``role`` (None: no token); ``key``: the Idempotency-Key (auto: a new one)."""
+    from arrears_local.apigw import rest_event
+
+    raw = body if isinstance(body, bytes) else (json.dumps(body).encode() if body is not None else b"")
+    h = {"Content-Type": "application/json"}
+    if role:
+        h["Authorization"] = f"Bearer {token(stack, role)}"
+    if key:
+        h["Idempotency-Key"] = uuid.uuid4().hex if key == "auto" else key
+    h |= headers or {}
+    out = stack.runner.functions["ApiFunction"].invoke(rest_event(method, path, h, raw, now=stack.runner.clock.now))
+    return out["statusCode"], json.loads(out["body"])
+
+
+def loan(stack, loan_id: str) -> dict:
+    return {i["loan_id"]["S"]: i for i in ddb_items(stack, "LoansTable")}[loan_id]
+
+
+def test_who_may_do_what_follows_the_roles(book):
+    assert ops(book, "GET", "/v1/ops/me", "analyst") == (
+        200,
+        {"user": "ann", "role": "analyst", "permissions": ["dashboards.read", "strategies.read"]},
+    )
+    assert ops(book, "GET", "/v1/ops/loans/AL1", "analyst")[0] == 403
+    assert ops(book, "POST", "/v1/ops/loans/AL1/notes", "analyst", {"text": "x"})[0] == 403
+    assert ops(book, "GET", "/v1/ops/audit", "agent")[0] == 403
+    assert ops(book, "GET", "/v1/ops/audit", "supervisor")[0] == 403
+    assert ops(book, "GET", "/v1/ops/audit", "admin")[0] == 200
+
+
+def test_no_token_a_foreign_or_an_expired_one_or_a_webhook_signature_is_a_401(book, tmp_path):
+    from arrears_local.auth import ensure_key, mint
+
+    status, body = ops(book, "GET", "/v1/ops/me", None)
+    assert status == 401 and "Bearer" in body["Message"]
+    ensure_key(tmp_path)  # another stack's key
+    foreign = mint(tmp_path, "admin", "mallory")
+    assert ops(book, "GET", "/v1/ops/me", None, headers={"Authorization": f"Bearer {foreign}"})[0] == 401
+    expired = token(book, "admin", now=book.runner.clock.now.timestamp() - 86400 * 400)
+    status, body = ops(book, "GET", "/v1/ops/me", None, headers={"Authorization": f"Bearer {expired}"})
+    assert status == 401 and "expired" in body["Message"]
+    # a request signed as the platform signs its webhooks is no credential here ...
+    from arrears_local.apigw import signed_headers
+    from tests.integration.test_api_on_moto import secret
+
+    raw = json.dumps({"text": "x"}).encode()
+    signed = signed_headers(secret(book), raw, book.runner.clock.now)
+    status, body = ops(book, "POST", "/v1/ops/loans/AL1/notes", None, raw, headers=signed)
+    assert status == 401 and "not a webhook signature" in body["Message"]
+    # ... and a bearer token is none on the platform's routes
+    payment = {"payment_id": "OPX", "loan_id": "AL1", "paid_at": "2026-03-02T12:00:00+08:00", "amount": "1.00"}
+    status, _, body = call(
+        book,
+        "/v1/repayments",
+        payment,
+        headers={"Authorization": f"Bearer {token(book, 'admin')}", "webhook-signature": ""},
+    )
+    assert status == 401
+
+
+def test_a_note_is_written_once_audited_in_full_and_hashed_in_the_lake(book):
+    text = "borrower says salary comes on the 15th"
+    key = f"note-{uuid.uuid4().hex}"
+    status, first = ops(book, "POST", "/v1/ops/loans/AL1/notes", "agent", {"text": text}, key=key)
+    assert status == 202 and first["by"] == "ann"
+    assert ops(book, "POST", "/v1/ops/loans/AL1/notes", "agent", {"text": "changed"}, key=key) == (202, first)
+    notes = [i for i in ddb_items(book, "CollectionsTable") if i["sk"]["S"].startswith("NOTE#")]
+    assert [(n["note"]["S"], n["by"]["S"]) for n in notes] == [(text, "ann")]
+    status, view = ops(book, "GET", "/v1/ops/loans/AL1", "agent")
+    assert status == 200 and {"kind": "note", "by": "ann", "text": text} in [
+        {k: e.get(k) for k in ("kind", "by", "text")} for e in view["timeline"]
+    ]
+    status, audit = ops(book, "GET", "/v1/ops/audit", "admin")
+    record = next(r for r in audit["records"] if r["at_key"].endswith(key))
+    assert (record["user"], record["role"], record["route"]) == ("ann", "agent", "POST /v1/ops/loans/{loan_id}/notes")
+    assert record["after"] == {"text": text} and record["target"] == {"loan_id": "AL1"}
+    book.runner.pump()  # the facts stored with the answer reach the lake from the idempotency table's stream
+    fact = next(f for f in _facts(book, "operator_write") if f["action_id"].endswith(key))
+    assert fact["source"] == "operator/agent" and fact["loan_id"] == "AL1"
+    reason = json.loads(fact["reason"])
+    assert reason["user"] == "ann" and set(reason["fields"]) == {"text"}
+    assert text not in json.dumps(fact)  # the value's hash, never the value
+    status, body = ops(
+        book, "POST", "/v1/ops/loans/AL1/promises", "agent", {"until": "2026-03-05", "amount": "1"}, key=key
+    )
+    assert status == 409 and body["field"] == "Idempotency-Key"
+
+
+def test_bad_writes_are_refused_naming_what_is_wrong_and_write_nothing(book):
+    before = len(ddb_items(book, "AuditTable"))
+    cases = [
+        ("/v1/ops/loans/AL1/notes", {"text": ""}, None, 400, "text"),
+        ("/v1/ops/loans/AL1/notes", {"text": "x", "extra": 1}, None, 400, "extra"),
+        ("/v1/ops/loans/AL1/notes", b"{not json", None, 400, None),
+        ("/v1/ops/loans/AL1/notes", {"text": "x"}, "", 400, "Idempotency-Key"),
+        ("/v1/ops/loans/NOPE/notes", {"text": "x"}, None, 404, None),
+        ("/v1/ops/loans/AL1/holds", {"hold": "deceased"}, None, 400, "hold"),
+        ("/v1/ops/loans/AL1/promises", {"until": "2026-13-01", "amount": "5"}, None, 400, "until"),
+        ("/v1/ops/loans/AL1/promises", {"until": "2026-02-01", "amount": "5"}, None, 400, "until"),
+        ("/v1/ops/loans/AL1/promises", {"until": "2026-03-04", "amount": "0"}, None, 400, "amount"),
+        ("/v1/ops/loans/AL1/promises", {"until": "2026-03-04", "amount": "5.001"}, None, 400, "amount"),
+        ("/v1/ops/loans/AL1/promises", {"until": "2026-03-04", "amount": "99999"}, None, 400, "amount"),
+    ]
+    for path, body, key, status, field in cases:
+        got, answer = ops(book, "POST", path, "agent", body, key="auto" if key is None else key)
+        assert got == status and answer.get("field") == field, (path, body, answer)
+    assert len(ddb_items(book, "AuditTable")) == before
+
+
+def test_an_operators_dispute_hold_stops_dunning_and_only_an_operator_lifts_it(book):
+    status, _ = ops(book, "POST", "/v1/ops/loans/AL1/holds", "agent", {"hold": "dispute", "reason": "fee disputed"})
+    assert status == 202
+    book.runner.pump()
+    assert loan(book, "AL1")["holds"]["SS"] == ["dispute"]
+    status, view = ops(book, "GET", "/v1/ops/loans/AL1", "supervisor")
+    assert view["holds"] == {"dispute": ["operator"]}
+    # the platform lifting its own (absent) dispute hold leaves the operator's in force
+    status, _, _ = call(book, "/v1/loans/AL1/holds/dispute", b"", method="DELETE")
+    book.runner.pump()
+    assert loan(book, "AL1")["holds"]["SS"] == ["dispute"]
+    assert ops(book, "DELETE", "/v1/ops/loans/AL1/holds/dispute", "agent")[0] == 202
+    book.runner.pump()
+    assert "holds" not in loan(book, "AL1")
+    assert [f["reason"] for f in _facts(book, "hold_placed") if f["loan_id"] == "AL1"] == ["dispute"]
+    assert ops(book, "DELETE", "/v1/ops/loans/AL1/holds/nonsense", "agent")[0] == 404
+
+
+def test_a_promise_made_to_an_agent_opens_on_the_loan_and_waits_dunning(book):
+    today = (book.runner.clock.now + timedelta(hours=8)).date()  # Shanghai
+    until = (today + timedelta(days=3)).isoformat()
+    status, body = ops(book, "POST", "/v1/ops/loans/AL2/promises", "agent", {"until": until, "amount": "50"})
+    assert status == 202 and body["until"] == until and body["amount"] == "50.00"
+    book.runner.pump()
+    state = loan(book, "AL2")
+    assert (state["promise_until"]["S"], state["promise_amount"]["N"]) == (until, "50.00")
+    assert [f["loan_id"] for f in _facts(book, "promise_made") if f["loan_id"] == "AL2"] == ["AL2"]
+    status, view = ops(book, "GET", "/v1/ops/loans/AL2", "agent")
+    assert view["promise"] == {"until": until, "amount": "50.00"}
+    assert any(e["kind"] == "promise" and e["by"] == "operator/ann" for e in view["timeline"])
+
+
+def test_the_sample_event_is_what_api_gateway_sends_for_a_note(book):
+    """events/api_ops_note_rest.json (for the Lambda console) with a real token pasted in."""
+    from tests.conftest import load_event
+
+    event = load_event("api_ops_note_rest.json")
+    event["headers"]["Authorization"] = f"Bearer {token(book, 'agent', 'console-user')}"
+    out = book.runner.functions["ApiFunction"].invoke(event)
+    assert out["statusCode"] == 202 and json.loads(out["body"])["by"] == "console-user"
