@@ -14,7 +14,7 @@ from arrears.adapters.models import bind
 from arrears.clock import now
 from arrears.domain.access import Principal
 from arrears.observability import logger, metrics
-from arrears.usecases import operations, webhook
+from arrears.usecases import operations, strategy_ops, webhook
 
 app = Chalice(app_name="arrears-api")
 app.debug = False  # never a traceback in a response
@@ -204,6 +204,67 @@ def delete_operator_hold(
 ) -> webhook.Answer:
     """Lift the operators' hold on a loan (never the platform's or a borrower's; audited)."""
     return operations.change_hold(p, incoming, loan_id, hold, ops_settings(), now())
+
+
+@app.route("/v1/ops/strategies", methods=["GET"])
+@operator("strategies.read")
+def get_strategies(p: Principal, incoming: webhook.Incoming, query: dict[str, str]) -> webhook.Answer:
+    """Every strategy: its versions (when, by whom), the active one and those active before, its draft."""
+    return strategy_ops.list_strategies(p)
+
+
+@app.route("/v1/ops/strategies/{strategy_id}/versions/{version}", methods=["GET"])
+@operator("strategies.read")
+def get_strategy_version(
+    p: Principal, incoming: webhook.Incoming, query: dict[str, str], strategy_id: str, version: str
+) -> webhook.Answer:
+    """A version's document and state (draft, published or active); `version` a number or `draft`."""
+    return strategy_ops.read_version(p, strategy_id, version)
+
+
+@app.route("/v1/ops/strategies/{strategy_id}/diff", methods=["GET"])
+@operator("strategies.read")
+def get_strategy_diff(
+    p: Principal, incoming: webhook.Incoming, query: dict[str, str], strategy_id: str
+) -> webhook.Answer:
+    """A unified diff of two versions (?from=N&to=M or draft; by default the active version and the draft)."""
+    return strategy_ops.diff(p, strategy_id, query)
+
+
+@app.route("/v1/ops/strategies/{strategy_id}/draft", methods=["PUT"], content_types=JSON)
+@operator("strategies.write")
+def put_strategy_draft(
+    p: Principal, incoming: webhook.Incoming, query: dict[str, str], strategy_id: str
+) -> webhook.Answer:
+    """Save the strategy's draft (a whole document, validated; audited). A new id starts a new strategy."""
+    return strategy_ops.save_draft(p, incoming, strategy_id, ops_settings(), now())
+
+
+@app.route("/v1/ops/strategies/{strategy_id}/versions", methods=["POST"], content_types=JSON)
+@operator("strategies.write")
+def post_strategy_version(
+    p: Principal, incoming: webhook.Incoming, query: dict[str, str], strategy_id: str
+) -> webhook.Answer:
+    """Publish the draft as the next version, not yet active (audited)."""
+    return strategy_ops.publish(p, incoming, strategy_id, ops_settings(), now())
+
+
+@app.route("/v1/ops/strategies/{strategy_id}/active", methods=["POST"], content_types=JSON)
+@operator("strategies.write")
+def post_strategy_active(
+    p: Principal, incoming: webhook.Incoming, query: dict[str, str], strategy_id: str
+) -> webhook.Answer:
+    """Activate a published version: the next daily run plans with it (audited)."""
+    return strategy_ops.activate(p, incoming, strategy_id, ops_settings(), now())
+
+
+@app.route("/v1/ops/strategies/{strategy_id}/rollback", methods=["POST"], content_types=JSON)
+@operator("strategies.write")
+def post_strategy_rollback(
+    p: Principal, incoming: webhook.Incoming, query: dict[str, str], strategy_id: str
+) -> webhook.Answer:
+    """Re-activate the version active before the current one (audited)."""
+    return strategy_ops.rollback(p, incoming, strategy_id, ops_settings(), now())
 
 
 @app.route("/v1/ops/audit", methods=["GET"])

@@ -10,9 +10,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from arrears.domain.strategies import Strategy, StrategyError, parse_strategy
-
-from .countries import ISO_3166_ALPHA2
+from arrears.domain.countries import ISO_3166_ALPHA2
+from arrears.domain.strategies import Strategy, StrategyError, never_matching, parse_strategy
 
 
 class UsageError(ValueError):
@@ -48,30 +47,6 @@ def read_document(path: Path) -> Any:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         raise UsageError(f"{path}: not valid YAML{where}: {getattr(e, 'problem', None) or e}") from None
-
-
-def never_matching(strategy: Strategy, buckets: Sequence[str]) -> list[str]:
-    """Names in segments that no loan can ever have: a bucket the stack does not configure, or a
-    jurisdiction that is not an ISO 3166-1 alpha-2 code (loans carry those)."""
-    problems = []
-    for i, variant in enumerate(strategy.variants):
-        base = "segments" if i == 0 else f"challengers[{i - 1}].segments"
-        for j, seg in enumerate(variant.segments):
-            path = f"{base}[{j}].match"
-            for b in sorted(seg.match.buckets or ()):
-                if b not in buckets:
-                    problems.append(
-                        f"{path}.buckets: {b!r} is not a configured bucket ({', '.join(buckets)}), "
-                        f"so segment {seg.name!r} can never match it"
-                    )
-            for code in sorted(seg.match.jurisdictions or ()):
-                if code not in ISO_3166_ALPHA2:
-                    hint = f" (did you mean {code.upper()!r}?)" if code.upper() in ISO_3166_ALPHA2 else ""
-                    problems.append(
-                        f"{path}.jurisdictions: {code!r} is not an ISO 3166-1 alpha-2 code{hint}, "
-                        f"so segment {seg.name!r} can never match it"
-                    )
-    return problems
 
 
 def load_strategy(path: Path, buckets: Sequence[str] | None = None) -> tuple[dict[str, Any], Strategy]:

@@ -247,6 +247,8 @@ def steer(case: Any) -> None:
             "borrower_id": BORROWERS[2],
             "payment_id": PAYMENT,
             "hold": "paused" if "loans" in case.operation.path else "attorney",
+            "strategy_id": "cn-default",
+            "version": "1",
         }
         case.path_parameters = {k: known.get(k, v) for k, v in case.path_parameters.items()}
 

@@ -178,3 +178,61 @@ def test_the_sample_event_is_what_api_gateway_sends_for_a_note(book):
     event["headers"]["Authorization"] = f"Bearer {token(book, 'agent', 'console-user')}"
     out = book.runner.functions["ApiFunction"].invoke(event)
     assert out["statusCode"] == 202 and json.loads(out["body"])["by"] == "console-user"
+
+
+def test_a_strategy_goes_from_draft_to_published_to_active_and_back(book):
+    status, listing = ops(book, "GET", "/v1/ops/strategies", "analyst")
+    cn = next(s for s in listing["strategies"] if s["id"] == "cn-default")
+    assert status == 200 and cn["active"] == cn["versions"][-1]["version"] and cn["draft"] is None
+    start = cn["active"]
+    status, current = ops(book, "GET", f"/v1/ops/strategies/cn-default/versions/{start}", "analyst")
+    assert status == 200 and current["state"] == "active"
+    doc = current["document"]
+    assert ops(book, "PUT", "/v1/ops/strategies/cn-default/draft", "analyst", {"document": doc})[0] == 403
+    assert ops(book, "PUT", "/v1/ops/strategies/cn-default/draft", "agent", {"document": doc})[0] == 403
+
+    # refused drafts name what is wrong, and save nothing
+    status, body = ops(
+        book, "PUT", "/v1/ops/strategies/cn-default/draft", "supervisor", {"document": {**doc, "id": "x"}}
+    )
+    assert status == 400 and body["field"] == "document.id"
+    bad = json.loads(json.dumps(doc))
+    bad["segments"][0]["match"]["buckets"] = ["M9"]
+    status, body = ops(book, "PUT", "/v1/ops/strategies/cn-default/draft", "supervisor", {"document": bad})
+    assert status == 400 and "'M9' is not a configured bucket" in body["Message"]
+    status, body = ops(
+        book, "PUT", "/v1/ops/strategies/cn-default/draft", "supervisor", {"document": {"id": "cn-default"}}
+    )
+    assert status == 400 and "invalid strategy" in body["Message"]
+    assert ops(book, "POST", "/v1/ops/strategies/cn-default/versions", "supervisor", {})[0] == 409  # no draft yet
+
+    changed = json.loads(json.dumps(doc))
+    changed["name"] = "China consumer loans (zh-CN), quieter M1"
+    status, body = ops(book, "PUT", "/v1/ops/strategies/cn-default/draft", "supervisor", {"document": changed})
+    assert status == 202 and body["state"] == "draft"
+    status, d = ops(book, "GET", "/v1/ops/strategies/cn-default/diff", "analyst")
+    assert (
+        status == 200
+        and '+  "name": "China consumer loans (zh-CN), quieter M1"' in d["diff"]
+        and d["from"] == str(start)
+    )
+
+    status, body = ops(book, "POST", "/v1/ops/strategies/cn-default/versions", "supervisor", {})
+    assert status == 202 and body["version"] == start + 1
+    from arrears.adapters import strategy_store
+
+    assert strategy_store.active_version("cn-default") == start  # published is not active
+    assert ops(book, "GET", "/v1/ops/strategies/cn-default/versions/draft", "analyst")[0] == 404  # consumed
+
+    status, body = ops(book, "POST", "/v1/ops/strategies/cn-default/active", "supervisor", {"version": start + 1})
+    assert status == 202 and (body["active"], body["previous"]) == (start + 1, start)
+    assert strategy_store.active_version("cn-default") == start + 1
+    assert ops(book, "POST", "/v1/ops/strategies/cn-default/active", "supervisor", {"version": start + 1})[0] == 409
+    assert ops(book, "POST", "/v1/ops/strategies/cn-default/active", "supervisor", {"version": 99})[0] == 404
+    status, body = ops(book, "POST", "/v1/ops/strategies/cn-default/rollback", "admin", {})
+    assert status == 202 and body["active"] == start
+    assert strategy_store.active_version("cn-default") == start
+
+    status, audit = ops(book, "GET", "/v1/ops/audit", "admin")
+    routes = [r["route"].rsplit("/", 1)[1] for r in audit["records"] if r["target"] == {"strategy_id": "cn-default"}]
+    assert sorted(routes) == ["active", "draft", "rollback", "versions"]

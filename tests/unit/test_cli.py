@@ -164,7 +164,7 @@ def test_the_shipped_strategies_pass_the_check(capsys):
 
 
 def test_the_iso_3166_list_has_every_assigned_code():
-    from arrears_local.countries import ISO_3166_ALPHA2
+    from arrears.domain.countries import ISO_3166_ALPHA2
 
     assert len(ISO_3166_ALPHA2) == 249
     assert {"CN", "US", "HK", "GB", "XK"} & ISO_3166_ALPHA2 == {"CN", "US", "HK", "GB"}  # XK: user-assigned

@@ -143,6 +143,7 @@ class StrategyModel(Model):
     version = NumberAttribute(null=True)  # ACTIVE: the version in force
     history = UnicodeAttribute(null=True)  # ACTIVE: JSON list of the versions activated before, newest last
     created_at = UnicodeAttribute(null=True)
+    created_by = UnicodeAttribute(null=True)  # v*/DRAFT: the operator who published or saved it (the CLI: none)
 
 
 #: what the daily run needs to assess and plan a loan, and no more (keeps the due index small);

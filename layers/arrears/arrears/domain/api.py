@@ -349,6 +349,55 @@ CASE_VIEW: dict[str, Any] = {
         },
     },
 }
+STRATEGY_DRAFT: dict[str, Any] = {
+    "type": "object",
+    "title": "StrategyDraft",
+    "additionalProperties": False,
+    "required": ["document"],
+    "properties": {"document": {"type": "object", "description": "A strategy document (README: Strategies), as JSON."}},
+}
+STRATEGY_VERSION_CHOICE: dict[str, Any] = {
+    "type": "object",
+    "title": "StrategyVersionChoice",
+    "additionalProperties": False,
+    "required": ["version"],
+    "properties": {"version": {"type": "integer", "minimum": 1}},
+}
+EMPTY: dict[str, Any] = {"type": "object", "title": "Empty", "additionalProperties": False, "properties": {}}
+STRATEGY_CHANGED: dict[str, Any] = {
+    "type": "object",
+    "title": "StrategyChanged",
+    "required": ["id", "by"],
+    "properties": {"id": {"type": "string"}, "by": {"type": "string"}},
+}
+STRATEGIES: dict[str, Any] = {
+    "type": "object",
+    "title": "Strategies",
+    "required": ["strategies"],
+    "properties": {"strategies": {"type": "array", "items": {"type": "object", "required": ["id", "versions"]}}},
+}
+STRATEGY_VERSION: dict[str, Any] = {
+    "type": "object",
+    "title": "StrategyVersion",
+    "required": ["id", "version", "state", "document"],
+    "properties": {
+        "id": {"type": "string"},
+        "version": {"type": "string"},
+        "state": {"type": "string", "enum": ["draft", "published", "active"]},
+        "document": {"type": "object"},
+    },
+}
+STRATEGY_DIFF: dict[str, Any] = {
+    "type": "object",
+    "title": "StrategyDiff",
+    "required": ["id", "from", "to", "diff"],
+    "properties": {
+        "id": {"type": "string"},
+        "from": {"type": "string"},
+        "to": {"type": "string"},
+        "diff": {"type": "string"},
+    },
+}
 AUDIT: dict[str, Any] = {
     "type": "object",
     "title": "Audit",
@@ -382,6 +431,13 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "Me": ME,
     "CaseView": CASE_VIEW,
     "Audit": AUDIT,
+    "StrategyDraft": STRATEGY_DRAFT,
+    "StrategyVersionChoice": STRATEGY_VERSION_CHOICE,
+    "Empty": EMPTY,
+    "StrategyChanged": STRATEGY_CHANGED,
+    "Strategies": STRATEGIES,
+    "StrategyVersion": STRATEGY_VERSION,
+    "StrategyDiff": STRATEGY_DIFF,
     "Error": ERROR,
 }
 
@@ -500,10 +556,31 @@ RESPONSES |= {
     ("POST", "/v1/ops/loans/{loan_id}/promises"): {"202": ("OpsRecorded", OPS_AGAIN), **OPS_WRITE_ERRORS},
     ("POST", "/v1/ops/loans/{loan_id}/holds"): {"202": ("OpsRecorded", OPS_AGAIN), **OPS_WRITE_ERRORS},
     ("DELETE", "/v1/ops/loans/{loan_id}/holds/{hold}"): {"202": ("OpsRecorded", OPS_AGAIN), **OPS_WRITE_ERRORS},
+    ("GET", "/v1/ops/strategies"): {"200": ("Strategies", "Every strategy."), **OPS_READ_ERRORS},
+    ("GET", "/v1/ops/strategies/{strategy_id}/versions/{version}"): {
+        "200": ("StrategyVersion", "The version."),
+        "400": ("Error", "version is neither a number nor draft."),
+        "404": ("Error", "No such version."),
+        **OPS_READ_ERRORS,
+    },
+    ("GET", "/v1/ops/strategies/{strategy_id}/diff"): {
+        "200": ("StrategyDiff", "The unified diff (empty: the same)."),
+        "400": ("Error", "from or to is neither a number nor draft, or there is nothing to compare with."),
+        "404": ("Error", "No such version."),
+        **OPS_READ_ERRORS,
+    },
+    ("PUT", "/v1/ops/strategies/{strategy_id}/draft"): {"202": ("StrategyChanged", OPS_AGAIN), **OPS_WRITE_ERRORS},
+    ("POST", "/v1/ops/strategies/{strategy_id}/versions"): {"202": ("StrategyChanged", OPS_AGAIN), **OPS_WRITE_ERRORS},
+    ("POST", "/v1/ops/strategies/{strategy_id}/active"): {"202": ("StrategyChanged", OPS_AGAIN), **OPS_WRITE_ERRORS},
+    ("POST", "/v1/ops/strategies/{strategy_id}/rollback"): {"202": ("StrategyChanged", OPS_AGAIN), **OPS_WRITE_ERRORS},
 }
 #: query parameters: name -> description (all optional)
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/v1/ops/audit"): {"day": "The business date, YYYY-MM-DD (today by default)."},
+    ("GET", "/v1/ops/strategies/{strategy_id}/diff"): {
+        "from": "A version number or draft (default: the active version).",
+        "to": "A version number or draft (default: the draft).",
+    },
 }
 REQUESTS: dict[tuple[str, str], str] = {
     ("POST", "/v1/repayments"): "Repayment",
@@ -516,6 +593,10 @@ REQUESTS: dict[tuple[str, str], str] = {
     ("POST", "/v1/ops/loans/{loan_id}/notes"): "Note",
     ("POST", "/v1/ops/loans/{loan_id}/promises"): "Promise",
     ("POST", "/v1/ops/loans/{loan_id}/holds"): "OperatorHold",
+    ("PUT", "/v1/ops/strategies/{strategy_id}/draft"): "StrategyDraft",
+    ("POST", "/v1/ops/strategies/{strategy_id}/versions"): "Empty",
+    ("POST", "/v1/ops/strategies/{strategy_id}/active"): "StrategyVersionChoice",
+    ("POST", "/v1/ops/strategies/{strategy_id}/rollback"): "Empty",
 }
 
 CODES = {

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from . import templates
+from .countries import ISO_3166_ALPHA2
 
 CHANNELS = ("sms", "email", "voice", "wechat", "letter")
 CONDITIONS = ("no_open_promise", "no_contact_today", "reachable")
@@ -294,6 +295,30 @@ def parse_strategy(doc: Any) -> Strategy:
 
 
 # --- deciding -------------------------------------------------------------------------------------
+
+
+def never_matching(strategy: Strategy, buckets: Sequence[str]) -> list[str]:
+    """Names in segments that no loan can ever have: a bucket the stack does not configure, or a
+    jurisdiction that is not an ISO 3166-1 alpha-2 code (loans carry those)."""
+    problems = []
+    for i, variant in enumerate(strategy.variants):
+        base = "segments" if i == 0 else f"challengers[{i - 1}].segments"
+        for j, seg in enumerate(variant.segments):
+            path = f"{base}[{j}].match"
+            for b in sorted(seg.match.buckets or ()):
+                if b not in buckets:
+                    problems.append(
+                        f"{path}.buckets: {b!r} is not a configured bucket ({', '.join(buckets)}), "
+                        f"so segment {seg.name!r} can never match it"
+                    )
+            for code in sorted(seg.match.jurisdictions or ()):
+                if code not in ISO_3166_ALPHA2:
+                    hint = f" (did you mean {code.upper()!r}?)" if code.upper() in ISO_3166_ALPHA2 else ""
+                    problems.append(
+                        f"{path}.jurisdictions: {code!r} is not an ISO 3166-1 alpha-2 code{hint}, "
+                        f"so segment {seg.name!r} can never match it"
+                    )
+    return problems
 
 
 def arm_for(strategy: Strategy, loan_id: str) -> Variant:

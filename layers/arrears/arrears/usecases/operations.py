@@ -33,6 +33,7 @@ from ..adapters.models import CollectionModel, ContactModel, LedgerModel, LoanMo
 from ..config import ConfigError, business_tz_of
 from ..domain import access
 from ..domain.api import ApiError
+from ..domain.buckets import DEFAULT_SPEC, BucketScheme
 from ..domain.facts import Fact, business_date
 from ..domain.importing import LOAN_HOLDS
 from ..domain.money import from_minor, minor_units, parse_money, to_minor
@@ -42,7 +43,17 @@ from ..domain.timeutil import iso, zone
 from ..observability import logger, mask_email, mask_phone, metrics
 from .webhook import AWS_ERRORS, RETRY_AFTER_SECONDS, Answer, Incoming, again
 
-_NEEDED = ("OPS_JWKS_URL", "OPS_ISSUER", "OPS_CLIENT_ID", "AUDIT_TABLE", "LOANS_TABLE", "COLLECTIONS_TABLE")
+_NEEDED = (
+    "OPS_JWKS_URL",
+    "OPS_ISSUER",
+    "OPS_CLIENT_ID",
+    "AUDIT_TABLE",
+    "LOANS_TABLE",
+    "COLLECTIONS_TABLE",
+    "LEDGER_TABLE",
+    "IDEMPOTENCY_TABLE",
+    "STRATEGIES_TABLE",
+)
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 MAX_NOTE_CHARS = 2000
 MAX_PROMISE_DAYS = 30  # a promise further out is a payment plan (DOMAIN.md: promises are short-dated)
@@ -58,16 +69,23 @@ class OpsSettings(NamedTuple):
     ledger_table: str
     idempotency_table: str
     contacts_table: str
+    strategies_table: str
+    buckets: tuple[str, ...]  # the configured bucket names (a strategy naming another is refused)
     business_tz: str = "Asia/Shanghai"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OpsSettings:
         env = os.environ if env is None else env
-        problems = [f"{n} is not set" for n in (*_NEEDED, "LEDGER_TABLE", "IDEMPOTENCY_TABLE") if not env.get(n)]
+        problems = [f"{n} is not set" for n in _NEEDED if not env.get(n)]
         url = env.get("OPS_JWKS_URL", "")
         if url and not url.startswith(("https://", "file://")):
             problems.append(f"OPS_JWKS_URL={url[:80]!r} must be an https:// (or, locally, file://) URL")
         business_tz = business_tz_of(env, problems)
+        buckets: tuple[str, ...] = ()
+        try:
+            buckets = tuple(BucketScheme.parse(env.get("BUCKETS", DEFAULT_SPEC)).names)
+        except ValueError as e:
+            problems.append(f"BUCKETS: {e}")
         if problems:
             raise ConfigError("bad configuration: " + "; ".join(problems))
         return cls(
@@ -80,6 +98,8 @@ class OpsSettings(NamedTuple):
             env["LEDGER_TABLE"],
             env["IDEMPOTENCY_TABLE"],
             env.get("CONTACTS_TABLE", ""),
+            env["STRATEGIES_TABLE"],
+            buckets,
             business_tz,
         )
 
@@ -289,13 +309,14 @@ class Write:
     before: dict[str, Any] | None = None
     refused: Callable[[int], ApiError] = field(default=lambda _i: ApiError(409, "the loan changed meanwhile: retry"))
     loan: LoanModel | None = None
+    target: dict[str, str] = field(default_factory=dict)  # what it is about, when not a loan
 
 
 def add_note(p: access.Principal, incoming: Incoming, loan_id: str, s: OpsSettings, now: datetime) -> Answer:
     """A note on the loan's case (free text, at most MAX_NOTE_CHARS)."""
 
     def build() -> Write:
-        row = _body(incoming.body, ("text",))
+        row = body_of(incoming.body, ("text",))
         text = row.get("text")
         if not isinstance(text, str) or not text.strip():
             raise ApiError(400, "text must be a non-empty string", "text")
@@ -317,7 +338,7 @@ def add_note(p: access.Principal, incoming: Incoming, loan_id: str, s: OpsSettin
             body, [api_store.put(s.collections_table, item, "attribute_not_exists(sk)")], {"text": text}, loan=loan
         )
 
-    return _once(p, incoming, "POST /v1/ops/loans/{loan_id}/notes", s, now, build)
+    return write_once(p, incoming, "POST /v1/ops/loans/{loan_id}/notes", s, now, build)
 
 
 def change_hold(
@@ -331,7 +352,7 @@ def change_hold(
     def build() -> Write:
         name, why = hold, None
         if placing:
-            row = _body(incoming.body, ("hold", "reason"))
+            row = body_of(incoming.body, ("hold", "reason"))
             name, why = row.get("hold"), row.get("reason")
             if not isinstance(name, str) or name not in LOAN_HOLDS:
                 raise ApiError(400, f"hold must be one of {', '.join(LOAN_HOLDS)}", "hold")
@@ -353,7 +374,7 @@ def change_hold(
         return Write(body, writes, after, {"hold": name, "placed": had}, loan=loan)
 
     path = "/v1/ops/loans/{loan_id}/holds" + ("" if placing else "/{hold}")
-    return _once(p, incoming, ("POST " if placing else "DELETE ") + path, s, now, build)
+    return write_once(p, incoming, ("POST " if placing else "DELETE ") + path, s, now, build)
 
 
 def record_promise(p: access.Principal, incoming: Incoming, loan_id: str, s: OpsSettings, now: datetime) -> Answer:
@@ -363,7 +384,7 @@ def record_promise(p: access.Principal, incoming: Incoming, loan_id: str, s: Ops
     dunning then waits for its date, and it is kept or broken as the payments say."""
 
     def build() -> Write:
-        row = _body(incoming.body, ("until", "amount"))
+        row = body_of(incoming.body, ("until", "amount"))
         loan = _loan(loan_id)
         if not loan.case_id:
             raise ApiError(409, f"loan {loan_id[:128]!r} has no open case: nothing is owed to promise")
@@ -397,7 +418,7 @@ def record_promise(p: access.Principal, incoming: Incoming, loan_id: str, s: Ops
             body, [api_store.put(s.ledger_table, item, "attribute_not_exists(entry)")], after, before, loan=loan
         )
 
-    return _once(p, incoming, "POST /v1/ops/loans/{loan_id}/promises", s, now, build)
+    return write_once(p, incoming, "POST /v1/ops/loans/{loan_id}/promises", s, now, build)
 
 
 def audit_log(p: access.Principal, day: str | None, s: OpsSettings, now: datetime) -> Answer:
@@ -432,7 +453,7 @@ def audit_log(p: access.Principal, day: str | None, s: OpsSettings, now: datetim
 # ------------------------------------------------------------------------------------ helpers
 
 
-def _once(
+def write_once(
     p: access.Principal, incoming: Incoming, route: str, s: OpsSettings, now: datetime, build: Callable[[], Write]
 ) -> Answer:
     """The write, its audit record and its fact stored together once per (user, Idempotency-Key); a
@@ -443,7 +464,7 @@ def _once(
         return again(first, route, _key(incoming), "Idempotency-Key")
     w = build()
     body = json.dumps(w.body, ensure_ascii=False)
-    target = {"loan_id": w.loan.loan_id} if w.loan else {}
+    target = {"loan_id": w.loan.loan_id} if w.loan else w.target
     audit = {
         "day": {"S": business_date(now, s.business_tz).isoformat()},
         "at_key": {"S": f"{iso(now)}#{key}"},
@@ -494,7 +515,10 @@ def _key(incoming: Incoming) -> str:
     return key
 
 
-def _body(raw: bytes, allowed: tuple[str, ...]) -> dict[str, Any]:
+def body_of(raw: bytes, allowed: tuple[str, ...], empty_ok: bool = False) -> dict[str, Any]:
+    """The body's JSON object with only ``allowed`` fields (``empty_ok``: no body is ``{}``)."""
+    if empty_ok and not raw.strip():
+        return {}
     try:
         row = json.loads(raw.decode("utf-8")) if raw.strip() else None
     except (UnicodeDecodeError, ValueError):
