@@ -13,8 +13,9 @@ from chalice import Chalice, Response
 from arrears.adapters.models import bind
 from arrears.clock import now
 from arrears.domain.access import Principal
+from arrears.domain.facts import business_date
 from arrears.observability import logger, metrics
-from arrears.usecases import operations, strategy_ops, webhook
+from arrears.usecases import dashboard, operations, strategy_ops, webhook
 
 app = Chalice(app_name="arrears-api")
 app.debug = False  # never a traceback in a response
@@ -157,6 +158,14 @@ def delete_loan_hold(incoming: webhook.Incoming, webhook_id: str, loan_id: str, 
 
 
 # ----------------------------------------------------------------- operations (bearer tokens)
+
+
+@app.route("/v1/ops/dashboard", methods=["GET"])
+@operator("dashboards.read")
+def get_dashboard(p: Principal, incoming: webhook.Incoming, query: dict[str, str]) -> webhook.Answer:
+    """The book by bucket and its trend (from the daily reports, ?days=14), and every queue's depth."""
+    s = ops_settings()
+    return dashboard.dashboard(s.outcomes_bucket, s.queues, business_date(now(), s.business_tz), query)
 
 
 @app.route("/v1/ops/me", methods=["GET"])

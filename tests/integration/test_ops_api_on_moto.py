@@ -236,3 +236,21 @@ def test_a_strategy_goes_from_draft_to_published_to_active_and_back(book):
     status, audit = ops(book, "GET", "/v1/ops/audit", "admin")
     routes = [r["route"].rsplit("/", 1)[1] for r in audit["records"] if r["target"] == {"strategy_id": "cn-default"}]
     assert sorted(routes) == ["active", "draft", "rollback", "versions"]
+
+
+def test_the_dashboard_shows_the_reports_trend_and_every_queue(book):
+    from datetime import datetime
+
+    before = book.runner.clock.now
+    book.runner.clock.now = datetime.fromisoformat("2026-03-02T16:15:00+00:00")  # the day after, 00:15 in Shanghai
+    try:
+        book.runner.schedule("DailyReportFunction").fire(book.runner.clock.now)
+        status, board = ops(book, "GET", "/v1/ops/dashboard?days=3", "analyst")
+    finally:
+        book.runner.clock.now = before
+    assert status == 200, board
+    assert [t["day"] for t in board["trend"]] == ["2026-03-02"] and board["latest"]["delinquent_loans"] >= 1
+    names = {q["queue"]: q for q in board["queues"]}
+    assert {"sms", "sms-dlq", "ledger-events-dlq", "api-facts-dlq", "import-failures-dlq"} <= set(names)
+    assert names["sms-dlq"]["dead_letter"] and not names["sms"]["dead_letter"]
+    assert ops(book, "GET", "/v1/ops/dashboard?days=0", "analyst")[0] == 400

@@ -398,6 +398,20 @@ STRATEGY_DIFF: dict[str, Any] = {
         "diff": {"type": "string"},
     },
 }
+DASHBOARD: dict[str, Any] = {
+    "type": "object",
+    "title": "Dashboard",
+    "required": ["as_of", "trend", "queues"],
+    "properties": {
+        "as_of": {"type": "string", "format": "date"},
+        "latest": {"type": "object", "description": "The latest daily report's figures (empty: none yet)."},
+        "trend": {"type": "array", "items": {"type": "object", "required": ["day", "delinquent_loans"]}},
+        "queues": {
+            "type": "array",
+            "items": {"type": "object", "required": ["queue", "dead_letter", "waiting", "in_flight"]},
+        },
+    },
+}
 AUDIT: dict[str, Any] = {
     "type": "object",
     "title": "Audit",
@@ -431,6 +445,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "Me": ME,
     "CaseView": CASE_VIEW,
     "Audit": AUDIT,
+    "Dashboard": DASHBOARD,
     "StrategyDraft": STRATEGY_DRAFT,
     "StrategyVersionChoice": STRATEGY_VERSION_CHOICE,
     "Empty": EMPTY,
@@ -542,6 +557,11 @@ OPS_WRITE_ERRORS = {
 OPS_AGAIN = "Recorded and audited (or a repeated Idempotency-Key: the first answer again)."
 RESPONSES |= {
     ("GET", "/v1/ops/me"): {"200": ("Me", "The signed-in user."), **OPS_READ_ERRORS},
+    ("GET", "/v1/ops/dashboard"): {
+        "200": ("Dashboard", "The book's figures and the queues."),
+        "400": ("Error", "days is not a whole number from 1 to 60."),
+        **OPS_READ_ERRORS,
+    },
     ("GET", "/v1/ops/loans/{loan_id}"): {
         "200": ("CaseView", "The loan's case."),
         "404": ("Error", "No such loan."),
@@ -577,6 +597,7 @@ RESPONSES |= {
 #: query parameters: name -> description (all optional)
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/v1/ops/audit"): {"day": "The business date, YYYY-MM-DD (today by default)."},
+    ("GET", "/v1/ops/dashboard"): {"days": "Days of trend, 1-60 (default 14)."},
     ("GET", "/v1/ops/strategies/{strategy_id}/diff"): {
         "from": "A version number or draft (default: the active version).",
         "to": "A version number or draft (default: the draft).",

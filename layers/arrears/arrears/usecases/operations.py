@@ -41,6 +41,7 @@ from ..domain.promises import Promise
 from ..domain.restrictions import Restrictions
 from ..domain.timeutil import iso, zone
 from ..observability import logger, mask_email, mask_phone, metrics
+from .dashboard import queues_of
 from .webhook import AWS_ERRORS, RETRY_AFTER_SECONDS, Answer, Incoming, again
 
 _NEEDED = (
@@ -53,6 +54,7 @@ _NEEDED = (
     "LEDGER_TABLE",
     "IDEMPOTENCY_TABLE",
     "STRATEGIES_TABLE",
+    "OUTCOMES_BUCKET",
 )
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 MAX_NOTE_CHARS = 2000
@@ -70,6 +72,8 @@ class OpsSettings(NamedTuple):
     idempotency_table: str
     contacts_table: str
     strategies_table: str
+    outcomes_bucket: str
+    queues: dict[str, str]  # name -> URL: what the dashboard shows the depth of
     buckets: tuple[str, ...]  # the configured bucket names (a strategy naming another is refused)
     business_tz: str = "Asia/Shanghai"
 
@@ -99,6 +103,8 @@ class OpsSettings(NamedTuple):
             env["IDEMPOTENCY_TABLE"],
             env.get("CONTACTS_TABLE", ""),
             env["STRATEGIES_TABLE"],
+            env["OUTCOMES_BUCKET"],
+            queues_of(env.get("OPS_QUEUES", "")),
             buckets,
             business_tz,
         )
