@@ -7,6 +7,10 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/arrears/req
 CHECKOV_VENV  := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat requirements-checkov.txt | cksum | cut -d' ' -f1)
 
+# the console's browser tests drive Debian's Chromium (Playwright for Python, which downloads no browser)
+CHROMIUM := /usr/bin/chromium
+SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
+
 .PHONY: setup demo test lint unit integration e2e bench soak clean
 
 $(STAMP):
@@ -22,7 +26,11 @@ $(CHECKOV_STAMP):
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
 	rm -f $(CHECKOV_VENV)/.installed-* && touch $(CHECKOV_STAMP)
 
-setup: $(STAMP)
+$(CHROMIUM):
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends chromium \
+		|| (DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends chromium)
+
+setup: $(STAMP) $(CHROMIUM)
 
 demo: $(STAMP)
 	$(BIN)/arrears run --borrowers 1000 --days 60 --out out --param ShardCount=2 --param ChannelCapacity=sms=20000,email=50000,voice=8,wechat=20000,letter=300 \
@@ -41,10 +49,10 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/pytest tests/integration
 
-e2e: $(STAMP)
+e2e: $(STAMP) $(CHROMIUM)
 	$(BIN)/pytest tests/e2e
 
-test: lint
+test: lint $(CHROMIUM)
 	$(BIN)/pytest
 
 bench: $(STAMP)

@@ -5,7 +5,10 @@ API Gateway definition and openapi.json from these routes."""
 from __future__ import annotations
 
 import functools
+import json
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from chalice import Chalice, Response
@@ -155,6 +158,61 @@ def post_loan_hold(incoming: webhook.Incoming, webhook_id: str, loan_id: str) ->
 def delete_loan_hold(incoming: webhook.Incoming, webhook_id: str, loan_id: str, hold: str) -> webhook.Answer:
     """Lift a hold the platform placed on a loan (never an operator's)."""
     return webhook.change_hold(incoming, webhook_id, "loan", loan_id, hold, api_settings(), now())
+
+
+# ----------------------------------------------------------------- the console (static files)
+
+CONSOLE = Path(__file__).resolve().parent / "console"
+CONSOLE_FILES = {
+    "index.html": "text/html; charset=utf-8",
+    "app.js": "text/javascript; charset=utf-8",
+    "app.css": "text/css; charset=utf-8",
+}
+#: the console runs its own scripts and styles only, talks to this API (and Cognito's token endpoint)
+CONSOLE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' https://*.amazoncognito.com; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+@functools.cache
+def console_file(name: str) -> str:
+    return (CONSOLE / name).read_text(encoding="utf-8")
+
+
+def console_config() -> dict[str, str]:
+    """How the console signs in: the local stack's form, or Cognito's hosted UI (PKCE)."""
+    s = ops_settings()
+    if s.jwks_url.startswith("file://"):
+        return {"auth": "local"}
+    return {
+        "auth": "cognito",
+        "login_domain": os.environ.get("OPS_LOGIN_DOMAIN", ""),
+        "client_id": s.client_id,
+        "redirect_uri": os.environ.get("OPS_CONSOLE_URL", ""),
+    }
+
+
+@app.route("/console", methods=["GET"])
+def get_console() -> Response:
+    """The operations console (its page, below)."""
+    return Response(body="", status_code=302, headers={"Location": "console/index.html", **CONSOLE_HEADERS})
+
+
+@app.route("/console/{name}", methods=["GET"])
+def get_console_file(name: str) -> Response:
+    """The console's files, and config.json: how it signs in."""
+    if name == "config.json":
+        body, kind = json.dumps(console_config()), "application/json"
+    elif name in CONSOLE_FILES:
+        body, kind = console_file(name), CONSOLE_FILES[name]
+    else:
+        body, kind = json.dumps({"Code": "NotFound", "Message": "no such file"}), "application/json"
+        return Response(body=body, status_code=404, headers={"Content-Type": kind, **CONSOLE_HEADERS})
+    return Response(body=body, status_code=200, headers={"Content-Type": kind, **CONSOLE_HEADERS})
 
 
 # ----------------------------------------------------------------- operations (bearer tokens)

@@ -57,7 +57,12 @@ OPS_WRITE_HEADERS = [
 ]
 
 
+CONSOLE = "/console"  # the console's static files: no credentials (its API calls carry them)
+
+
 def headers_of(path: str, method: str) -> list[tuple[str, str]]:
+    if path.startswith(CONSOLE):
+        return []
     if not path.startswith(OPS):
         return HEADERS
     return OPS_HEADERS + (OPS_WRITE_HEADERS if method != "GET" else [])
@@ -66,6 +71,8 @@ def headers_of(path: str, method: str) -> list[tuple[str, str]]:
 def errors_of(path: str, method: str) -> dict[str, tuple[str, str]]:
     from arrears.domain import api
 
+    if path.startswith(CONSOLE):
+        return api.CONSOLE_ANSWERS
     if path.startswith(OPS):
         return api.OPS_WRITE_ERRORS if method != "GET" else api.OPS_READ_ERRORS
     return api.COMMON_ERRORS
@@ -148,7 +155,8 @@ def swagger(app: Any) -> dict[str, Any]:
             status: {"description": text, "schema": {"$ref": f"#/definitions/{name}"}}
             for status, (name, text) in api.RESPONSES.get((method, path), errors_of(path, method)).items()
         }
-        op["responses"]["503"]["headers"] = {"Retry-After": {"type": "integer", "description": "Seconds to wait."}}
+        if "503" in op["responses"]:
+            op["responses"]["503"]["headers"] = {"Retry-After": {"type": "integer", "description": "Seconds to wait."}}
     return doc
 
 
@@ -157,6 +165,8 @@ def openapi(app: Any) -> dict[str, Any]:
 
     paths: dict[str, Any] = {}
     for path, method, view in _routes(app):
+        if path.startswith(CONSOLE):
+            continue  # static files for browsers, not part of the API's document
         summary, description = _summary(view)
         op: dict[str, Any] = {"operationId": view.view_name, "summary": summary}
         if description:

@@ -108,18 +108,22 @@ class ApiFront:
         max_payload: int = MAX_PAYLOAD,
         port: int = 0,
         stage: str = "live",
+        local: dict[tuple[str, str], Callable[[bytes], Response]] | None = None,
     ) -> None:
         """``invoke`` runs the function with an event and returns its proxy response (the runner's
         ``LocalFunction.invoke``, under the runner's lock, then the runner's pump)."""
         self.routes, self.stage, self.answers = routes_of(definition), stage, gateway_responses(definition)
         self.invoke, self.bucket, self.max_payload = invoke, TokenBucket(rate, burst), max_payload
         self.port = port
+        self.local = local or {}  # the local stack's own routes (its sign-in), not the stage's
         self.server: ThreadingHTTPServer | None = None
 
     # -- the stage --------------------------------------------------------------------------------
     def handle(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes) -> Response:
         url = urlsplit(target)
         path = unquote(url.path) or "/"
+        if (method, path) in self.local:
+            return self.local[(method, path)](body)
         match = next(((r, m) for r in self.routes if r.method == method and (m := r.pattern.match(path))), None)
         if match is None:
             return self.answers["MISSING_AUTHENTICATION_TOKEN"]

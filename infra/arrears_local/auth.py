@@ -14,6 +14,9 @@ import os
 import time
 import uuid
 from pathlib import Path
+from typing import Any
+
+from arrears.domain.access import ROLES
 
 ISSUER = "arrears-local"
 CLIENT_ID = "arrears-console"
@@ -73,3 +76,34 @@ def mint(out: Path, role: str, user: str, minutes: int = 60, now: float | None =
         "jti": uuid.uuid4().hex,
     }
     return jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)
+
+
+
+
+def local_token(out: Path, body: bytes) -> Any:
+    """``POST /local/token`` on the local stack's API front (the console's sign-in form there):
+    ``{"user": "ann", "role": "supervisor"}`` -> ``{"token": ...}``. There is no such route in AWS."""
+    from .api_front import Response
+
+    def answer(status: int, data: dict[str, str]) -> Any:
+        return Response(
+            status, [("Content-Type", "application/json"), ("Cache-Control", "no-store")], json.dumps(data).encode()
+        )
+
+    try:
+        row = json.loads(body or b"{}")
+    except ValueError:
+        return answer(400, {"Code": "BadRequest", "Message": "the body is not JSON"})
+    user, role = (
+        (row.get("user") if isinstance(row, dict) else None),
+        (row.get("role") if isinstance(row, dict) else None),
+    )
+    if not isinstance(user, str) or not user.strip() or len(user) > 128 or not user.isprintable():
+        return answer(
+            400, {"Code": "BadRequest", "Message": "user must be 1-128 printable characters", "field": "user"}
+        )
+    if role not in ROLES:
+        return answer(
+            400, {"Code": "BadRequest", "Message": f"role must be one of {', '.join(ROLES)}", "field": "role"}
+        )
+    return answer(200, {"token": mint(out, role, user.strip())})

@@ -557,9 +557,10 @@ def _up(args: argparse.Namespace) -> int:
         print(f"  API: {api}/v1   (signed with the WebhookSecret; README: The API)", flush=True)
         print(
             f"  operations API: {api}/v1/ops   (a bearer token: arrears token --role supervisor --user ann; "
-            "README: The operations API)",
+            "README: The operations API and console)",
             flush=True,
         )
+        print(f"  console: {api}/console   (sign in as: user sue, role supervisor)", flush=True)
         _serve(sim)
     finally:
         sim.stop()

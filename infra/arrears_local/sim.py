@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from . import meter
+from .auth import local_token
 from .book import Book, Origin, RepaymentFeed, Upload
 from .runner import Clock, LocalRunner
 from .stack import ROOT, Deployed, Emulator, deploy
@@ -78,6 +79,7 @@ class Simulation:
             rate=float(self.dep.params["ApiRateLimit"]),
             burst=int(self.dep.params["ApiBurstLimit"]),
             port=port,
+            local={("POST", "/local/token"): lambda body: local_token(self.out, body)},
         )
         if not self.emulator.in_process:  # handlers on the HTTP endpoint: in their own processes, the API
             # and what its requests set off at once (the ledger stream, the facts' stream)

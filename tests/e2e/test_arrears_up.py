@@ -97,6 +97,7 @@ def test_up_serves_the_stack_and_imports_dropped_files(tmp_path):
         assert f"API: http://127.0.0.1:{api_port}/v1" in text, text
         _the_api_answers_and_its_facts_arrive(kw, api_port, row, tmp_path)
         assert "operations API: " in proc.stdout.readline()  # printed right after the API's line
+        assert f"console: http://127.0.0.1:{api_port}/console" in proc.stdout.readline()
         _an_operator_signs_in_with_arrears_token(api_port, tmp_path, env)
     finally:
         proc.terminate()

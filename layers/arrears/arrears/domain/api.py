@@ -446,6 +446,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "CaseView": CASE_VIEW,
     "Audit": AUDIT,
     "Dashboard": DASHBOARD,
+    "ConsoleFile": {"type": "string", "title": "ConsoleFile"},
     "StrategyDraft": STRATEGY_DRAFT,
     "StrategyVersionChoice": STRATEGY_VERSION_CHOICE,
     "Empty": EMPTY,
@@ -593,6 +594,12 @@ RESPONSES |= {
     ("POST", "/v1/ops/strategies/{strategy_id}/versions"): {"202": ("StrategyChanged", OPS_AGAIN), **OPS_WRITE_ERRORS},
     ("POST", "/v1/ops/strategies/{strategy_id}/active"): {"202": ("StrategyChanged", OPS_AGAIN), **OPS_WRITE_ERRORS},
     ("POST", "/v1/ops/strategies/{strategy_id}/rollback"): {"202": ("StrategyChanged", OPS_AGAIN), **OPS_WRITE_ERRORS},
+}
+#: the console's static files (no credentials: the API calls they make carry them)
+CONSOLE_ANSWERS = {
+    "200": ("ConsoleFile", "The file (HTML, JavaScript, CSS, or config.json)."),
+    "302": ("ConsoleFile", "To the console's page."),
+    "404": ("Error", "No such file."),
 }
 #: query parameters: name -> description (all optional)
 QUERIES: dict[tuple[str, str], dict[str, str]] = {

@@ -1,0 +1,530 @@
+// arrears operations console: plain JavaScript, no build step. It calls the operations API beside it
+// (../v1/ops/...) with the signed-in user's bearer token; every page element is built with the DOM
+// (never innerHTML), so nothing the API returns can run as code.
+"use strict";
+
+const T = {
+  en: {
+    skip: "Skip to content", title: "arrears", language: "Language", signout: "Sign out",
+    "nav.dashboard": "Dashboard", "nav.strategies": "Strategies", "nav.cases": "Cases", "nav.audit": "Audit",
+    "login.title": "Sign in", "login.user": "User name", "login.role": "Role", "login.submit": "Sign in",
+    "login.local": "Local stack: the token is signed with the stack's own key (arrears token).",
+    "login.cognito": "Sign in with your organisation's account", loading: "Loading…", saved: "Saved.",
+    "dash.book": "Today's book by bucket", "dash.bucket": "Bucket", "dash.loans": "Loans", "dash.overdue": "Overdue",
+    "dash.trend": "Delinquent loans, day by day", "dash.queues": "Queues and dead-letter queues",
+    "dash.queue": "Queue", "dash.waiting": "Waiting", "dash.inflight": "In flight", "dash.noreport": "No daily report yet.",
+    "dash.cured": "Cured", "dash.new": "Newly overdue", "dash.day": "Day",
+    "str.title": "Strategies", "str.id": "Strategy", "str.active": "Active version", "str.versions": "Versions",
+    "str.draft": "Draft", "str.open": "Open", "str.version": "Version", "str.when": "When", "str.by": "By",
+    "str.state": "State", "str.activate": "Activate", "str.view": "View", "str.rollback": "Roll back",
+    "str.diff": "Diff with active", "str.edit": "Draft (JSON)", "str.save": "Save draft", "str.publish": "Publish draft",
+    "str.none": "none", "str.isactive": "active", "str.published": "published",
+    "case.title": "Case", "case.loan": "Loan id", "case.open": "Open", "case.timeline": "Timeline",
+    "case.bucket": "Bucket", "case.dpd": "Days past due", "case.overdue": "Overdue", "case.outstanding": "Outstanding",
+    "case.strategy": "Strategy", "case.holds": "Holds", "case.promise": "Promise", "case.contact": "Contact",
+    "case.note": "Note", "case.addnote": "Add note", "case.until": "Pay by", "case.amount": "Amount",
+    "case.promise.add": "Record promise", "case.hold": "Hold", "case.reason": "Reason", "case.hold.add": "Place hold",
+    "case.hold.lift": "Lift", "case.none": "none",
+    "audit.title": "Audit trail", "audit.day": "Day", "audit.show": "Show", "audit.at": "At", "audit.user": "User",
+    "audit.role": "Role", "audit.route": "Route", "audit.target": "Target", "audit.change": "Change",
+    "err.session": "Your session has ended: sign in again.",
+  },
+  "zh-CN": {
+    skip: "跳到正文", title: "arrears 催收", language: "语言", signout: "退出",
+    "nav.dashboard": "总览", "nav.strategies": "策略", "nav.cases": "案件", "nav.audit": "审计",
+    "login.title": "登录", "login.user": "用户名", "login.role": "角色", "login.submit": "登录",
+    "login.local": "本地环境：令牌由本地密钥签发（arrears token）。",
+    "login.cognito": "使用机构账号登录", loading: "加载中…", saved: "已保存。",
+    "dash.book": "今日各账龄段贷款", "dash.bucket": "账龄段", "dash.loans": "笔数", "dash.overdue": "逾期金额",
+    "dash.trend": "逾期贷款数（按日）", "dash.queues": "队列与死信队列",
+    "dash.queue": "队列", "dash.waiting": "待处理", "dash.inflight": "处理中", "dash.noreport": "尚无日报。",
+    "dash.cured": "已还清", "dash.new": "新增逾期", "dash.day": "日期",
+    "str.title": "策略", "str.id": "策略", "str.active": "生效版本", "str.versions": "版本",
+    "str.draft": "草稿", "str.open": "打开", "str.version": "版本", "str.when": "时间", "str.by": "操作人",
+    "str.state": "状态", "str.activate": "启用", "str.view": "查看", "str.rollback": "回滚",
+    "str.diff": "与生效版本对比", "str.edit": "草稿（JSON）", "str.save": "保存草稿", "str.publish": "发布草稿",
+    "str.none": "无", "str.isactive": "生效中", "str.published": "已发布",
+    "case.title": "案件", "case.loan": "贷款编号", "case.open": "打开", "case.timeline": "时间线",
+    "case.bucket": "账龄段", "case.dpd": "逾期天数", "case.overdue": "逾期金额", "case.outstanding": "未还总额",
+    "case.strategy": "策略", "case.holds": "暂停", "case.promise": "承诺还款", "case.contact": "联系方式",
+    "case.note": "备注", "case.addnote": "添加备注", "case.until": "承诺日期", "case.amount": "金额",
+    "case.promise.add": "记录承诺还款", "case.hold": "暂停原因", "case.reason": "说明", "case.hold.add": "暂停催收",
+    "case.hold.lift": "解除", "case.none": "无",
+    "audit.title": "审计记录", "audit.day": "日期", "audit.show": "查看", "audit.at": "时间", "audit.user": "用户",
+    "audit.role": "角色", "audit.route": "操作", "audit.target": "对象", "audit.change": "变更",
+    "err.session": "会话已过期，请重新登录。",
+  },
+};
+
+let lang = localStorage.getItem("arrears.lang") || ((navigator.language || "").startsWith("zh") ? "zh-CN" : "en");
+let me = null;
+let config = null;
+let nav = new AbortController(); // a page's reads, abandoned when the user moves on before they answer
+
+const t = (key) => (T[lang] && T[lang][key]) || T.en[key] || key;
+const $ = (sel) => document.querySelector(sel);
+const token = () => sessionStorage.getItem("arrears.token") || "";
+
+const SVG = "http://www.w3.org/2000/svg";
+
+function h(tag, attrs, ...children) {
+  const el = tag === "svg" || tag === "rect" ? document.createElementNS(SVG, tag) : document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+function say(text, error) {
+  const s = $("#status");
+  s.textContent = text || "";
+  s.className = error ? "error" : "";
+}
+
+async function call(path, options) {
+  const opts = options || {};
+  const headers = Object.assign({ Authorization: "Bearer " + token() }, opts.headers || {});
+  const signal = opts.method ? undefined : nav.signal; // a write is never abandoned
+  const r = await fetch("../v1/ops" + path, Object.assign({}, opts, { headers, signal }));
+  const body = await r.json().catch(() => ({}));
+  if (r.status === 401) {
+    sessionStorage.removeItem("arrears.token");
+    me = null;
+    throw new Error(t("err.session"));
+  }
+  if (!r.ok) throw new Error((body.field ? body.field + ": " : "") + (body.Message || r.statusText));
+  return body;
+}
+
+function write(method, path, body) {
+  return call(path, {
+    method,
+    headers: { "Content-Type": "application/json", "Idempotency-Key": crypto.randomUUID() },
+    body: JSON.stringify(body || {}),
+  });
+}
+
+function view(title, ...content) {
+  const v = $("#view");
+  v.replaceChildren(h("h2", { id: "view-title" }, title), ...content);
+  document.title = title + " · arrears";
+}
+
+function table(headers, rows, caption) {
+  return h(
+    "table",
+    {},
+    caption ? h("caption", { class: "muted" }, caption) : null,
+    h("thead", {}, h("tr", {}, headers.map((x) => h("th", { scope: "col", class: x.num ? "num" : null }, x.label || x)))),
+    h("tbody", {}, rows.map((r) => h("tr", {}, r.map((c, i) => h("td", { class: headers[i].num ? "num" : null }, c))))),
+  );
+}
+
+// ------------------------------------------------------------------------------------- sign-in
+
+async function loadConfig() {
+  if (!config) config = await (await fetch("config.json")).json();
+  return config;
+}
+
+async function loginView() {
+  const c = await loadConfig();
+  if (c.auth === "cognito") {
+    view(t("login.title"), h("button", { type: "button", onclick: () => cognitoStart(c) }, t("login.cognito")));
+    return;
+  }
+  const form = h(
+    "form",
+    { id: "login", onsubmit: localLogin },
+    h("label", { for: "login-user" }, t("login.user"), h("input", { id: "login-user", name: "user", required: true, autocomplete: "username" })),
+    h(
+      "label",
+      { for: "login-role" },
+      t("login.role"),
+      h("select", { id: "login-role", name: "role" }, ["supervisor", "agent", "analyst", "admin"].map((r) => h("option", { value: r }, r))),
+    ),
+    h("button", { type: "submit" }, t("login.submit")),
+  );
+  view(t("login.title"), h("p", { class: "muted" }, t("login.local")), form);
+  $("#login-user").focus();
+}
+
+async function localLogin(ev) {
+  ev.preventDefault();
+  const f = ev.target;
+  const r = await fetch("../local/token", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ user: f.user.value.trim(), role: f.role.value }),
+  });
+  const body = await r.json().catch(() => ({}));
+  if (!r.ok) return say(body.Message || r.statusText, true);
+  sessionStorage.setItem("arrears.token", body.token);
+  await start();
+}
+
+function b64url(bytes) {
+  return btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+async function cognitoStart(c) {
+  const verifier = b64url(crypto.getRandomValues(new Uint8Array(32)));
+  const challenge = b64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
+  const state = b64url(crypto.getRandomValues(new Uint8Array(16)));
+  sessionStorage.setItem("arrears.pkce", JSON.stringify({ verifier, state }));
+  const q = new URLSearchParams({
+    response_type: "code", client_id: c.client_id, redirect_uri: c.redirect_uri, scope: "openid email profile",
+    code_challenge: challenge, code_challenge_method: "S256", state,
+  });
+  location.assign(c.login_domain + "/oauth2/authorize?" + q);
+}
+
+async function cognitoFinish(c) {
+  const q = new URLSearchParams(location.search);
+  const saved = JSON.parse(sessionStorage.getItem("arrears.pkce") || "{}");
+  sessionStorage.removeItem("arrears.pkce");
+  history.replaceState(null, "", location.pathname);
+  if (!q.get("code") || q.get("state") !== saved.state) return;
+  const r = await fetch(c.login_domain + "/oauth2/token", {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "authorization_code", client_id: c.client_id, code: q.get("code"),
+      redirect_uri: c.redirect_uri, code_verifier: saved.verifier,
+    }),
+  });
+  const body = await r.json().catch(() => ({}));
+  if (body.id_token) sessionStorage.setItem("arrears.token", body.id_token);
+}
+
+// ----------------------------------------------------------------------------------- dashboard
+
+async function dashboardView() {
+  const d = await call("/dashboard?days=14");
+  const latest = d.latest || {};
+  const buckets = Object.entries(latest.loans_by_bucket || {});
+  const overdue = latest.overdue_by_bucket || {};
+  const book = buckets.length
+    ? table(
+        [t("dash.bucket"), { label: t("dash.loans"), num: true }, t("dash.overdue")],
+        buckets.map(([b, n]) => [b, n, Object.entries(overdue[b] || {}).map(([cur, v]) => `${v} ${cur}`).join(", ")]),
+        latest.run_date,
+      )
+    : h("p", {}, t("dash.noreport"));
+  const max = Math.max(1, ...d.trend.map((x) => x.delinquent_loans));
+  const w = 100 / Math.max(1, d.trend.length);
+  const label = d.trend.map((x) => `${x.day}: ${x.delinquent_loans}`).join("; ");
+  const chart = h(
+    "svg",
+    { class: "trend", viewBox: "0 0 100 40", preserveAspectRatio: "none", role: "img", "aria-label": `${t("dash.trend")}: ${label || t("dash.noreport")}` },
+  );
+  d.trend.forEach((x, i) => {
+    const height = (38 * x.delinquent_loans) / max;
+    chart.append(h("rect", { class: "bar", x: i * w + w * 0.1, y: 40 - height, width: w * 0.8, height }));
+  });
+  const trendTable = table(
+    [t("dash.day"), { label: t("dash.loans"), num: true }, { label: t("dash.new"), num: true }, { label: t("dash.cured"), num: true }],
+    d.trend.map((x) => [x.day, x.delinquent_loans, x.newly_overdue, x.cured]),
+  );
+  const queues = table(
+    [t("dash.queue"), { label: t("dash.waiting"), num: true }, { label: t("dash.inflight"), num: true }],
+    d.queues.map((q) => [
+      q.queue,
+      h("span", { class: q.dead_letter && q.waiting ? "dlq-bad" : null }, q.waiting),
+      q.in_flight,
+    ]),
+  );
+  view(
+    t("nav.dashboard"),
+    h("section", { "aria-labelledby": "book-h" }, h("h2", { id: "book-h" }, t("dash.book")), book),
+    h("section", { "aria-labelledby": "trend-h" }, h("h2", { id: "trend-h" }, t("dash.trend")), chart, trendTable),
+    h("section", { "aria-labelledby": "queues-h" }, h("h2", { id: "queues-h" }, t("dash.queues")), queues),
+  );
+}
+
+// ---------------------------------------------------------------------------------- strategies
+
+async function strategiesView() {
+  const d = await call("/strategies");
+  view(
+    t("str.title"),
+    h(
+      "section",
+      {},
+      table(
+        [t("str.id"), { label: t("str.active"), num: true }, { label: t("str.versions"), num: true }, t("str.draft"), ""],
+        d.strategies.map((s) => [
+          s.id,
+          s.active || t("str.none"),
+          s.versions.length,
+          s.draft ? `${s.draft.saved_at} (${s.draft.by || ""})` : t("str.none"),
+          h("a", { href: `#/strategies/${encodeURIComponent(s.id)}`, "aria-label": `${t("str.open")} ${s.id}` }, t("str.open")),
+        ]),
+      ),
+    ),
+  );
+}
+
+async function strategyView(id) {
+  const d = await call("/strategies");
+  const s = d.strategies.find((x) => x.id === id);
+  if (!s) throw new Error(`${id}?`);
+  const canWrite = me.permissions.includes("strategies.write");
+  const out = h("pre", { class: "diff", id: "diff", "aria-live": "polite" });
+  const versions = table(
+    [{ label: t("str.version"), num: true }, t("str.state"), t("str.when"), t("str.by"), ""],
+    s.versions.slice().reverse().map((v) => [
+      v.version,
+      v.version === s.active ? t("str.isactive") : t("str.published"),
+      v.created_at || "",
+      v.by || "",
+      h(
+        "span",
+        {},
+        h("button", { type: "button", class: "secondary", "aria-label": `${t("str.view")} ${v.version}`, onclick: () => show(id, String(v.version), out) }, t("str.view")),
+        " ",
+        canWrite && v.version !== s.active
+          ? h("button", { type: "button", "aria-label": `${t("str.activate")} ${v.version}`, onclick: () => act(() => write("POST", `/strategies/${id}/active`, { version: v.version }), () => strategyView(id)) }, t("str.activate"))
+          : null,
+      ),
+    ]),
+  );
+  const parts = [h("section", {}, versions)];
+  if (canWrite) {
+    const base = s.draft ? "draft" : String(s.active || "");
+    const doc = base ? (await call(`/strategies/${id}/versions/${base}`)).document : { id };
+    delete doc.version;
+    parts.push(
+      h(
+        "section",
+        { "aria-labelledby": "draft-h" },
+        h("h2", { id: "draft-h" }, t("str.draft")),
+        h(
+          "form",
+          {
+            id: "draft-form",
+            onsubmit: (ev) => {
+              ev.preventDefault();
+              let parsed;
+              try {
+                parsed = JSON.parse(ev.target.document.value);
+              } catch (e) {
+                return say(String(e), true);
+              }
+              act(() => write("PUT", `/strategies/${id}/draft`, { document: parsed }), () => strategyView(id));
+            },
+          },
+          h("label", { for: "draft-doc", class: "wide" }, t("str.edit"), h("textarea", { id: "draft-doc", name: "document", class: "doc", spellcheck: "false" }, JSON.stringify(doc, null, 2))),
+          h("button", { type: "submit" }, t("str.save")),
+          s.draft ? h("button", { type: "button", id: "publish", onclick: () => act(() => write("POST", `/strategies/${id}/versions`, {}), () => strategyView(id)) }, t("str.publish")) : null,
+          s.draft && s.active ? h("button", { type: "button", class: "secondary", id: "diff-draft", onclick: () => diffDraft(id, out) }, t("str.diff")) : null,
+          s.history.length ? h("button", { type: "button", class: "secondary", id: "rollback", onclick: () => act(() => write("POST", `/strategies/${id}/rollback`, {}), () => strategyView(id)) }, t("str.rollback")) : null,
+        ),
+      ),
+    );
+  }
+  parts.push(h("section", {}, out));
+  view(`${t("str.title")}: ${id}`, ...parts);
+}
+
+async function show(id, version, out) {
+  const v = await call(`/strategies/${id}/versions/${version}`);
+  out.textContent = JSON.stringify(v.document, null, 2);
+}
+
+async function diffDraft(id, out) {
+  const d = await call(`/strategies/${id}/diff`);
+  out.replaceChildren(...d.diff.split("\n").map((line) => h("span", { class: line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : null }, line + "\n")));
+}
+
+// ---------------------------------------------------------------------------------------- case
+
+async function caseView(loanId) {
+  const search = h(
+    "form",
+    { id: "case-search", role: "search", onsubmit: (ev) => { ev.preventDefault(); location.hash = `#/case/${encodeURIComponent(ev.target.loan.value.trim())}`; } },
+    h("label", { for: "case-loan" }, t("case.loan"), h("input", { id: "case-loan", name: "loan", required: true, value: loanId || "" })),
+    h("button", { type: "submit" }, t("case.open")),
+  );
+  if (!loanId) return view(t("case.title"), search);
+  const c = await call(`/loans/${encodeURIComponent(loanId)}`);
+  const facts = [
+    [t("case.bucket"), c.bucket],
+    [t("case.dpd"), c.days_past_due],
+    [t("case.overdue"), `${c.overdue} ${c.currency}`],
+    [t("case.outstanding"), `${c.outstanding} ${c.currency}`],
+    [t("case.strategy"), c.strategy ? `${c.strategy} v${c.strategy_version} (${c.variant})` : t("case.none")],
+    [t("case.promise"), c.promise ? `${c.promise.amount} ${c.currency} ≤ ${c.promise.until}` : t("case.none")],
+    [t("case.contact"), c.contact ? `${c.contact.phone} ${c.contact.email}` : t("case.none")],
+  ];
+  const holds = Object.entries(c.holds);
+  const holdList = h(
+    "ul",
+    { id: "holds" },
+    holds.length
+      ? holds.map(([hold, sources]) =>
+          h(
+            "li",
+            {},
+            `${hold} (${sources.join(", ")}) `,
+            sources.includes("operator")
+              ? h("button", { type: "button", class: "secondary", "aria-label": `${t("case.hold.lift")} ${hold}`, onclick: () => act(() => write("DELETE", `/loans/${loanId}/holds/${hold}`), () => caseView(loanId)) }, t("case.hold.lift"))
+              : null,
+          ),
+        )
+      : h("li", {}, t("case.none")),
+  );
+  const forms = h(
+    "section",
+    {},
+    h(
+      "form",
+      { id: "note-form", onsubmit: (ev) => { ev.preventDefault(); act(() => write("POST", `/loans/${loanId}/notes`, { text: ev.target.text.value }), () => caseView(loanId)); } },
+      h("label", { for: "note-text", class: "wide" }, t("case.note"), h("textarea", { id: "note-text", name: "text", required: true, maxlength: 2000 })),
+      h("button", { type: "submit" }, t("case.addnote")),
+    ),
+    h(
+      "form",
+      { id: "promise-form", onsubmit: (ev) => { ev.preventDefault(); act(() => write("POST", `/loans/${loanId}/promises`, { until: ev.target.until.value, amount: ev.target.amount.value }), () => caseView(loanId)); } },
+      h("label", { for: "promise-until" }, t("case.until"), h("input", { id: "promise-until", name: "until", type: "date", required: true })),
+      h("label", { for: "promise-amount" }, `${t("case.amount")} (${c.currency})`, h("input", { id: "promise-amount", name: "amount", inputmode: "decimal", required: true, pattern: "[0-9]+(\\.[0-9]{1,3})?" })),
+      h("button", { type: "submit" }, t("case.promise.add")),
+    ),
+    h(
+      "form",
+      { id: "hold-form", onsubmit: (ev) => { ev.preventDefault(); act(() => write("POST", `/loans/${loanId}/holds`, { hold: ev.target.hold.value, reason: ev.target.reason.value || undefined }), () => caseView(loanId)); } },
+      h("label", { for: "hold-name" }, t("case.hold"), h("select", { id: "hold-name", name: "hold" }, ["dispute", "hardship", "paused"].map((x) => h("option", { value: x }, x)))),
+      h("label", { for: "hold-reason" }, t("case.reason"), h("input", { id: "hold-reason", name: "reason", maxlength: 500 })),
+      h("button", { type: "submit" }, t("case.hold.add")),
+    ),
+  );
+  const timeline = h(
+    "ol",
+    { class: "timeline", id: "timeline" },
+    c.timeline.map((e) =>
+      h(
+        "li",
+        {},
+        h("span", { class: "kind" }, e.kind),
+        " ",
+        h("span", { class: "muted" }, e.at || ""),
+        " ",
+        Object.entries(e).filter(([k, v]) => !["kind", "at"].includes(k) && v !== null && v !== "").map(([k, v]) => `${k}: ${v}`).join(" · "),
+      ),
+    ),
+  );
+  view(
+    `${t("case.title")}: ${c.loan_id}`,
+    search,
+    h("section", {}, table(["", ""], facts), h("h2", {}, t("case.holds")), holdList),
+    forms,
+    h("section", { "aria-labelledby": "tl-h" }, h("h2", { id: "tl-h" }, t("case.timeline")), timeline),
+  );
+}
+
+// --------------------------------------------------------------------------------------- audit
+
+async function auditView(day) {
+  const d = await call("/audit" + (day ? `?day=${encodeURIComponent(day)}` : ""));
+  const form = h(
+    "form",
+    { id: "audit-form", onsubmit: (ev) => { ev.preventDefault(); auditView(ev.target.day.value).catch((e) => say(e.message, true)); } },
+    h("label", { for: "audit-day" }, t("audit.day"), h("input", { id: "audit-day", name: "day", type: "date", value: d.day })),
+    h("button", { type: "submit" }, t("audit.show")),
+  );
+  view(
+    t("audit.title"),
+    form,
+    h(
+      "section",
+      {},
+      table(
+        [t("audit.at"), t("audit.user"), t("audit.role"), t("audit.route"), t("audit.target"), t("audit.change")],
+        d.records.map((r) => [r.at, r.user, r.role, r.route, JSON.stringify(r.target), `${JSON.stringify(r.before)} → ${JSON.stringify(r.after)}`]),
+      ),
+    ),
+  );
+}
+
+// ------------------------------------------------------------------------------------ plumbing
+
+async function act(doit, then) {
+  say(t("loading"));
+  try {
+    await doit();
+    await then();
+    say(t("saved"));
+  } catch (e) {
+    say(e.message, true);
+  }
+}
+
+function translateStatic() {
+  document.documentElement.lang = lang;
+  document.querySelectorAll("[data-i18n]").forEach((el) => (el.textContent = t(el.dataset.i18n)));
+  $("#lang").value = lang;
+}
+
+async function route() {
+  nav.abort();
+  nav = new AbortController();
+  const mine = nav.signal;
+  if (!me) return loginView();
+  const [, page, arg] = (location.hash || "#/dashboard").split("/");
+  document.querySelectorAll("#nav a").forEach((a) => {
+    if (a.getAttribute("href") === `#/${page || "dashboard"}`) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  });
+  say("");
+  try {
+    if (page === "strategies") await (arg ? strategyView(decodeURIComponent(arg)) : strategiesView());
+    else if (page === "case") await caseView(arg ? decodeURIComponent(arg) : "");
+    else if (page === "audit") await auditView();
+    else await dashboardView();
+    $("#main").focus({ preventScroll: true });
+  } catch (e) {
+    if (mine.aborted) return; // the user went elsewhere meanwhile
+    say(e.message, true);
+    if (!me) await loginView();
+  }
+}
+
+async function start() {
+  translateStatic();
+  const c = await loadConfig();
+  if (c.auth === "cognito" && location.search.includes("code=")) await cognitoFinish(c);
+  me = null;
+  if (token()) {
+    try {
+      me = await call("/me");
+    } catch (e) {
+      say(e.message, true);
+    }
+  }
+  $("#nav").hidden = !me;
+  $("#signout").hidden = !me;
+  $("#user").textContent = me ? `${me.user} (${me.role})` : "";
+  document.querySelectorAll("#nav a[data-needs]").forEach((a) => (a.hidden = !me || !me.permissions.includes(a.dataset.needs)));
+  await route();
+}
+
+window.addEventListener("hashchange", route);
+document.addEventListener("DOMContentLoaded", () => {
+  $("#lang").addEventListener("change", (ev) => {
+    lang = ev.target.value;
+    localStorage.setItem("arrears.lang", lang);
+    translateStatic();
+    route();
+  });
+  $("#signout").addEventListener("click", () => {
+    sessionStorage.removeItem("arrears.token");
+    start();
+  });
+  start();
+});

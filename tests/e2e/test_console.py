@@ -1,0 +1,192 @@
+"""E2E: the operations console in headless Chromium (Debian's /usr/bin/chromium, driven by Playwright),
+served by the local stack's API front from the real API function, on a stack deployed from
+template.yaml that has run a small book for a few simulated days.
+
+A supervisor signs in, reads the dashboard, edits a strategy's draft, publishes and activates it and
+rolls it back; an agent on a 390 px wide screen opens a case, adds a note, records a promise and
+places a dispute hold, each checked in DynamoDB. Every step leaves a screenshot in
+out/console-screens/ (not committed); no page may log a console error, every control must have an
+accessible name, and the page may not scroll sideways at 390 px."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "out" / "console-screens"
+START = date(2026, 3, 1)
+
+#: every control without an accessible name (label, aria-label, text), as the browser sees them
+UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea, button, a[href]')]
+  .filter(el => !el.hidden && el.offsetParent !== null)
+  .filter(el => !((el.labels && el.labels.length) || el.getAttribute('aria-label') || el.textContent.trim()))
+  .map(el => el.outerHTML.slice(0, 120))"""
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory) -> Iterator[tuple[str, Any]]:
+    from arrears_local.book import Book, synthetic_book
+    from arrears_local.sim import start_stack
+
+    base = tmp_path_factory.mktemp("console")
+    book = Book.load(synthetic_book(base / "book", borrowers=40, seed=3))
+    first_due = min(date.fromisoformat(r["due_date"]) for r in book.rows("installments"))
+    start = first_due + timedelta(days=20)
+    from arrears_local.sim import midnight
+
+    sim = start_stack(base / "out", {"ShardCount": "2"}, serve=False, start_clock=midnight(start, "UTC"))
+    sim.import_book(book)
+    sim.run_days(book, start, 4, lambda r: None)
+    url = sim.start_api(0)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    yield url, sim
+    sim.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+def page_for(browser, url: str, width: int = 1280) -> tuple[Any, list[str]]:
+    context = browser.new_context(viewport={"width": width, "height": 900}, locale="en-US")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{url}/console")
+    return page, errors
+
+
+def sign_in(page, user: str, role: str) -> None:
+    page.get_by_label("User name").fill(user)
+    page.get_by_label("Role").select_option(role)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text(f"{user} ({role})").wait_for()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def click_and_write(page, name: str, path: str) -> None:
+    """Click a button and wait until the write it sends has been answered 202."""
+    with page.expect_response(lambda r: path in r.url and r.request.method != "GET") as answer:
+        page.get_by_role("button", name=name).click()
+    assert answer.value.status == 202, answer.value.text()
+
+
+def test_a_supervisor_reads_the_dashboard_and_steers_a_strategy(console, browser):
+    url, sim = console
+    page, errors = page_for(browser, url)
+    assert page.url.endswith("/console/index.html")
+    page.keyboard.press("Tab")  # the skip link, then the language switch ...
+    page.get_by_label("User name").wait_for()
+    shot(page, "01-login")
+    sign_in(page, "sue", "supervisor")
+    page.get_by_role("heading", name="Today's book by bucket").wait_for()
+    assert page.locator("table").first.locator("tbody tr").count() >= 1  # the buckets of the last report
+    assert page.get_by_role("cell", name="sms-dlq").count() == 1
+    shot(page, "02-dashboard")
+    assert page.evaluate(UNLABELLED) == []
+
+    page.get_by_role("link", name="Strategies").click()
+    page.get_by_role("link", name="Open cn-default").click()
+    page.get_by_label("Draft (JSON)").wait_for()
+    doc = json.loads(page.get_by_label("Draft (JSON)").input_value())
+    doc["name"] = "China consumer loans (zh-CN), console edit"
+    page.get_by_label("Draft (JSON)").fill(json.dumps(doc, indent=2))
+    click_and_write(page, "Save draft", "/draft")
+    page.get_by_role("button", name="Publish draft").wait_for()
+    page.get_by_role("button", name="Diff with active").click()
+    page.locator("#diff").get_by_text("console edit").first.wait_for()
+    shot(page, "03-strategy-draft-diff")
+    click_and_write(page, "Publish draft", "/versions")
+    from arrears.adapters import strategy_store
+
+    before = strategy_store.active_version("cn-default")
+    newest = max(strategy_store.versions("cn-default"))
+    click_and_write(page, f"Activate {newest}", "/active")
+    page.get_by_role("button", name="Roll back").wait_for()
+    assert strategy_store.active_version("cn-default") == newest != before
+    shot(page, "04-strategy-activated")
+    click_and_write(page, "Roll back", "/rollback")
+    assert strategy_store.active_version("cn-default") == before
+
+    page.get_by_label("Language").select_option("zh-CN")
+    page.get_by_role("link", name="总览").click()
+    page.get_by_role("heading", name="今日各账龄段贷款").wait_for()
+    shot(page, "05-dashboard-zh")
+    assert errors == []
+
+
+def test_an_agent_works_a_case_on_a_phone_sized_screen(console, browser):
+    url, sim = console
+    from tests.integration.test_pipeline_on_moto import ddb_items
+
+    loans = [i for i in ddb_items(sim, "LoansTable") if i.get("case_id")]
+    loan = sorted(loans, key=lambda i: i["loan_id"]["S"])[0]
+    loan_id = loan["loan_id"]["S"]
+    page, errors = page_for(browser, url, width=390)
+    sign_in(page, "ann", "agent")
+    assert (
+        page.get_by_role("link", name="Audit").is_hidden() and page.get_by_role("link", name="Strategies").is_hidden()
+    )
+    page.get_by_role("link", name="Cases").click()
+    page.get_by_label("Loan id").fill(loan_id)
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name=f"Case: {loan_id}").wait_for()
+    shot(page, "06-case")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    assert page.evaluate(UNLABELLED) == []
+
+    page.get_by_label("Note").fill("Borrower asked for a call back on Friday")
+    click_and_write(page, "Add note", "/notes")
+    page.locator("#timeline").get_by_text("Borrower asked for a call back on Friday").wait_for()
+
+    today = (sim.runner.clock.now + timedelta(hours=8)).date()
+    page.get_by_label("Pay by").fill((today + timedelta(days=3)).isoformat())
+    page.get_by_label("Amount").fill("10")
+    click_and_write(page, "Record promise", "/promises")
+    page.get_by_label("Hold").select_option("dispute")
+    page.get_by_label("Reason").fill("disputes the late fee")
+    click_and_write(page, "Place hold", "/holds")
+    sim.runner.pump()  # the ledger stream applies the promise and the hold
+    page.reload()
+    page.get_by_role("button", name="Lift dispute").wait_for()
+    shot(page, "07-case-worked")
+    state = next(i for i in ddb_items(sim, "LoansTable") if i["loan_id"]["S"] == loan_id)
+    assert state["holds"]["SS"] == ["dispute"] and state["promise_amount"]["N"] == "10.00"
+    notes = [i for i in ddb_items(sim, "CollectionsTable") if i["sk"]["S"].startswith("NOTE#")]
+    assert [(n["loan_id"]["S"], n["by"]["S"]) for n in notes] == [(loan_id, "ann")]
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    assert errors == []
+
+
+def test_an_expired_session_goes_back_to_sign_in_and_the_console_sends_its_security_headers(console, browser):
+    url, _ = console
+    import urllib.request
+
+    with urllib.request.urlopen(f"{url}/console/index.html", timeout=30) as r:
+        csp = r.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    page, errors = page_for(browser, url)
+    page.get_by_label("User name").wait_for()  # the page has started (and found no token)
+    page.evaluate("() => sessionStorage.setItem('arrears.token', 'not-a-token')")
+    page.reload()
+    page.get_by_label("User name").wait_for()
+    assert "sign in again" in page.locator("#status").text_content()
