@@ -18,7 +18,7 @@ from arrears.clock import now
 from arrears.domain.access import Principal
 from arrears.domain.facts import business_date
 from arrears.observability import logger, metrics
-from arrears.usecases import dashboard, operations, strategy_ops, webhook
+from arrears.usecases import campaigns, dashboard, operations, strategy_ops, webhook
 
 app = Chalice(app_name="arrears-api")
 app.debug = False  # never a traceback in a response
@@ -332,6 +332,70 @@ def post_strategy_rollback(
 ) -> webhook.Answer:
     """Re-activate the version active before the current one (audited)."""
     return strategy_ops.rollback(p, incoming, strategy_id, ops_settings(), now())
+
+
+@functools.cache
+def run_settings() -> Any:
+    """The pipeline's settings (capacity, buckets, shards): what a campaign's targeting and dry run need."""
+    from arrears.config import settings
+
+    s = settings()
+    bind(s)
+    return s
+
+
+@app.route("/v1/ops/campaigns", methods=["GET"])
+@operator("dashboards.read")
+def get_campaigns(p: Principal, incoming: webhook.Incoming, query: dict[str, str]) -> webhook.Answer:
+    """Every campaign with its status and counters."""
+    ops_settings()
+    return campaigns.listing()
+
+
+@app.route("/v1/ops/campaigns", methods=["POST"], content_types=JSON)
+@operator("campaigns.write")
+def post_campaign(p: Principal, incoming: webhook.Incoming, query: dict[str, str]) -> webhook.Answer:
+    """Create a campaign (a draft: start it to send; idempotent on Idempotency-Key; audited)."""
+    return campaigns.create(p, incoming, ops_settings(), now())
+
+
+@app.route("/v1/ops/campaigns/dry-run", methods=["POST"], content_types=JSON)
+@operator("campaigns.write")
+def post_campaign_dry_run(p: Principal, incoming: webhook.Incoming, query: dict[str, str]) -> webhook.Answer:
+    """What a campaign (the body, as for creating one) would do now: loans matched, the guard's refusals
+    by rule, what today's capacity and cap let out, the cost; nothing is written."""
+    ops_settings()
+    return campaigns.dry_run_answer(incoming, run_settings(), ops_settings(), now())
+
+
+@app.route("/v1/ops/campaigns/{campaign_id}", methods=["GET"])
+@operator("dashboards.read")
+def get_campaign(p: Principal, incoming: webhook.Incoming, query: dict[str, str], campaign_id: str) -> webhook.Answer:
+    """A campaign and its progress: targeted, worked, planned, sent, connected, deferred, blocked by rule,
+    promises, loans paid and the amount recovered since they were worked."""
+    ops_settings()
+    return campaigns.progress_answer(campaign_id)
+
+
+CAMPAIGN_COMMANDS = {
+    "start": "Start a draft campaign: its work for today is dispatched at once from the day's unused capacity (audited).",
+    "pause": "Pause a running campaign: nothing more is sent, its queued messages included (audited).",
+    "resume": "Resume a paused campaign: today's work is dispatched again at once (audited).",
+    "cancel": "Cancel a campaign for good (audited).",
+}
+
+
+def _campaign_command(verb: str) -> Callable[..., Response]:
+    def view(p: Principal, incoming: webhook.Incoming, query: dict[str, str], campaign_id: str) -> webhook.Answer:
+        return campaigns.command(p, incoming, campaign_id, verb, ops_settings(), now())
+
+    view.__name__, view.__doc__ = f"post_campaign_{verb}", CAMPAIGN_COMMANDS[verb]
+    route = app.route(f"/v1/ops/campaigns/{{campaign_id}}/{verb}", methods=["POST"], content_types=JSON)
+    return route(operator("campaigns.write")(view))  # type: ignore[no-any-return]
+
+
+for _verb in CAMPAIGN_COMMANDS:
+    _campaign_command(_verb)
 
 
 @app.route("/v1/ops/audit", methods=["GET"])

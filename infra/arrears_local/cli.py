@@ -163,6 +163,9 @@ def parser() -> argparse.ArgumentParser:
         default=40,
         help="train on the decisions before this day of the data, test on the rest",
     )
+    adv = command("advance", "move a running arrears up's clock on, firing the schedules it passes (as arrears run does)")
+    adv.add_argument("--days", type=float, default=1.0, help="how far (fractions allowed: 0.5 is twelve hours)")
+    adv.add_argument("--api-port", type=_port, default=3000, help="the port of arrears up's API")
     tok = command("token", "print a bearer token for the local stack's operations API (arrears up), and nothing else")
     tok.add_argument(
         "--role", required=True, choices=["admin", "supervisor", "agent", "analyst"], help="the user's role"
@@ -249,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         "whatif": _whatif,
         "train": _train,
         "token": _token,
+        "advance": _advance,
     }
     try:
         return commands[args.cmd](args)
@@ -553,6 +557,10 @@ def _up(args: argparse.Namespace) -> int:
         if warning:
             print(warning, file=sys.stderr, flush=True)
         _print_names(sim)
+        import queue as queues
+
+        requests: queues.Queue[Any] = queues.Queue()
+        sim.local_routes[("POST", "/local/advance")] = lambda body: _advance_request(requests, body)
         api = sim.start_api(args.api_port)
         print(f"  API: {api}/v1   (signed with the WebhookSecret; README: The API)", flush=True)
         print(
@@ -561,9 +569,54 @@ def _up(args: argparse.Namespace) -> int:
             flush=True,
         )
         print(f"  console: {api}/console   (sign in as: user sue, role supervisor)", flush=True)
-        _serve(sim)
+        print(f"  the clock: {sim.runner.clock.now.isoformat()} (arrears advance --days N moves it on)", flush=True)
+        _serve(sim, requests)
     finally:
         sim.stop()
+    return 0
+
+
+def _advance_request(requests: Any, body: bytes) -> Any:
+    """``POST /local/advance`` on ``arrears up``'s front: ``{"days": N}`` -> the clock moved on and what
+    fired, once the serving loop has done it."""
+    import queue as queues
+
+    from .api_front import Response
+
+    def answer(status: int, data: dict[str, Any]) -> Any:
+        return Response(status, [("Content-Type", "application/json")], json.dumps(data).encode())
+
+    try:
+        days = json.loads(body or b"{}").get("days", 1)
+    except (ValueError, AttributeError):
+        return answer(400, {"Code": "BadRequest", "Message": "the body must be {\"days\": N}"})
+    if isinstance(days, bool) or not isinstance(days, int | float) or not 0 < days <= 366:
+        return answer(400, {"Code": "BadRequest", "Message": "days must be a number above 0, at most 366", "field": "days"})
+    reply: queues.Queue[Any] = queues.Queue()
+    requests.put((float(days), reply))
+    try:
+        return answer(200, reply.get(timeout=3600))
+    except queues.Empty:
+        return answer(503, {"Code": "ServiceUnavailable", "Message": "the stack did not finish the advance in an hour"})
+
+
+def _advance(args: argparse.Namespace) -> int:
+    import urllib.error
+    import urllib.request
+
+    url = f"http://127.0.0.1:{args.api_port}/local/advance"
+    body = json.dumps({"days": args.days}).encode()
+    request = urllib.request.Request(url, body, {"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=3700) as r:
+            result = json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        raise Failure(f"arrears up refused: {json.loads(e.read() or b'{}').get('Message', e.reason)}") from None
+    except (urllib.error.URLError, OSError) as e:
+        raise Failure(f"no arrears up answers on 127.0.0.1:{args.api_port} ({getattr(e, 'reason', e)}): start it first") from None
+    for line in result["fired"]:
+        print(f"fired {line}")
+    print(f"the clock is now {result['now']}")
     return 0
 
 
@@ -598,24 +651,34 @@ def _print_names(sim: Any) -> None:
     print("  files dropped into the imports bucket are imported; Ctrl-C stops", flush=True)
 
 
-def _serve(sim: Any) -> None:
-    """Follow the wall clock: deliver the book's repayments as their time comes, run what is pending,
-    and say at once when something fails for good."""
+def _serve(sim: Any, requests: Any) -> None:
+    """Follow the wall clock, moved on by ``arrears advance`` (``requests``: (days, reply queue) from
+    the front's /local/advance): the book's repayments as their time comes, every schedule whose time
+    is passed fired as ``arrears run`` fires it, what is pending run; say at once when something
+    fails for good."""
+    import queue as queues
+
     reported: set[str] = set()
     checked = 0.0
+    offset = timedelta(0)
     try:
         while True:
-            now = datetime.now(UTC)
-            sim.deliver_repayments(now)
-            sim.runner.clock.now = now
-            sim.runner.pump()
+            try:
+                days, reply = requests.get(timeout=1.0)
+            except queues.Empty:
+                days, reply = 0.0, None
+            offset += timedelta(days=days)
+            fired = sim.advance_to(datetime.now(UTC) + offset)
+            for line in fired:
+                print(f"  {line} fired", flush=True)
+            if reply is not None:
+                reply.put({"now": sim.runner.clock.now.isoformat(), "fired": fired})
             if time.monotonic() - checked > 5:
                 checked = time.monotonic()
                 for line in sim.problems():
                     if line not in reported:
                         reported.add(line)
                         print(line, file=sys.stderr, flush=True)
-            time.sleep(1.0)
     except KeyboardInterrupt:
         print("stopped")
 

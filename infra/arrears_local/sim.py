@@ -44,6 +44,7 @@ class Simulation:
     published: list[str] = field(default_factory=list)  # the shipped strategies, published at start
     trainings: list[Any] = field(default_factory=list)  # what each weekly training returned
     api: Any = None  # the API front (api_front.ApiFront) once started
+    local_routes: dict[tuple[str, str], Any] = field(default_factory=dict)  # more local-only routes (arrears up)
     api_url: str | None = None
 
     def contacts(self) -> dict[str, int]:
@@ -79,7 +80,7 @@ class Simulation:
             rate=float(self.dep.params["ApiRateLimit"]),
             burst=int(self.dep.params["ApiBurstLimit"]),
             port=port,
-            local={("POST", "/local/token"): lambda body: local_token(self.out, body)},
+            local={("POST", "/local/token"): lambda body: local_token(self.out, body), **self.local_routes},
         )
         if not self.emulator.in_process:  # handlers on the HTTP endpoint: in their own processes, the API
             # and what its requests set off at once (the ledger stream, the facts' stream)
@@ -291,6 +292,35 @@ class Simulation:
                 )
         lines.sort(key=lambda r: r["loan_id"])
         (self.out / "audit" / "loans.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+
+    def advance_to(self, until: datetime) -> list[str]:
+        """Move the clock to ``until`` as ``arrears run`` moves it: the repayments and deferred contacts
+        as their time comes, and every schedule (daily run, report, weekly training) whose time is
+        passed, each fired and its work delivered. Returns what was fired, in words."""
+        with self.runner.lock:
+            names = {"DailyRunFunction": "daily run", "DailyReportFunction": "daily report", "TrainFunction": "training"}
+            now = self.runner.clock.now
+            events: list[tuple[datetime, str]] = []
+            day = (now - timedelta(days=1)).date()
+            while day <= until.date() + timedelta(days=1):
+                for name in names:
+                    events += [(t, name) for t in self.runner.schedule(name).fire_times(day) if now < t <= until]
+                day += timedelta(days=1)
+            fired = []
+            for at, name in sorted(events):
+                if self.feed is not None:
+                    self.deliver_repayments(at)
+                self.wake_until(at)
+                self.runner.clock.now = max(self.runner.clock.now, at)
+                self.runner.schedule(name).fire(at)
+                self.runner.pump()
+                fired.append(f"{names[name]} {at.isoformat()}")
+            if self.feed is not None:
+                self.deliver_repayments(until)
+            self.wake_until(until)
+            self.runner.clock.now = max(self.runner.clock.now, until)
+            self.runner.pump()
+            return fired
 
     def wake_until(self, until: datetime) -> None:
         """Deliver deferred contacts at the simulated instant they become allowed (e.g. 08:00 local),

@@ -98,7 +98,9 @@ def test_up_serves_the_stack_and_imports_dropped_files(tmp_path):
         _the_api_answers_and_its_facts_arrive(kw, api_port, row, tmp_path)
         assert "operations API: " in proc.stdout.readline()  # printed right after the API's line
         assert f"console: http://127.0.0.1:{api_port}/console" in proc.stdout.readline()
+        assert "the clock: " in proc.stdout.readline()
         _an_operator_signs_in_with_arrears_token(api_port, tmp_path, env)
+        _arrears_advance_moves_the_clock_and_fires_the_schedules(api_port, tmp_path, env, kw)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -159,6 +161,35 @@ def _an_operator_signs_in_with_arrears_token(api_port: int, tmp_path, env: dict)
     )
     with urllib.request.urlopen(note, timeout=30) as r:
         assert r.status == 202 and json.loads(r.read())["by"] == "ann"
+
+
+def _arrears_advance_moves_the_clock_and_fires_the_schedules(api_port: int, tmp_path, env: dict, kw: dict) -> None:
+    """`arrears advance --days 2` against the running stack: two days pass, each day's run and report fire."""
+    done = subprocess.run(
+        [sys.executable, "-m", "arrears_local.cli", "advance", "--days", "2", "--api-port", str(api_port)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    fired = [line for line in done.stdout.splitlines() if line.startswith("fired ")]
+    assert sum("daily run" in line for line in fired) == 2 and sum("daily report" in line for line in fired) == 2
+    now = datetime.fromisoformat(done.stdout.splitlines()[-1].removeprefix("the clock is now "))
+    assert now > datetime.now(UTC) + timedelta(days=1, hours=23)
+    s3 = boto3.client("s3", **kw)
+    outcomes = next(b["Name"] for b in s3.list_buckets()["Buckets"] if "outcomesbucket" in b["Name"].lower())
+    reports = [o["Key"] for o in s3.list_objects_v2(Bucket=outcomes, Prefix="reports/").get("Contents", [])]
+    assert sum(k.endswith("daily-report.json") for k in reports) >= 2
+    refused = subprocess.run(
+        [sys.executable, "-m", "arrears_local.cli", "advance", "--days", "2", "--api-port", str(free_port())],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert refused.returncode == 1 and "start it first" in refused.stderr and "Traceback" not in refused.stderr
 
 
 def test_up_on_a_busy_port_fails_at_once_naming_the_port(tmp_path):

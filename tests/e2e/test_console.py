@@ -190,3 +190,54 @@ def test_an_expired_session_goes_back_to_sign_in_and_the_console_sends_its_secur
     page.reload()
     page.get_by_label("User name").wait_for()
     assert "sign in again" in page.locator("#status").text_content()
+
+
+def test_a_supervisor_runs_a_campaign_watches_it_move_and_pauses_it(console, browser):
+    url, sim = console
+    from arrears.adapters import campaign_store
+
+    sim.runner.clock.now = sim.runner.clock.now.replace(hour=2, minute=0) + timedelta(days=1)  # 10:00 in Shanghai
+    page, errors = page_for(browser, url)
+    sign_in(page, "sue", "supervisor")
+    page.get_by_role("link", name="Campaigns").click()
+    page.get_by_label("Id").fill("console-drive")
+    page.get_by_label("Name").fill("Console drive")
+    page.get_by_label("Buckets (comma-separated)").fill("M1,M2,M3")
+    page.get_by_label("Daily cap").fill("5")
+    page.get_by_role("button", name="Dry run").click()
+    page.locator("#dry-run").get_by_text("Matched").wait_for()
+    shot(page, "08-campaign-dry-run")
+    assert page.evaluate(UNLABELLED) == []
+    click_and_write(page, "Create", "/campaigns")
+    page.get_by_role("heading", name="Campaigns: Console drive").wait_for()
+    click_and_write(page, "Start", "/start")
+    sim.runner.pump()  # the start's job: today's work dispatched and sent
+    planned = lambda: campaign_store.get("console-drive")[1]["planned"]["N"]  # noqa: E731
+    first = int(planned())
+    assert first >= 1
+    page.reload()
+    page.locator("#progress").get_by_role("cell", name="planned").wait_for()
+    assert page.locator("#progress tr", has_text="planned").locator("td").nth(1).text_content() == str(first)
+    shot(page, "09-campaign-running")
+
+    # the local stack moves on a day: the daily run works the campaign again and the page shows it
+    next_run = sim.runner.clock.now + timedelta(days=1)
+    sim.runner.clock.now = next_run
+    sim.runner.schedule("DailyRunFunction").fire(next_run)
+    sim.runner.pump()
+    moved = int(planned())
+    assert moved > first
+    page.locator("#progress tr", has_text="planned").locator("td").nth(1).get_by_text(str(moved)).wait_for(
+        timeout=15_000
+    )
+
+    click_and_write(page, "Pause", "/pause")
+    page.get_by_role("button", name="Resume").wait_for()
+    sent = campaign_store.get("console-drive")[1]["sent"]["N"]
+    later = sim.runner.clock.now + timedelta(days=1)
+    sim.runner.clock.now = later
+    sim.runner.schedule("DailyRunFunction").fire(later)
+    sim.runner.pump()
+    assert campaign_store.get("console-drive")[1]["sent"]["N"] == sent and int(planned()) == moved
+    shot(page, "10-campaign-paused")
+    assert errors == []

@@ -16,6 +16,7 @@ GOOD = {
     "CONTACTS_TABLE": "c",
     "COLLECTIONS_TABLE": "co",
     "CONTACT_LEDGER_TABLE": "cl",
+    "CAMPAIGNS_TABLE": "ca",
     "STRATEGIES_TABLE": "st",
     "OUTCOMES_BUCKET": "o",
     "RUNS_TABLE": "r",

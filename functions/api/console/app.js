@@ -6,7 +6,7 @@
 const T = {
   en: {
     skip: "Skip to content", title: "arrears", language: "Language", signout: "Sign out",
-    "nav.dashboard": "Dashboard", "nav.strategies": "Strategies", "nav.cases": "Cases", "nav.audit": "Audit",
+    "nav.dashboard": "Dashboard", "nav.campaigns": "Campaigns", "nav.strategies": "Strategies", "nav.cases": "Cases", "nav.audit": "Audit",
     "login.title": "Sign in", "login.user": "User name", "login.role": "Role", "login.submit": "Sign in",
     "login.local": "Local stack: the token is signed with the stack's own key (arrears token).",
     "login.cognito": "Sign in with your organisation's account", loading: "Loading…", saved: "Saved.",
@@ -28,10 +28,17 @@ const T = {
     "audit.title": "Audit trail", "audit.day": "Day", "audit.show": "Show", "audit.at": "At", "audit.user": "User",
     "audit.role": "Role", "audit.route": "Route", "audit.target": "Target", "audit.change": "Change",
     "err.session": "Your session has ended: sign in again.",
+    "cmp.title": "Campaigns", "cmp.id": "Id", "cmp.name": "Name", "cmp.status": "Status", "cmp.channel": "Channel",
+    "cmp.template": "Template", "cmp.buckets": "Buckets (comma-separated)", "cmp.dpdmin": "DPD from", "cmp.dpdmax": "DPD to",
+    "cmp.cap": "Daily cap", "cmp.priority": "Priority", "cmp.dryrun": "Dry run", "cmp.create": "Create",
+    "cmp.new": "New campaign", "cmp.matched": "Matched", "cmp.allowed": "Guard allows now", "cmp.refused": "Guard refuses now",
+    "cmp.today": "Would send today", "cmp.cost": "Estimated cost", "cmp.progress": "Progress",
+    "cmp.start": "Start", "cmp.pause": "Pause", "cmp.resume": "Resume", "cmp.cancel": "Cancel", "cmp.sent": "Sent",
+    "cmp.planned": "Planned", "cmp.open": "Open",
   },
   "zh-CN": {
     skip: "跳到正文", title: "arrears 催收", language: "语言", signout: "退出",
-    "nav.dashboard": "总览", "nav.strategies": "策略", "nav.cases": "案件", "nav.audit": "审计",
+    "nav.dashboard": "总览", "nav.campaigns": "催收活动", "nav.strategies": "策略", "nav.cases": "案件", "nav.audit": "审计",
     "login.title": "登录", "login.user": "用户名", "login.role": "角色", "login.submit": "登录",
     "login.local": "本地环境：令牌由本地密钥签发（arrears token）。",
     "login.cognito": "使用机构账号登录", loading: "加载中…", saved: "已保存。",
@@ -53,6 +60,13 @@ const T = {
     "audit.title": "审计记录", "audit.day": "日期", "audit.show": "查看", "audit.at": "时间", "audit.user": "用户",
     "audit.role": "角色", "audit.route": "操作", "audit.target": "对象", "audit.change": "变更",
     "err.session": "会话已过期，请重新登录。",
+    "cmp.title": "催收活动", "cmp.id": "编号", "cmp.name": "名称", "cmp.status": "状态", "cmp.channel": "渠道",
+    "cmp.template": "模板", "cmp.buckets": "账龄段（逗号分隔）", "cmp.dpdmin": "逾期天数自", "cmp.dpdmax": "逾期天数至",
+    "cmp.cap": "每日上限", "cmp.priority": "优先级", "cmp.dryrun": "试运行", "cmp.create": "创建",
+    "cmp.new": "新建活动", "cmp.matched": "匹配贷款", "cmp.allowed": "当前合规允许", "cmp.refused": "当前合规拒绝",
+    "cmp.today": "今日预计发送", "cmp.cost": "预计费用", "cmp.progress": "进度",
+    "cmp.start": "启动", "cmp.pause": "暂停", "cmp.resume": "恢复", "cmp.cancel": "取消", "cmp.sent": "已发送",
+    "cmp.planned": "已计划", "cmp.open": "打开",
   },
 };
 
@@ -121,7 +135,7 @@ function table(headers, rows, caption) {
     "table",
     {},
     caption ? h("caption", { class: "muted" }, caption) : null,
-    h("thead", {}, h("tr", {}, headers.map((x) => h("th", { scope: "col", class: x.num ? "num" : null }, x.label || x)))),
+    h("thead", {}, h("tr", {}, headers.map((x) => h("th", { scope: "col", class: x.num ? "num" : null }, typeof x === "object" ? x.label : x)))),
     h("tbody", {}, rows.map((r) => h("tr", {}, r.map((c, i) => h("td", { class: headers[i].num ? "num" : null }, c))))),
   );
 }
@@ -343,6 +357,104 @@ async function diffDraft(id, out) {
   out.replaceChildren(...d.diff.split("\n").map((line) => h("span", { class: line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : null }, line + "\n")));
 }
 
+// ----------------------------------------------------------------------------------- campaigns
+
+function campaignBody(f) {
+  const target = {};
+  const buckets = f.buckets.value.split(",").map((x) => x.trim()).filter(Boolean);
+  if (buckets.length) target.buckets = buckets;
+  if (f.dpdmin.value || f.dpdmax.value) target.dpd = [Number(f.dpdmin.value || 1), f.dpdmax.value ? Number(f.dpdmax.value) : null];
+  return {
+    campaign_id: f.cid.value.trim(), name: f.cname.value.trim(), target, channel: f.channel.value,
+    template: f.template.value.trim(), daily_cap: Number(f.cap.value), priority: f.priority.value,
+  };
+}
+
+async function campaignsView() {
+  const d = await call("/campaigns");
+  const parts = [
+    h(
+      "section",
+      {},
+      table(
+        [t("cmp.id"), t("cmp.name"), t("cmp.status"), t("cmp.channel"), { label: t("cmp.matched"), num: true }, { label: t("cmp.planned"), num: true }, { label: t("cmp.sent"), num: true }, ""],
+        d.campaigns.map((c) => [
+          c.campaign_id, c.name, c.status, c.channel, c.matched, c.counters.planned, c.counters.sent,
+          h("a", { href: `#/campaigns/${encodeURIComponent(c.campaign_id)}`, "aria-label": `${t("cmp.open")} ${c.campaign_id}` }, t("cmp.open")),
+        ]),
+      ),
+    ),
+  ];
+  if (me.permissions.includes("campaigns.write")) {
+    const result = h("div", { id: "dry-run", "aria-live": "polite" });
+    const field = (id, name, label, attrs) => h("label", { for: id }, label, h("input", Object.assign({ id, name }, attrs || {})));
+    const form = h(
+      "form",
+      {
+        id: "campaign-form",
+        onsubmit: (ev) => {
+          ev.preventDefault();
+          const body = campaignBody(ev.target);
+          act(() => write("POST", "/campaigns", body), () => { location.hash = `#/campaigns/${encodeURIComponent(body.campaign_id)}`; });
+        },
+      },
+      field("cmp-id", "cid", t("cmp.id"), { required: true, pattern: "[a-z0-9][a-z0-9\\-]{0,62}" }),
+      field("cmp-name", "cname", t("cmp.name"), { required: true, maxlength: 200 }),
+      field("cmp-buckets", "buckets", t("cmp.buckets"), { value: "M1" }),
+      field("cmp-dpdmin", "dpdmin", t("cmp.dpdmin"), { type: "number", min: 1 }),
+      field("cmp-dpdmax", "dpdmax", t("cmp.dpdmax"), { type: "number", min: 1 }),
+      h("label", { for: "cmp-channel" }, t("cmp.channel"), h("select", { id: "cmp-channel", name: "channel" }, ["sms", "email", "voice", "wechat", "letter"].map((x) => h("option", { value: x }, x)))),
+      field("cmp-template", "template", t("cmp.template"), { required: true, value: "zh-CN/m1_reminder" }),
+      field("cmp-cap", "cap", t("cmp.cap"), { type: "number", min: 1, value: 100, required: true }),
+      h("label", { for: "cmp-priority" }, t("cmp.priority"), h("select", { id: "cmp-priority", name: "priority" }, ["ranked", "before_strategy", "after_strategy"].map((x) => h("option", { value: x }, x)))),
+      h(
+        "button",
+        {
+          type: "button",
+          class: "secondary",
+          id: "dry-run-button",
+          onclick: async () => {
+            try {
+              const r = await write("POST", "/campaigns/dry-run", campaignBody($("#campaign-form")));
+              result.replaceChildren(table(["", ""], [
+                [t("cmp.matched"), r.matched], [t("cmp.allowed"), r.guard_allows_now],
+                [t("cmp.refused"), Object.entries(r.guard_refuses_now).map(([k, v]) => `${k}: ${v}`).join(", ") || "0"],
+                [t("cmp.today"), r.would_send_today], [t("cmp.cost"), r.estimated_cost],
+              ]));
+            } catch (e) {
+              say(e.message, true);
+            }
+          },
+        },
+        t("cmp.dryrun"),
+      ),
+      h("button", { type: "submit" }, t("cmp.create")),
+    );
+    parts.push(h("section", { "aria-labelledby": "new-h" }, h("h2", { id: "new-h" }, t("cmp.new")), form, result));
+  }
+  view(t("cmp.title"), ...parts);
+}
+
+let refresh = null;
+
+async function campaignView(cid) {
+  const c = await call(`/campaigns/${encodeURIComponent(cid)}`);
+  const p = c.progress;
+  const canWrite = me.permissions.includes("campaigns.write");
+  const verbs = { draft: ["start", "cancel"], running: ["pause", "cancel"], paused: ["resume", "cancel"] }[c.status] || [];
+  const buttons = canWrite
+    ? verbs.map((v) => h("button", { type: "button", class: v === "cancel" ? "secondary" : null, id: `cmp-${v}`, onclick: () => act(() => write("POST", `/campaigns/${cid}/${v}`, {}), () => campaignView(cid)) }, t(`cmp.${v}`)))
+    : [];
+  const rows = Object.entries(p).map(([k, v]) => [k, typeof v === "object" ? Object.entries(v).map(([a, b]) => `${a}: ${b}`).join(", ") || "0" : v]);
+  view(
+    `${t("cmp.title")}: ${c.name}`,
+    h("section", {}, table(["", ""], [[t("cmp.status"), h("span", { id: "cmp-status" }, c.status)], [t("cmp.channel"), `${c.channel} · ${c.template}`], [t("cmp.cap"), c.daily_cap], [t("cmp.priority"), c.priority]]), h("p", {}, ...buttons)),
+    h("section", { "aria-labelledby": "prog-h" }, h("h2", { id: "prog-h" }, t("cmp.progress")), h("div", { id: "progress" }, table(["", { label: "", num: true }], rows))),
+  );
+  clearTimeout(refresh);
+  refresh = setTimeout(() => { if (location.hash === `#/campaigns/${encodeURIComponent(cid)}`) campaignView(cid).catch(() => {}); }, 5000);
+}
+
 // ---------------------------------------------------------------------------------------- case
 
 async function caseView(loanId) {
@@ -484,6 +596,7 @@ async function route() {
   say("");
   try {
     if (page === "strategies") await (arg ? strategyView(decodeURIComponent(arg)) : strategiesView());
+    else if (page === "campaigns") await (arg ? campaignView(decodeURIComponent(arg)) : campaignsView());
     else if (page === "case") await caseView(arg ? decodeURIComponent(arg) : "");
     else if (page === "audit") await auditView();
     else await dashboardView();

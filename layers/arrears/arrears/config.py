@@ -59,6 +59,7 @@ class Settings(NamedTuple):
     business_tz: str
     capacity: Mapping[str, int]  # channel -> work dispatched a day (channels not named: unlimited)
     strategy_for: Mapping[str, str]  # jurisdiction -> strategy id
+    campaigns_table: str = ""  # operations' campaigns (usecases/campaigns.py)
     dispatch_deadline_minutes: int = 120  # after the run: dispatch what arrived, naming missing shards
     case_reopen_days: int = 30  # a reversal within this many days of a case's closing reopens that case
 
@@ -118,6 +119,7 @@ class Settings(NamedTuple):
             business_tz=business_tz,
             capacity=capacity,
             strategy_for=strategy_for,
+            campaigns_table=need("CAMPAIGNS_TABLE"),
             dispatch_deadline_minutes=integer("DISPATCH_DEADLINE_MINUTES", 120, 15, 1440),
             case_reopen_days=integer("CASE_REOPEN_DAYS", 30, 0, 3650),
         )

@@ -169,6 +169,7 @@ PLANNING_ATTRIBUTES = (
     "last_contact_at",
     "escalation",
     "variant",
+    "segment",  # campaigns target by it
 )
 
 
@@ -222,6 +223,7 @@ class LoanModel(Model):
     strategy = UnicodeAttribute(null=True)
     strategy_version = NumberAttribute(null=True)
     variant = UnicodeAttribute(null=True)
+    segment = UnicodeAttribute(null=True)  # the strategy segment of the loan's latest planned step (campaign targets)
     done_steps = UnicodeSetAttribute(null=True)
     last_contact_at = UnicodeAttribute(null=True)
     escalation = UnicodeAttribute(null=True)

@@ -412,6 +412,61 @@ DASHBOARD: dict[str, Any] = {
         },
     },
 }
+CAMPAIGN: dict[str, Any] = {
+    "type": "object",
+    "title": "Campaign",
+    "additionalProperties": False,
+    "required": ["campaign_id", "name", "target", "channel", "template"],
+    "properties": {
+        "campaign_id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$"},
+        "name": {"type": "string", "minLength": 1, "maxLength": 200},
+        "target": {
+            "type": "object",
+            "additionalProperties": False,
+            "minProperties": 1,
+            "description": "Every criterion given must hold; dpd and overdue are [min, max] (max may be null).",
+            "properties": {
+                "buckets": {"type": "array", "items": {"type": "string"}},
+                "dpd": {"type": "array", "items": {}, "minItems": 2, "maxItems": 2},
+                "overdue": {"type": "array", "items": {}, "minItems": 2, "maxItems": 2},
+                "segments": {"type": "array", "items": {"type": "string"}},
+                "products": {"type": "array", "items": {"type": "string"}},
+                "jurisdictions": {"type": "array", "items": {"type": "string"}},
+                "loan_ids": {"type": "array", "items": {"type": "string"}, "maxItems": 10000},
+            },
+        },
+        "channel": {"type": "string", "enum": ["sms", "email", "voice", "wechat", "letter"]},
+        "template": {"type": "string", "minLength": 1, "maxLength": 200},
+        "starts_at": {"type": "string", "format": "date-time"},
+        "ends_at": {"type": "string", "format": "date-time"},
+        "daily_cap": {"type": "integer", "minimum": 1, "maximum": 1000000},
+        "priority": {"type": "string", "enum": ["before_strategy", "ranked", "after_strategy"]},
+    },
+}
+CAMPAIGN_DRY_RUN: dict[str, Any] = {
+    "type": "object",
+    "title": "CampaignDryRun",
+    "required": ["matched", "guard_allows_now", "guard_refuses_now", "would_send_today", "estimated_cost"],
+    "properties": {
+        "matched": {"type": "integer"},
+        "guard_allows_now": {"type": "integer"},
+        "guard_refuses_now": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "would_send_today": {"type": "integer"},
+        "estimated_cost": {"type": "string"},
+    },
+}
+CAMPAIGN_VIEW: dict[str, Any] = {
+    "type": "object",
+    "title": "CampaignView",
+    "required": ["campaign_id", "status"],
+    "properties": {"campaign_id": {"type": "string"}, "status": {"type": "string"}, "progress": {"type": "object"}},
+}
+CAMPAIGNS: dict[str, Any] = {
+    "type": "object",
+    "title": "Campaigns",
+    "required": ["campaigns"],
+    "properties": {"campaigns": {"type": "array", "items": {"type": "object", "required": ["campaign_id", "status"]}}},
+}
 AUDIT: dict[str, Any] = {
     "type": "object",
     "title": "Audit",
@@ -446,6 +501,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "CaseView": CASE_VIEW,
     "Audit": AUDIT,
     "Dashboard": DASHBOARD,
+    "Campaign": CAMPAIGN,
+    "CampaignDryRun": CAMPAIGN_DRY_RUN,
+    "CampaignView": CAMPAIGN_VIEW,
+    "Campaigns": CAMPAIGNS,
     "ConsoleFile": {"type": "string", "title": "ConsoleFile"},
     "StrategyDraft": STRATEGY_DRAFT,
     "StrategyVersionChoice": STRATEGY_VERSION_CHOICE,
@@ -577,6 +636,21 @@ RESPONSES |= {
     ("POST", "/v1/ops/loans/{loan_id}/promises"): {"202": ("OpsRecorded", OPS_AGAIN), **OPS_WRITE_ERRORS},
     ("POST", "/v1/ops/loans/{loan_id}/holds"): {"202": ("OpsRecorded", OPS_AGAIN), **OPS_WRITE_ERRORS},
     ("DELETE", "/v1/ops/loans/{loan_id}/holds/{hold}"): {"202": ("OpsRecorded", OPS_AGAIN), **OPS_WRITE_ERRORS},
+    ("GET", "/v1/ops/campaigns"): {"200": ("Campaigns", "Every campaign."), **OPS_READ_ERRORS},
+    ("POST", "/v1/ops/campaigns"): {"202": ("CampaignView", OPS_AGAIN), **OPS_WRITE_ERRORS},
+    ("POST", "/v1/ops/campaigns/dry-run"): {
+        "200": ("CampaignDryRun", "What it would do now; nothing written."),
+        **{k: v for k, v in OPS_WRITE_ERRORS.items() if k != "409"},
+    },
+    ("GET", "/v1/ops/campaigns/{campaign_id}"): {
+        "200": ("CampaignView", "The campaign and its progress."),
+        "404": ("Error", "No such campaign."),
+        **OPS_READ_ERRORS,
+    },
+    ("POST", "/v1/ops/campaigns/{campaign_id}/start"): {"202": ("CampaignView", OPS_AGAIN), **OPS_WRITE_ERRORS},
+    ("POST", "/v1/ops/campaigns/{campaign_id}/pause"): {"202": ("CampaignView", OPS_AGAIN), **OPS_WRITE_ERRORS},
+    ("POST", "/v1/ops/campaigns/{campaign_id}/resume"): {"202": ("CampaignView", OPS_AGAIN), **OPS_WRITE_ERRORS},
+    ("POST", "/v1/ops/campaigns/{campaign_id}/cancel"): {"202": ("CampaignView", OPS_AGAIN), **OPS_WRITE_ERRORS},
     ("GET", "/v1/ops/strategies"): {"200": ("Strategies", "Every strategy."), **OPS_READ_ERRORS},
     ("GET", "/v1/ops/strategies/{strategy_id}/versions/{version}"): {
         "200": ("StrategyVersion", "The version."),
@@ -622,6 +696,12 @@ REQUESTS: dict[tuple[str, str], str] = {
     ("POST", "/v1/ops/loans/{loan_id}/promises"): "Promise",
     ("POST", "/v1/ops/loans/{loan_id}/holds"): "OperatorHold",
     ("PUT", "/v1/ops/strategies/{strategy_id}/draft"): "StrategyDraft",
+    ("POST", "/v1/ops/campaigns"): "Campaign",
+    ("POST", "/v1/ops/campaigns/dry-run"): "Campaign",
+    ("POST", "/v1/ops/campaigns/{campaign_id}/start"): "Empty",
+    ("POST", "/v1/ops/campaigns/{campaign_id}/pause"): "Empty",
+    ("POST", "/v1/ops/campaigns/{campaign_id}/resume"): "Empty",
+    ("POST", "/v1/ops/campaigns/{campaign_id}/cancel"): "Empty",
     ("POST", "/v1/ops/strategies/{strategy_id}/versions"): "Empty",
     ("POST", "/v1/ops/strategies/{strategy_id}/active"): "StrategyVersionChoice",
     ("POST", "/v1/ops/strategies/{strategy_id}/rollback"): "Empty",

@@ -17,12 +17,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from ..adapters import store
+from ..adapters import campaign_store, store
 from ..adapters.clients import client
 from ..adapters.facts_sink import FactSink
 from ..adapters.models import LoanModel
+from ..clock import now as clock_now
 from ..config import Settings
 from ..domain.buckets import CURRENT
+from ..domain.campaigns import campaign_of
 from ..domain.delinquency import Assessment, transition
 from ..domain.facts import Fact
 from ..domain.ledger import ZERO
@@ -41,12 +43,15 @@ class Outcome:
     to_enqueue: list[PlannedAction] = field(default_factory=list)
     items: list[Any] = field(default_factory=list)  # whole-item puts, saved last
     cancels: list[tuple[str, str]] = field(default_factory=list)  # (loan_id, action_id)
+    #: (campaign id, loan id, paid total, promise id): a campaign's first contact with a loan
+    members: list[tuple[str, str, Decimal, str | None]] = field(default_factory=list)
 
     def merge(self, other: Outcome) -> None:
         self.facts += other.facts
         self.to_enqueue += other.to_enqueue
         self.items += other.items
         self.cancels += other.cancels
+        self.members += other.members
 
 
 def apply(settings: Settings, loan: LoanModel, a: Assessment, source: str, reversal: bool = False) -> Outcome:
@@ -131,7 +136,12 @@ def apply_plans(settings: Settings, loan: LoanModel, plans: list[dict[str, Any]]
             continue  # a redelivered PLAN entry
         done.add(p.step_id)
         touched = True
-        loan.strategy, loan.strategy_version, loan.variant = p.strategy, p.version, p.variant
+        cid = campaign_of(p)
+        if cid is None:  # a campaign's contact leaves the case's strategy and arm as they are
+            loan.strategy, loan.strategy_version, loan.variant = p.strategy, p.version, p.variant
+            loan.segment = p.segment
+        else:  # what the loan had paid and promised when the campaign first worked it (its progress)
+            out.members.append((cid, loan.loan_id, loan.paid_total, loan.promise_id))
         action = PlannedAction(
             w.action_id,
             loan.loan_id,
@@ -194,6 +204,8 @@ def finish(settings: Settings, out: Outcome, sink: FactSink) -> None:
         store.move_action(loan_id, action_id, "planned", "cancelled", reason="loan cured")
     sink.extend(out.facts)
     sink.flush()
+    for cid, loan_id, paid, promise_id in out.members:
+        campaign_store.remember_members(cid, [(loan_id, paid, promise_id)], clock_now())
     store.save_all(out.items)
 
 

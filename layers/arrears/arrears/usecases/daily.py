@@ -7,17 +7,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from ..adapters import propensity_store, runs, store, strategy_store
+from ..adapters import campaign_store, propensity_store, runs, store, strategy_store
 from ..adapters.clients import client
 from ..adapters.facts_sink import FactSink
 from ..adapters.models import LoanModel
 from ..config import Settings
 from ..domain import DATA_ERRORS
 from ..domain.buckets import CURRENT
+from ..domain.campaigns import Campaign, matches
+from ..domain.campaigns import proposal as campaign_proposal
 from ..domain.delinquency import Assessment, assess, transition
 from ..domain.money import to_minor
-from ..domain.planning import Candidate, plan_loans
-from ..domain.strategies import LoanView, Strategy
+from ..domain.planning import Candidate, Work, plan_loans
+from ..domain.strategies import LoanView, Scorer, Strategy, expected_recovery
 from ..domain.timeutil import iso, parse_instant
 from ..observability import logger, metrics
 from .fanout import Dispatch, ShardWork
@@ -53,6 +55,7 @@ def run_shard(settings: Settings, work: ShardWork, time_left_ms: Callable[[], in
     result = ShardResult()
     sink = FactSink(settings.outcomes_bucket, f"{SOURCE}-{work.shard}")
     strategies = active_strategies(settings, work.run_at)
+    live = [c for c in running_campaigns(settings, work.run_at) if c.live(work.run_at)]
     score, model_version = propensity_store.scorer(settings.outcomes_bucket, work.run_at)
     start_key = work.start_key
     last = cutoff(work.run_at, settings.grace_days)
@@ -102,6 +105,7 @@ def run_shard(settings: Settings, work: ShardWork, time_left_ms: Callable[[], in
                 )
             )
         rows += [w.row() for w in shard_plan.work]
+        rows += [w.row() for w in campaign_work(live, delinquent, work.run_at, score)]
         stats.update({f"gated:{k}": n for k, n in shard_plan.gated.items()})
         stats.update({f"unassigned:{k}": n for k, n in shard_plan.unassigned.items()})
         stats.update({"no_segment": shard_plan.no_segment, "delinquent": len(candidates)})
@@ -126,6 +130,34 @@ def run_shard(settings: Settings, work: ShardWork, time_left_ms: Callable[[], in
     metrics.add_metric(name="LoansDelinquent", unit="Count", value=result.delinquent)
     logger.info("shard evaluated", extra={"shard": work.shard, **result.__dict__})
     return result
+
+
+_run_campaigns: dict[tuple[str, datetime], list[Campaign]] = {}
+
+
+def running_campaigns(settings: Settings, run_at: datetime) -> list[Campaign]:
+    """The campaigns running when this container first planned a shard of the run (read once a run)."""
+    key = (settings.campaigns_table, run_at)
+    if key not in _run_campaigns:
+        _run_campaigns.clear()
+        _run_campaigns[key] = campaign_store.running()
+    return _run_campaigns[key]
+
+
+def campaign_work(
+    live: list[Campaign], delinquent: list[tuple[LoanModel, Assessment]], run_at: datetime, score: Scorer | None
+) -> list[Work]:
+    """Each running campaign's contact for each of its loans today, valued as the strategy's work is;
+    the dispatcher ranks it with the strategy's (one contact a loan a day; each campaign's cap)."""
+    out: list[Work] = []
+    for c in live:
+        for loan, a in delinquent:
+            view = candidate(loan, a).view
+            if matches(c.target, view, loan.segment):
+                expected = expected_recovery(view, score(view, run_at) if score else None)
+                p = campaign_proposal(c, view, a.local_day, expected, daily=True)
+                out.append(Work(p, loan.borrower_id, loan.currency, a.bucket, a.dpd, run_at, a.overdue))
+    return out
 
 
 def _loan_failed(settings: Settings, sink: FactSink, loan: LoanModel, run_at: datetime, e: Exception) -> None:

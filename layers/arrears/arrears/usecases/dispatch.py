@@ -11,15 +11,15 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from ..adapters import runs, store
+from ..adapters import campaign_store, runs, store
 from ..adapters.clients import client
 from ..adapters.facts_sink import FactSink
 from ..adapters.models import LedgerModel
 from ..config import Settings
+from ..domain.campaigns import DEFERRED_WHY, campaign_of, rank
 from ..domain.facts import business_date
 from ..domain.money import to_minor
 from ..domain.planning import Work
-from ..domain.strategies import prioritise
 from ..domain.timeutil import iso
 from ..observability import logger, metrics
 from .fanout import Dispatch, watch
@@ -66,8 +66,17 @@ def dispatch(settings: Settings, run_at: datetime, missing: list[str] | None = N
         logger.info("run already dispatched", extra={"run_at": iso(run_at)})
         return done
     rows, stats = runs.read_parts(settings.outcomes_bucket, run_at)
-    work = {(w.proposal.loan_id, w.proposal.step_id): w for w in map(Work.from_row, rows)}
-    plan = prioritise([w.proposal for w in work.values()], settings.capacity)
+    live = {c.campaign_id: c for c in campaign_store.running() if c.live(run_at)}
+    work = {
+        (w.proposal.loan_id, w.proposal.step_id): w
+        for w in map(Work.from_row, rows)
+        if campaign_of(w.proposal) is None or campaign_of(w.proposal) in live  # paused since it was planned: dropped
+    }
+    day = business_date(run_at, settings.business_tz).isoformat()
+    used = campaign_store.usage(day)  # campaigns started earlier today took some capacity already
+    capacity = {ch: max(0, cap - used.get(ch, 0)) for ch, cap in settings.capacity.items()}
+    caps = {cid: c.daily_cap - n for cid, n in campaign_store.day_used(live, day).items() for c in [live[cid]]}
+    plan = rank([w.proposal for w in work.values()], capacity, {cid: c.priority for cid, c in live.items()}, caps)
     entries = []
     for p in plan.work:
         w = work[(p.loan_id, p.step_id)]
@@ -75,9 +84,17 @@ def dispatch(settings: Settings, run_at: datetime, missing: list[str] | None = N
             LedgerModel(p.loan_id, f"PLAN#{w.action_id}", run_at=iso(run_at), plan=json.dumps(w.row(), sort_keys=True))
         )
     sink = FactSink(settings.outcomes_bucket, SOURCE)
-    for p in plan.deferred:
+    for p, rule in plan.deferred:
         w = work[(p.loan_id, p.step_id)]
         cap = settings.capacity.get(p.channel or "", 0)
+        why = (
+            f"capacity: {p.channel} capacity of {cap} a day taken by work of higher expected recovery "
+            f"(this: {p.expected_recovery} {w.currency}); proposed again tomorrow"
+            if rule == "capacity"
+            else f"{rule}: {DEFERRED_WHY[rule]}"
+        )
+        if campaign_of(p):
+            campaign_store.count(str(campaign_of(p)), "deferred", 1)
         sink.add(
             fact(
                 settings,
@@ -95,13 +112,17 @@ def dispatch(settings: Settings, run_at: datetime, missing: list[str] | None = N
                 strategy_version=p.version,
                 variant=p.variant,
                 step=p.step_id,
-                reason=f"capacity: {p.channel} capacity of {cap} a day taken by work of higher expected recovery "
-                f"(this: {p.expected_recovery} {w.currency}); proposed again tomorrow",
-                key=f"{w.action_id}|capacity|{iso(run_at)}",
+                reason=why,
+                key=f"{w.action_id}|{rule}|{iso(run_at)}",
             )
         )
     sink.flush()
     store.save_all(entries)  # the stream creates and queues the actions (idempotent on action id)
+    campaign_store.add_usage(
+        day,
+        dict(Counter(p.channel for p in plan.work if p.channel)),
+        dict(Counter(str(campaign_of(p)) for p in plan.work if campaign_of(p))),
+    )
     totals: Counter[str] = Counter()
     for s in stats:
         totals.update(s)
@@ -111,7 +132,9 @@ def dispatch(settings: Settings, run_at: datetime, missing: list[str] | None = N
         "proposed": len(work),
         "dispatched": len(plan.work),
         "dispatched_by_channel": _count(p.channel or "escalation" for p in plan.work),
-        "deferred_by_capacity": _count(p.channel or "" for p in plan.deferred),
+        "deferred_by_capacity": _count(p.channel or "" for p, rule in plan.deferred if rule == "capacity"),
+        "deferred_by_rule": _count(rule for _, rule in plan.deferred),
+        "campaigns": _count(str(campaign_of(p)) for p in plan.work if campaign_of(p)),
         "capacity": dict(settings.capacity),
         "held_at_planning": {k.split(":", 1)[1]: n for k, n in sorted(totals.items()) if k.startswith("gated:")},
         "without_strategy": {k.split(":", 1)[1]: n for k, n in sorted(totals.items()) if k.startswith("unassigned:")},

@@ -11,13 +11,14 @@ from typing import Any, NamedTuple
 
 from pynamodb.exceptions import PutError
 
-from ..adapters import store
+from ..adapters import campaign_store, store
 from ..adapters.channels import ChannelError, Message, Sender
 from ..adapters.contact_ledger import CALL_OUTCOMES, ledger_of, record_call, reserve_contact, restrictions_of
 from ..adapters.facts_sink import FactSink
 from ..adapters.models import BorrowerModel, CollectionModel, LedgerModel, LoanModel
 from ..config import Settings
 from ..domain import DATA_ERRORS
+from ..domain.campaigns import PREFIX as CAMPAIGN_PREFIX
 from ..domain.compliance import ContactRequest, Holds, rules_for
 from ..domain.delinquency import assess
 from ..domain.money import to_minor
@@ -28,6 +29,10 @@ from ..domain.templates import render
 from ..domain.timeutil import iso
 from ..observability import logger, metrics
 from .recording import fact
+
+
+def campaign_of_strategy(strategy: str | None) -> str | None:
+    return strategy[len(CAMPAIGN_PREFIX) :] if strategy and strategy.startswith(CAMPAIGN_PREFIX) else None
 
 
 def number_key(phone: str) -> str:
@@ -167,12 +172,10 @@ def send_action(
             )
         )
 
-    if action.status != "planned":  # claimed before: by another delivery, or by this one's first try
-        return _claimed_before(settings, msg, action, loan, record)
-    if loan is not None and loan.case_id != msg.case_id and (ctx.case is None or ctx.case.status != "closed"):
-        # the planner enqueues before it saves the loan: its case is not visible yet, not closed
-        raise NotYetSaved(f"case of action {msg.action_id} not saved yet; retried")
-
+    cid = campaign_of_strategy(action.strategy)
+    early = _before_sending(settings, msg, action, ctx, cid, now, record)
+    if early is not None:
+        return early
     decision = decide_send(
         action_case_id=msg.case_id,
         channel=msg.channel,
@@ -197,6 +200,7 @@ def send_action(
         moved = store.move_action(msg.loan_id, msg.action_id, "planned", status, reason=reason, claim=uuid.uuid4().hex)
         if moved and loan is not None:
             record(f"action_{status}", reason=reason)
+        _campaign_count(cid, status, reason, moved=moved)
         metrics.add_metric(name=f"Actions{status.title()}", unit="Count", value=1)
         return status
     if not store.move_action(msg.loan_id, msg.action_id, "planned", "sent", sent_at=now, claim=uuid.uuid4().hex):
@@ -218,12 +222,66 @@ def send_action(
         dpd=a.dpd,
         amount_minor=to_minor(a.overdue, loan.currency),
     )
+    _campaign_count(cid, "sent", None, delivery.outcome)
     metrics.add_metric(name=f"{msg.channel.title()}Sent", unit="Count", value=1)
     logger.info("contact sent", extra={"action_id": msg.action_id, "loan_id": msg.loan_id, "channel": msg.channel})
     if delivery.outcome is not None:
         result = UNREPORTED if delivery.assumed else delivery.outcome
         _call_result(settings, msg, loan, result, delivery.message_id, now, record)
     return "sent"
+
+
+def _before_sending(
+    settings: Settings,
+    msg: ActionMessage,
+    action: CollectionModel,
+    ctx: store.SendContext,
+    cid: str | None,
+    now: datetime,
+    record: Callable[..., None],
+) -> str | None:
+    """The action's final status when it must not be sent at all, before any check of the contact."""
+    loan = ctx.loan
+    if action.status != "planned":  # claimed before: by another delivery, or by this one's first try
+        return _claimed_before(settings, msg, action, loan, record)
+    if loan is not None and loan.case_id != msg.case_id and (ctx.case is None or ctx.case.status != "closed"):
+        # the planner enqueues before it saves the loan: its case is not visible yet, not closed
+        raise NotYetSaved(f"case of action {msg.action_id} not saved yet; retried")
+    if _campaign_stopped(cid, msg, now, record, loan):
+        return "cancelled"
+    return None
+
+
+def _campaign_stopped(
+    cid: str | None, msg: ActionMessage, now: datetime, record: Callable[..., None], loan: LoanModel | None
+) -> bool:
+    """A paused, cancelled or ended campaign sends nothing more, its queued messages included: the
+    action is cancelled (once) with why."""
+    if cid is None:
+        return False
+    campaign = campaign_store.get(cid)
+    if campaign is not None and campaign[0].live(now):
+        return False
+    state = "gone" if campaign is None else campaign[0].status
+    reason = f"campaign {cid} is {'over' if state == 'running' else state}: its queued contacts are dropped"
+    moved = store.move_action(msg.loan_id, msg.action_id, "planned", "cancelled", reason=reason, claim=uuid.uuid4().hex)
+    if moved and loan is not None:
+        record("action_cancelled", reason=reason)
+    return True
+
+
+def _campaign_count(
+    cid: str | None, status: str, reason: str | None, outcome: str | None = None, moved: bool = True
+) -> None:
+    """The campaign's progress counters: sent (and connected calls), blocked by the guard's rule."""
+    if cid is None or not moved or status == "cancelled":
+        return
+    if status == "blocked":
+        campaign_store.count(cid, "blocked", rule=(reason or "").split(":", 1)[0].strip() or "blocked")
+        return
+    campaign_store.count(cid, "sent")
+    if outcome in ("connected", "conversation", "promise"):
+        campaign_store.count(cid, "connected")
 
 
 def _content(settings: Settings, msg: ActionMessage, loan: LoanModel, now: datetime) -> tuple[Any, str | None] | str:
