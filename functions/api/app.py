@@ -18,7 +18,7 @@ from arrears.clock import now
 from arrears.domain.access import Principal
 from arrears.domain.facts import business_date
 from arrears.observability import logger, metrics
-from arrears.usecases import campaigns, dashboard, operations, strategy_ops, webhook
+from arrears.usecases import agent_work, campaigns, dashboard, operations, strategy_ops, webhook
 
 app = Chalice(app_name="arrears-api")
 app.debug = False  # never a traceback in a response
@@ -255,6 +255,32 @@ def post_promise(p: Principal, incoming: webhook.Incoming, query: dict[str, str]
     Dunning then waits for its date; the promise is kept or broken as the payments say.
     """
     return operations.record_promise(p, incoming, loan_id, ops_settings(), now())
+
+
+@app.route("/v1/ops/loans/{loan_id}/calls", methods=["POST"], content_types=JSON)
+@operator("cases.work")
+def post_call(p: Principal, incoming: webhook.Incoming, query: dict[str, str], loan_id: str) -> webhook.Answer:
+    """Reserve the agent's own call through the compliance guard: the number to dial, or 409 naming the rule.
+
+    The call counts in the borrower's contact caps as the dialer's calls do (audited).
+    """
+    return agent_work.reserve_call(p, incoming, loan_id, ops_settings(), now())
+
+
+@app.route("/v1/ops/loans/{loan_id}/calls/{call_id}/result", methods=["POST"], content_types=JSON)
+@operator("cases.work")
+def post_call_result(
+    p: Principal, incoming: webhook.Incoming, query: dict[str, str], loan_id: str, call_id: str
+) -> webhook.Answer:
+    """Record the result of the agent's call (a promise with its date and amount; audited)."""
+    return agent_work.record_result(p, incoming, loan_id, call_id, ops_settings(), now())
+
+
+@app.route("/v1/ops/borrowers/{borrower_id}/unmask", methods=["POST"], content_types=JSON)
+@operator("personal.unmask")
+def post_unmask(p: Principal, incoming: webhook.Incoming, query: dict[str, str], borrower_id: str) -> webhook.Answer:
+    """The borrower's personal data, for a reason (audited)."""
+    return agent_work.unmask(p, incoming, borrower_id, ops_settings(), now())
 
 
 @app.route("/v1/ops/loans/{loan_id}/holds", methods=["POST"], content_types=JSON)

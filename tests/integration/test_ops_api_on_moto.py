@@ -254,3 +254,69 @@ def test_the_dashboard_shows_the_reports_trend_and_every_queue(book):
     assert {"sms", "sms-dlq", "ledger-events-dlq", "api-facts-dlq", "import-failures-dlq"} <= set(names)
     assert names["sms-dlq"]["dead_letter"] and not names["sms"]["dead_letter"]
     assert ops(book, "GET", "/v1/ops/dashboard?days=0", "analyst")[0] == 400
+
+
+def test_an_agents_call_is_reserved_through_the_guard_before_the_number_is_shown(book):
+    from datetime import datetime as dt
+
+    from arrears.adapters.contact_ledger import _load
+
+    status, call = ops(book, "POST", "/v1/ops/loans/AL1/calls", "agent", {}, key="call-1")
+    assert status == 202 and call["number"].startswith("+") and call["guard"].startswith("passed: ")
+    assert ops(book, "POST", "/v1/ops/loans/AL1/calls", "agent", {}, key="call-1") == (202, call)  # once
+    borrower = loan(book, "AL1")["borrower_id"]["S"]
+    booked = [e for e in _load(borrower).events if e.action_id == call["call_id"]]
+    assert [(e.channel, e.outcome) for e in booked] == [("voice", "attempt")]  # it counts in the caps
+    stored = next(i for i in ddb_items(book, "IdempotencyTable") if i["key"]["S"].endswith("#call-1"))
+    assert call["number"] not in json.dumps(stored)  # the number is never stored with the answer
+
+    status, done = ops(
+        book, "POST", f"/v1/ops/loans/AL1/calls/{call['call_id']}/result", "agent", {"result": "conversation"}
+    )
+    assert status == 202 and [e.outcome for e in _load(borrower).events if e.action_id == call["call_id"]] == [
+        "conversation"
+    ]
+    assert ops(book, "POST", "/v1/ops/loans/AL1/calls/agent-nope/result", "agent", {"result": "busy"})[0] == 404
+    assert ops(book, "POST", f"/v1/ops/loans/AL1/calls/{call['call_id']}/result", "agent", {"result": "x"})[0] == 400
+
+    # at 23:00 in Shanghai the guard refuses, naming the rule and when it would allow it
+    before = book.runner.clock.now
+    book.runner.clock.now = dt.fromisoformat("2026-03-02T15:00:00+00:00")
+    try:
+        status, body = ops(book, "POST", "/v1/ops/loans/AL1/calls", "agent", {})
+    finally:
+        book.runner.clock.now = before
+    assert (
+        status == 409
+        and "the compliance guard refuses the call" in body["Message"]
+        and "allowed from" in body["Message"]
+    )
+
+
+def test_a_supervisor_unmasks_personal_data_for_a_reason_and_it_is_audited(book):
+    borrower = loan(book, "AL1")["borrower_id"]["S"]
+    assert ops(book, "POST", f"/v1/ops/borrowers/{borrower}/unmask", "agent", {"reason": "verify identity"})[0] == 403
+    status, body = ops(book, "POST", f"/v1/ops/borrowers/{borrower}/unmask", "supervisor", {"reason": "short"})
+    assert status == 400 and body["field"] == "reason"
+    status, body = ops(
+        book, "POST", f"/v1/ops/borrowers/{borrower}/unmask", "supervisor", {"reason": "borrower disputes identity"}
+    )
+    assert status == 202 and body["personal_data"]["phone"].startswith("+") and "phone" in body["unmasked"]
+    status, audit = ops(book, "GET", "/v1/ops/audit", "admin")
+    record = next(r for r in audit["records"] if r["route"].endswith("/unmask"))
+    assert record["after"]["reason"] == "borrower disputes identity" and record["target"] == {"borrower_id": borrower}
+    assert body["personal_data"]["phone"] not in json.dumps(audit)
+
+
+def test_a_call_that_ends_in_a_promise_records_it_on_the_loan(book):
+    status, call = ops(book, "POST", "/v1/ops/loans/AL1/calls", "agent", {})
+    assert status == 202
+    today = (book.runner.clock.now + timedelta(hours=8)).date()
+    path = f"/v1/ops/loans/AL1/calls/{call['call_id']}/result"
+    assert ops(book, "POST", path, "agent", {"result": "busy", "until": today.isoformat()})[1]["field"] == "until"
+    status, body = ops(book, "POST", path, "agent", {"result": "promise", "until": today.isoformat(), "amount": "20"})
+    assert status == 202 and body["promise"] == {"until": today.isoformat(), "amount": "20.00"}
+    book.runner.pump()
+    assert loan(book, "AL1")["promise_amount"]["N"] == "20.00"
+    outcomes = [f for f in _facts(book, "call_outcome") if f["action_id"] == call["call_id"]]
+    assert [(f["reason"], f["source"]) for f in outcomes] == [("promise", "operator/agent")]

@@ -467,6 +467,37 @@ CAMPAIGNS: dict[str, Any] = {
     "required": ["campaigns"],
     "properties": {"campaigns": {"type": "array", "items": {"type": "object", "required": ["campaign_id", "status"]}}},
 }
+CALL_RESULT: dict[str, Any] = {
+    "type": "object",
+    "title": "CallResult",
+    "additionalProperties": False,
+    "required": ["result"],
+    "properties": {
+        "result": {
+            "type": "string",
+            "enum": ["no_answer", "busy", "voicemail", "connected", "conversation", "promise"],
+        },
+        "until": {"type": "string", "format": "date", "description": "With promise: the borrower's local date."},
+        "amount": {"type": "string", "pattern": "^[0-9]{1,15}(\\.[0-9]{1,3})?$", "description": "With promise."},
+    },
+}
+UNMASK: dict[str, Any] = {
+    "type": "object",
+    "title": "Unmask",
+    "additionalProperties": False,
+    "required": ["reason"],
+    "properties": {"reason": {"type": "string", "minLength": 10, "maxLength": 500}},
+}
+UNMASKED: dict[str, Any] = {
+    "type": "object",
+    "title": "Unmasked",
+    "required": ["borrower_id", "unmasked", "personal_data"],
+    "properties": {
+        "borrower_id": {"type": "string"},
+        "unmasked": {"type": "array", "items": {"type": "string"}},
+        "personal_data": {"type": "object"},
+    },
+}
 AUDIT: dict[str, Any] = {
     "type": "object",
     "title": "Audit",
@@ -501,6 +532,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "CaseView": CASE_VIEW,
     "Audit": AUDIT,
     "Dashboard": DASHBOARD,
+    "CallResult": CALL_RESULT,
+    "Unmask": UNMASK,
+    "Unmasked": UNMASKED,
     "Campaign": CAMPAIGN,
     "CampaignDryRun": CAMPAIGN_DRY_RUN,
     "CampaignView": CAMPAIGN_VIEW,
@@ -636,6 +670,15 @@ RESPONSES |= {
     ("POST", "/v1/ops/loans/{loan_id}/promises"): {"202": ("OpsRecorded", OPS_AGAIN), **OPS_WRITE_ERRORS},
     ("POST", "/v1/ops/loans/{loan_id}/holds"): {"202": ("OpsRecorded", OPS_AGAIN), **OPS_WRITE_ERRORS},
     ("DELETE", "/v1/ops/loans/{loan_id}/holds/{hold}"): {"202": ("OpsRecorded", OPS_AGAIN), **OPS_WRITE_ERRORS},
+    ("POST", "/v1/ops/loans/{loan_id}/calls"): {
+        "202": ("OpsRecorded", OPS_AGAIN + " With the number to dial."),
+        **OPS_WRITE_ERRORS,
+    },
+    ("POST", "/v1/ops/loans/{loan_id}/calls/{call_id}/result"): {"202": ("OpsRecorded", OPS_AGAIN), **OPS_WRITE_ERRORS},
+    ("POST", "/v1/ops/borrowers/{borrower_id}/unmask"): {
+        "202": ("Unmasked", "The personal data (audited with the reason)."),
+        **OPS_WRITE_ERRORS,
+    },
     ("GET", "/v1/ops/campaigns"): {"200": ("Campaigns", "Every campaign."), **OPS_READ_ERRORS},
     ("POST", "/v1/ops/campaigns"): {"202": ("CampaignView", OPS_AGAIN), **OPS_WRITE_ERRORS},
     ("POST", "/v1/ops/campaigns/dry-run"): {
@@ -697,6 +740,9 @@ REQUESTS: dict[tuple[str, str], str] = {
     ("POST", "/v1/ops/loans/{loan_id}/holds"): "OperatorHold",
     ("PUT", "/v1/ops/strategies/{strategy_id}/draft"): "StrategyDraft",
     ("POST", "/v1/ops/campaigns"): "Campaign",
+    ("POST", "/v1/ops/loans/{loan_id}/calls"): "Empty",
+    ("POST", "/v1/ops/loans/{loan_id}/calls/{call_id}/result"): "CallResult",
+    ("POST", "/v1/ops/borrowers/{borrower_id}/unmask"): "Unmask",
     ("POST", "/v1/ops/campaigns/dry-run"): "Campaign",
     ("POST", "/v1/ops/campaigns/{campaign_id}/start"): "Empty",
     ("POST", "/v1/ops/campaigns/{campaign_id}/pause"): "Empty",

@@ -316,6 +316,7 @@ class Write:
     refused: Callable[[int], ApiError] = field(default=lambda _i: ApiError(409, "the loan changed meanwhile: retry"))
     loan: LoanModel | None = None
     target: dict[str, str] = field(default_factory=dict)  # what it is about, when not a loan
+    facts: list[Fact] = field(default_factory=list)  # more facts than the write's own (a call's outcome)
 
 
 def add_note(p: access.Principal, incoming: Incoming, loan_id: str, s: OpsSettings, now: datetime) -> Answer:
@@ -394,37 +395,53 @@ def record_promise(p: access.Principal, incoming: Incoming, loan_id: str, s: Ops
         loan = _loan(loan_id)
         if not loan.case_id:
             raise ApiError(409, f"loan {loan_id[:128]!r} has no open case: nothing is owed to promise")
-        today = now.astimezone(zone(loan.tz)).date()
-        try:
-            until = date.fromisoformat(str(row.get("until")))
-        except ValueError:
-            raise ApiError(400, "until must be a date (YYYY-MM-DD), the borrower's local date", "until") from None
-        if not today <= until <= today + timedelta(days=MAX_PROMISE_DAYS):
-            raise ApiError(
-                400, f"until {until} must be from {today} to {today + timedelta(days=MAX_PROMISE_DAYS)}", "until"
-            )
-        try:
-            amount = parse_money(row.get("amount"), places=minor_units(loan.currency), allow_zero=False)
-        except ValueError as e:
-            raise ApiError(400, str(e), "amount") from None
-        if amount > loan.outstanding:
-            raise ApiError(400, f"amount {amount} is above what the loan owes ({loan.outstanding})", "amount")
-        promise = Promise(f"op-{_digest(_key(incoming))}", loan.case_id, now, until, amount)
-        item = {
-            "loan_id": {"S": loan_id},
-            "entry": {"S": f"PTP#{promise.promise_id}"},
-            "run_at": {"S": iso(now)},
-            "promise": {"S": promise.to_json()},
-            "source": {"S": f"operator/{p.user}"[:200]},
-        }
-        body = {"loan_id": loan_id, "promise_id": promise.promise_id, "until": until.isoformat(), "amount": str(amount)}
-        after = {"until": until.isoformat(), "amount": str(from_minor(to_minor(amount, loan.currency), loan.currency))}
+        put, body, after = promise_write(p, loan, row, f"op-{_digest(_key(incoming))}", s, now)
         before = {"until": loan.promise_until, "amount": str(loan.promise_amount)} if loan.promise_until else None
-        return Write(
-            body, [api_store.put(s.ledger_table, item, "attribute_not_exists(entry)")], after, before, loan=loan
-        )
+        return Write(body, [put], after, before, loan=loan)
 
     return write_once(p, incoming, "POST /v1/ops/loans/{loan_id}/promises", s, now, build)
+
+
+def promise_write(
+    p: access.Principal, loan: LoanModel, row: Mapping[str, Any], promise_id: str, s: OpsSettings, now: datetime
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A promise's ``PTP#`` ledger entry (a TransactWriteItems put, once), the answer and the audit's
+    after, from ``until`` and ``amount`` checked against the loan."""
+    today = now.astimezone(zone(loan.tz)).date()
+    try:
+        until = date.fromisoformat(str(row.get("until")))
+    except ValueError:
+        raise ApiError(400, "until must be a date (YYYY-MM-DD), the borrower's local date", "until") from None
+    if not today <= until <= today + timedelta(days=MAX_PROMISE_DAYS):
+        raise ApiError(
+            400, f"until {until} must be from {today} to {today + timedelta(days=MAX_PROMISE_DAYS)}", "until"
+        )
+    try:
+        amount = parse_money(row.get("amount"), places=minor_units(loan.currency), allow_zero=False)
+    except ValueError as e:
+        raise ApiError(400, str(e), "amount") from None
+    if amount > loan.outstanding:
+        raise ApiError(400, f"amount {amount} is above what the loan owes ({loan.outstanding})", "amount")
+    promise = Promise(promise_id, str(loan.case_id), now, until, amount)
+    item = {
+        "loan_id": {"S": loan.loan_id},
+        "entry": {"S": f"PTP#{promise.promise_id}"},
+        "run_at": {"S": iso(now)},
+        "promise": {"S": promise.to_json()},
+        "source": {"S": f"operator/{p.user}"[:200]},
+    }
+    shown = str(from_minor(to_minor(amount, loan.currency), loan.currency))
+    body = {
+        "loan_id": loan.loan_id,
+        "promise_id": promise.promise_id,
+        "until": until.isoformat(),
+        "amount": str(amount),
+    }
+    return (
+        api_store.put(s.ledger_table, item, "attribute_not_exists(entry)"),
+        body,
+        {"until": until.isoformat(), "amount": shown},
+    )
 
 
 def audit_log(p: access.Principal, day: str | None, s: OpsSettings, now: datetime) -> Answer:
@@ -500,7 +517,9 @@ def write_once(
     )
     writes = [*w.writes, api_store.put(s.audit_table, audit, "attribute_not_exists(at_key)")]
     try:
-        stored = api_store.answer_once("", route, 202, body, iso(now), writes, facts_sink.lines([fact]), key=key)
+        stored = api_store.answer_once(
+            "", route, 202, body, iso(now), writes, facts_sink.lines([fact, *w.facts]), key=key
+        )
     except api_store.Refused as e:
         raise w.refused(e.index) from None
     if stored is not None:
