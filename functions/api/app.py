@@ -233,6 +233,13 @@ def get_me(p: Principal, incoming: webhook.Incoming, query: dict[str, str]) -> w
     return operations.whoami(p)
 
 
+@app.route("/v1/ops/queue", methods=["GET"])
+@operator("cases.work")
+def get_queue(p: Principal, incoming: webhook.Incoming, query: dict[str, str]) -> webhook.Answer:
+    """The day's work queue: the most valuable cases first (?bucket=&segment=&limit=50&offset=0)."""
+    return operations.work_queue(p, query, ops_settings(), now())
+
+
 @app.route("/v1/ops/loans/{loan_id}", methods=["GET"])
 @operator("cases.work")
 def get_case(p: Principal, incoming: webhook.Incoming, query: dict[str, str], loan_id: str) -> webhook.Answer:

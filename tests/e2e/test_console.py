@@ -147,6 +147,7 @@ def test_an_agent_works_a_case_on_a_phone_sized_screen(console, browser):
         page.get_by_role("link", name="Audit").is_hidden() and page.get_by_role("link", name="Strategies").is_hidden()
     )
     page.get_by_role("link", name="Cases").click()
+    page.get_by_role("heading", name="Today's work queue").wait_for()
     page.get_by_label("Loan id").fill(loan_id)
     page.keyboard.press("Enter")
     page.get_by_role("heading", name=f"Case: {loan_id}").wait_for()

@@ -320,3 +320,14 @@ def test_a_call_that_ends_in_a_promise_records_it_on_the_loan(book):
     assert loan(book, "AL1")["promise_amount"]["N"] == "20.00"
     outcomes = [f for f in _facts(book, "call_outcome") if f["action_id"] == call["call_id"]]
     assert [(f["reason"], f["source"]) for f in outcomes] == [("promise", "operator/agent")]
+
+
+def test_the_work_queue_is_the_days_dispatched_cases_most_valuable_first(book):
+    status, q = ops(book, "GET", "/v1/ops/queue", "agent")
+    assert status == 200 and q["total"] >= 1
+    values = [float(c["expected_recovery"]) for c in q["cases"]]
+    assert values == sorted(values, reverse=True)
+    assert all(c["bucket"] == "M1" for c in ops(book, "GET", "/v1/ops/queue?bucket=M1", "agent")[1]["cases"])
+    assert ops(book, "GET", "/v1/ops/queue?bucket=M5", "agent")[1]["cases"] == []
+    assert ops(book, "GET", "/v1/ops/queue?limit=0", "agent")[0] == 400
+    assert ops(book, "GET", "/v1/ops/queue", "analyst")[0] == 403

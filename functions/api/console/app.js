@@ -24,7 +24,8 @@ const T = {
     "case.strategy": "Strategy", "case.holds": "Holds", "case.promise": "Promise", "case.contact": "Contact",
     "case.note": "Note", "case.addnote": "Add note", "case.until": "Pay by", "case.amount": "Amount",
     "case.promise.add": "Record promise", "case.hold": "Hold", "case.reason": "Reason", "case.hold.add": "Place hold",
-    "case.hold.lift": "Lift", "case.none": "none",
+    "case.hold.lift": "Lift", "case.none": "none", "case.queue": "Today's work queue", "case.segment": "Segment",
+    "case.next": "Today's step", "case.value": "Expected recovery",
     "audit.title": "Audit trail", "audit.day": "Day", "audit.show": "Show", "audit.at": "At", "audit.user": "User",
     "audit.role": "Role", "audit.route": "Route", "audit.target": "Target", "audit.change": "Change",
     "err.session": "Your session has ended: sign in again.",
@@ -56,7 +57,8 @@ const T = {
     "case.strategy": "策略", "case.holds": "暂停", "case.promise": "承诺还款", "case.contact": "联系方式",
     "case.note": "备注", "case.addnote": "添加备注", "case.until": "承诺日期", "case.amount": "金额",
     "case.promise.add": "记录承诺还款", "case.hold": "暂停原因", "case.reason": "说明", "case.hold.add": "暂停催收",
-    "case.hold.lift": "解除", "case.none": "无",
+    "case.hold.lift": "解除", "case.none": "无", "case.queue": "今日工作队列", "case.segment": "分群",
+    "case.next": "今日动作", "case.value": "预期回收",
     "audit.title": "审计记录", "audit.day": "日期", "audit.show": "查看", "audit.at": "时间", "audit.user": "用户",
     "audit.role": "角色", "audit.route": "操作", "audit.target": "对象", "audit.change": "变更",
     "err.session": "会话已过期，请重新登录。",
@@ -464,7 +466,15 @@ async function caseView(loanId) {
     h("label", { for: "case-loan" }, t("case.loan"), h("input", { id: "case-loan", name: "loan", required: true, value: loanId || "" })),
     h("button", { type: "submit" }, t("case.open")),
   );
-  if (!loanId) return view(t("case.title"), search);
+  if (!loanId) {
+    const q = await call("/queue?limit=50");
+    const rows = q.cases.map((c) => [
+      h("a", { href: `#/case/${encodeURIComponent(c.loan_id)}` }, c.loan_id),
+      c.bucket_now, c.dpd, c.segment, `${c.channel} ${c.step}`, `${c.expected_recovery} ${c.currency}`,
+    ]);
+    const list = table([t("case.loan"), t("case.bucket"), { label: t("case.dpd"), num: true }, t("case.segment"), t("case.next"), { label: t("case.value"), num: true }], rows, `${t("case.queue")}: ${q.total}`);
+    return view(t("case.title"), search, h("section", { "aria-labelledby": "queue-h" }, h("h2", { id: "queue-h" }, t("case.queue")), list));
+  }
   const c = await call(`/loans/${encodeURIComponent(loanId)}`);
   const facts = [
     [t("case.bucket"), c.bucket],

@@ -488,6 +488,16 @@ UNMASK: dict[str, Any] = {
     "required": ["reason"],
     "properties": {"reason": {"type": "string", "minLength": 10, "maxLength": 500}},
 }
+QUEUE: dict[str, Any] = {
+    "type": "object",
+    "title": "Queue",
+    "required": ["total", "offset", "cases"],
+    "properties": {
+        "total": {"type": "integer"},
+        "offset": {"type": "integer"},
+        "cases": {"type": "array", "items": {"type": "object", "required": ["loan_id", "bucket", "expected_recovery"]}},
+    },
+}
 UNMASKED: dict[str, Any] = {
     "type": "object",
     "title": "Unmasked",
@@ -535,6 +545,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "CallResult": CALL_RESULT,
     "Unmask": UNMASK,
     "Unmasked": UNMASKED,
+    "Queue": QUEUE,
     "Campaign": CAMPAIGN,
     "CampaignDryRun": CAMPAIGN_DRY_RUN,
     "CampaignView": CAMPAIGN_VIEW,
@@ -679,6 +690,11 @@ RESPONSES |= {
         "202": ("Unmasked", "The personal data (audited with the reason)."),
         **OPS_WRITE_ERRORS,
     },
+    ("GET", "/v1/ops/queue"): {
+        "200": ("Queue", "The day's cases, most valuable first."),
+        "400": ("Error", "limit or offset is not a whole number in range."),
+        **OPS_READ_ERRORS,
+    },
     ("GET", "/v1/ops/campaigns"): {"200": ("Campaigns", "Every campaign."), **OPS_READ_ERRORS},
     ("POST", "/v1/ops/campaigns"): {"202": ("CampaignView", OPS_AGAIN), **OPS_WRITE_ERRORS},
     ("POST", "/v1/ops/campaigns/dry-run"): {
@@ -722,6 +738,12 @@ CONSOLE_ANSWERS = {
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/v1/ops/audit"): {"day": "The business date, YYYY-MM-DD (today by default)."},
     ("GET", "/v1/ops/dashboard"): {"days": "Days of trend, 1-60 (default 14)."},
+    ("GET", "/v1/ops/queue"): {
+        "bucket": "Only this bucket (as of the run).",
+        "segment": "Only this strategy segment.",
+        "limit": "Cases a page, 1-200 (default 50).",
+        "offset": "Cases to skip (default 0).",
+    },
     ("GET", "/v1/ops/strategies/{strategy_id}/diff"): {
         "from": "A version number or draft (default: the active version).",
         "to": "A version number or draft (default: the draft).",

@@ -143,6 +143,7 @@ def dispatch(settings: Settings, run_at: datetime, missing: list[str] | None = N
         "by_arm": _count(f"{p.strategy} v{p.version} {p.variant}" for p in plan.work),
         "shards_missing": missing or [],
     }
+    _save_queue(settings, run_at, [work[(p.loan_id, p.step_id)] for p in plan.work])
     runs.save_summary(run_at, summary)
     client("s3").put_object(
         Bucket=settings.outcomes_bucket,
@@ -157,6 +158,45 @@ def dispatch(settings: Settings, run_at: datetime, missing: list[str] | None = N
         logger.error("run dispatched without every shard", extra={"run_at": iso(run_at), "missing": missing})
     logger.info("run dispatched", extra={k: v for k, v in summary.items() if not isinstance(v, dict)})
     return summary
+
+
+QUEUE_SIZE = 5000  # the agents' work queue: the day's most valuable cases
+
+
+def queue_key(day: str) -> str:
+    return f"queues/dt={day}/queue.json"
+
+
+def _save_queue(settings: Settings, run_at: datetime, work: list[Work]) -> None:
+    """The agents' work queue for the day: the dispatched cases by expected recovery (one a loan),
+    with what the strategy does on them today (the operations API filters and pages it)."""
+    contacts = [w for w in work if w.proposal.channel is not None]  # one a loan (rank's rule)
+    ranked = sorted(contacts, key=lambda w: (-w.proposal.expected_recovery, w.proposal.loan_id))[:QUEUE_SIZE]
+    rows = [
+        {
+            "loan_id": w.proposal.loan_id,
+            "case_id": w.proposal.case_id,
+            "bucket": w.bucket,
+            "dpd": w.dpd,
+            "segment": w.proposal.segment,
+            "strategy": w.proposal.strategy,
+            "variant": w.proposal.variant,
+            "step": w.proposal.step_id,
+            "channel": w.proposal.channel,
+            "expected_recovery": str(w.proposal.expected_recovery),
+            "overdue": str(w.overdue),
+            "currency": w.currency,
+        }
+        for w in ranked
+    ]
+    day = business_date(run_at, settings.business_tz).isoformat()
+    body = {"run_at": iso(run_at), "cases": rows}
+    client("s3").put_object(
+        Bucket=settings.outcomes_bucket,
+        Key=queue_key(day),
+        Body=json.dumps(body).encode(),
+        ContentType="application/json",
+    )
 
 
 def _count(keys: Any) -> dict[str, int]:

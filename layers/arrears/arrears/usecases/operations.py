@@ -444,6 +444,49 @@ def promise_write(
     )
 
 
+def work_queue(p: access.Principal, query: Mapping[str, str], s: OpsSettings, now: datetime) -> Answer:
+    """The day's highest-value cases (the daily run's dispatched work, by expected recovery), filtered
+    by ``bucket`` and ``segment``, ``limit`` at a time (default 50) after ``offset``; a case cured or
+    held since the run is left out (its loan read now)."""
+    from ..adapters.clients import client
+    from .dispatch import queue_key
+
+    limit, offset = query.get("limit", "50"), query.get("offset", "0")
+    if not limit.isdigit() or not 1 <= int(limit) <= 200:
+        raise ApiError(400, "limit must be a whole number from 1 to 200", "limit")
+    if not offset.isdigit():
+        raise ApiError(400, "offset must be a whole number", "offset")
+    s3, day = client("s3"), business_date(now, s.business_tz)
+    cases: list[dict[str, Any]] = []
+    run_at = None
+    for back in (0, 1):  # today's run, or yesterday's before today's has run
+        try:
+            got = json.loads(
+                s3.get_object(Bucket=s.outcomes_bucket, Key=queue_key((day - timedelta(days=back)).isoformat()))[
+                    "Body"
+                ].read()
+            )
+        except s3.exceptions.NoSuchKey:
+            continue
+        cases, run_at = got["cases"], got["run_at"]
+        break
+    wanted = [
+        c
+        for c in cases
+        if (not query.get("bucket") or c["bucket"] == query["bucket"])
+        and (not query.get("segment") or c["segment"] == query["segment"])
+    ]
+    page = wanted[int(offset) : int(offset) + int(limit)]
+    now_state = store.loans([c["loan_id"] for c in page])
+    shown = []
+    for c in page:
+        loan = now_state.get(c["loan_id"])
+        if loan is None or loan.case_id != c["case_id"] or set(loan.holds or ()) & {"dispute", "hardship", "paused"}:
+            continue  # cured, or on hold, since the run
+        shown.append({**c, "bucket_now": loan.bucket, "promise_until": loan.promise_until})
+    return Answer(200, json.dumps({"run_at": run_at, "total": len(wanted), "offset": int(offset), "cases": shown}))
+
+
 def audit_log(p: access.Principal, day: str | None, s: OpsSettings, now: datetime) -> Answer:
     """The audit records of one business day (today by default), oldest first: admins only."""
     try:
