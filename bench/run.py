@@ -810,6 +810,123 @@ def demo_vs_reference() -> dict[str, Any]:
     return figures
 
 
+def operations(borrowers: int = 1000, days: int = 60, repeat: int = 5) -> dict[str, Any]:
+    """Issue 9's figures. The demo's book (1,000 borrowers, 60 days, ShardCount 2) run in-process; on
+    its final day the campaign "CN, M1, DPD 1-10" is targeted (DynamoDB items read per loan targeted),
+    and the console's dashboard is loaded in headless Chromium (a fresh context each time, median of
+    ``repeat``) against a static page served by the same front (first contentful paint over first
+    contentful paint). Then a small book on a stack served over HTTP as ``arrears up`` serves it (the
+    poller delivering what requests set off): a campaign started within contact hours through the
+    operations API, timed to its first SMS."""
+    from datetime import timedelta
+
+    from arrears.adapters.models import bind
+    from arrears.config import Settings
+    from arrears.domain.campaigns import Campaign, Target
+    from arrears.usecases.campaigns import targets
+    from arrears_local.api_front import Response
+    from arrears_local.auth import mint
+    from arrears_local.book import Book, synthetic_book
+    from arrears_local.sim import default_start, midnight, start_stack
+
+    tmp = Path(tempfile.mkdtemp(prefix="arrears-bench-ops-"))
+    book = Book.load(synthetic_book(tmp / "book", borrowers=borrowers))
+    start = default_start(book)
+    sim = start_stack(tmp / "out", {"ShardCount": "2"}, serve=False, start_clock=midnight(start, "UTC"))
+    try:
+        sim.import_book(book)
+        sim.run_days(book, start, days, lambda r: None)
+        settings = Settings.from_env(sim.runner.functions["DailyRunFunction"].env)
+        bind(settings)
+        now = sim.runner.clock.now
+        probe = Campaign(
+            "bench-probe", "probe", Target(buckets=frozenset({"M1"}), dpd=(1, 10), jurisdictions=frozenset({"CN"})),
+            "sms", "zh-CN/m1_reminder", now, now + timedelta(days=1), 1000, "ranked",
+        )  # fmt: skip
+        found, read = targets(settings, probe, now)
+        static = b"<!doctype html><html lang=en><head><meta charset=utf-8><title>static</title></head><body><h1>static</h1></body></html>"
+        sim.local_routes[("GET", "/local/static.html")] = lambda body: Response(200, [("Content-Type", "text/html")], static)
+        url = sim.start_api(0)
+        fcp = _fcp(url, mint(sim.out, "supervisor", "bench"), repeat)
+    finally:
+        sim.stop()
+    first_send = _campaign_start_to_first_send(tmp / "up")
+    return {
+        "operations": {"book": {"borrowers": borrowers, "days": days}, "targeted": len(found), "items_read": read, **fcp},
+        "campaign_target_items_read_per_loan": round(read / max(1, len(found)), 3),
+        "campaign_start_to_first_send_s": first_send,
+        "console_fcp_vs_static": fcp["ratio"],
+    }
+
+
+def _campaign_start_to_first_send(base: Path, borrowers: int = 150, days: int = 25) -> float | None:
+    """Wall seconds from the start request's answer to the campaign's first SMS, on a stack served as
+    ``arrears up`` serves it (handlers on the HTTP endpoint, the API in worker processes)."""
+    import urllib.request
+    import uuid
+    from datetime import timedelta
+
+    from arrears.adapters import campaign_store
+    from arrears_local.auth import mint
+    from arrears_local.book import Book, synthetic_book
+    from arrears_local.sim import default_start, midnight, start_stack
+    from arrears_local.stack import free_port
+
+    book = Book.load(synthetic_book(base / "book", borrowers=borrowers, seed=3))
+    start = default_start(book) + timedelta(days=days)
+    at = midnight(start, "UTC") + timedelta(hours=2)  # 10:00 in Shanghai: contact hours
+    sim = start_stack(base / "out", {"ShardCount": "2"}, in_process=False, port=free_port(), start_clock=at)
+    try:
+        sim.import_book(book)
+        sim.runner.pump()
+        url, token = sim.start_api(0), mint(sim.out, "supervisor", "bench")
+
+        def post(path: str, body: dict[str, Any]) -> None:
+            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex}
+            request = urllib.request.Request(f"{url}/v1/ops{path}", json.dumps(body).encode(), headers, method="POST")
+            with urllib.request.urlopen(request, timeout=120) as r:
+                r.read()
+
+        post("/campaigns", {"campaign_id": "bench-start", "name": "bench", "target": {"buckets": ["M1", "M2"]},
+                            "channel": "sms", "template": "zh-CN/m1_reminder", "daily_cap": 100})  # fmt: skip
+        t0 = time.perf_counter()
+        post("/campaigns/bench-start/start", {})
+        while time.perf_counter() - t0 < 120:
+            got = campaign_store.get("bench-start")
+            if got and int(got[1]["sent"]["N"]) > 0:
+                return round(time.perf_counter() - t0, 3)
+            time.sleep(0.02)
+        return None
+    finally:
+        sim.stop()
+
+
+def _fcp(url: str, token: str, repeat: int) -> dict[str, Any]:
+    """First contentful paint (ms, Chromium's performance API) of the console's dashboard (signed in)
+    and of a static page from the same front: the medians of ``repeat`` fresh contexts each."""
+    import statistics
+
+    from playwright.sync_api import sync_playwright
+
+    script = "() => new Promise(r => { const e = performance.getEntriesByName('first-contentful-paint')[0]; if (e) r(e.startTime); else new PerformanceObserver(l => r(l.getEntries()[0].startTime)).observe({type: 'paint', buffered: true}); })"
+    out: dict[str, list[float]] = {"dashboard": [], "static": []}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox"])
+        for _ in range(repeat):
+            for kind, path in (("static", "/local/static.html"), ("dashboard", "/console/index.html")):
+                context = browser.new_context()
+                context.add_init_script(f"sessionStorage.setItem('arrears.token', {json.dumps(token)})")
+                page = context.new_page()
+                page.goto(url + path)
+                if kind == "dashboard":
+                    page.get_by_role("heading", name="Today's book by bucket").wait_for()
+                out[kind].append(float(page.evaluate(script)))
+                context.close()
+        browser.close()
+    dash, static = statistics.median(out["dashboard"]), statistics.median(out["static"])
+    return {"dashboard_fcp_ms": round(dash, 1), "static_fcp_ms": round(static, 1), "ratio": round(dash / max(static, 1e-3), 2)}
+
+
 TARGETS = {
     "plan_loans_per_second": (">=", 20_000),
     "guard_reserve_requests_per_contact": ("<=", 2),
@@ -824,6 +941,8 @@ TARGETS = {
     "propensity_auc": (">=", 0.7),
     "plan_loans_per_second_with_model": (">=", 20_000),
     "learning_vs_reference_loop": ("<=", 150),
+    "campaign_target_items_read_per_loan": ("<=", 1.2),
+    "console_fcp_vs_static": ("<=", 3),
 }
 
 
@@ -835,7 +954,7 @@ def main() -> int:
     p.add_argument("--repeat", type=int, default=11)
     p.add_argument(
         "--only",
-        choices=("import", "demo", "webhook", "learning"),
+        choices=("import", "demo", "webhook", "learning", "operations"),
         help="measure only the import (no days), the demo, the webhook or the learning; print, write nothing",
     )
     args = p.parse_args()
@@ -845,6 +964,7 @@ def main() -> int:
             "demo": demo_vs_reference,
             "webhook": webhook,
             "learning": learning,
+            "operations": operations,
         }[args.only]()
         print(json.dumps(only, indent=1))
         return 0
@@ -859,6 +979,7 @@ def main() -> int:
     figures["planning"] = plan_throughput()
     figures["plan_loans_per_second"] = figures["planning"]["loans_per_second"]
     figures.update(learning())
+    figures.update(operations())
     figures["targets"] = {}
     for name, (op, limit) in TARGETS.items():
         value = figures[name]
@@ -893,6 +1014,9 @@ def main() -> int:
                     "propensity_auc_fatigued",
                     "plan_loans_per_second_with_model",
                     "learning_vs_reference_loop",
+                    "campaign_target_items_read_per_loan",
+                    "campaign_start_to_first_send_s",
+                    "console_fcp_vs_static",
                 )
             }
         )

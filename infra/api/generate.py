@@ -60,12 +60,16 @@ OPS_WRITE_HEADERS = [
 CONSOLE = "/console"  # the console's static files: no credentials (its API calls carry them)
 
 
+#: operations routes that write nothing although they are POSTs (no Idempotency-Key)
+OPS_READS = {("POST", "/v1/ops/campaigns/dry-run")}
+
+
 def headers_of(path: str, method: str) -> list[tuple[str, str]]:
     if path.startswith(CONSOLE):
         return []
     if not path.startswith(OPS):
         return HEADERS
-    return OPS_HEADERS + (OPS_WRITE_HEADERS if method != "GET" else [])
+    return OPS_HEADERS + (OPS_WRITE_HEADERS if method != "GET" and (method, path) not in OPS_READS else [])
 
 
 def errors_of(path: str, method: str) -> dict[str, tuple[str, str]]:

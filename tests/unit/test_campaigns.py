@@ -149,3 +149,9 @@ def test_a_campaigns_step_is_new_each_day_and_each_round():
     assert c.step_id(date(2026, 3, 10), daily=True) != c.step_id(date(2026, 3, 11), daily=True)
     assert c.step_id(date(2026, 3, 10), daily=False) != c._replace(round=2).step_id(date(2026, 3, 10), daily=False)
     assert not c._replace(status="paused").live(NOW) and c.live(NOW) and not c.live(c.ends_at)
+
+
+def test_a_target_of_empty_lists_names_nothing_and_is_refused():
+    with pytest.raises(CampaignError) as e:
+        parse_campaign(body(target={"buckets": [], "products": []}), BUCKETS, NOW)
+    assert e.value.field == "target"

@@ -187,9 +187,12 @@ def parse_target(raw: Any, buckets: Sequence[str]) -> Target:
         if low < 0 or (high is not None and high < low):
             raise CampaignError("target.overdue", "overdue must be [min, max] with 0 <= min <= max")
         overdue = (low, high)
-    return Target(
+    target = Target(
         words["buckets"], dpd, overdue, words["segments"], words["products"], words["jurisdictions"], words["loan_ids"]
     )
+    if target == Target():
+        raise CampaignError("target", "target must name at least one criterion with a value (an empty list names nothing)")
+    return target
 
 
 def _words(raw: Mapping[str, Any], key: str) -> frozenset[str]:
