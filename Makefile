@@ -35,7 +35,7 @@ setup: $(STAMP) $(CHROMIUM)
 demo: $(STAMP)
 	$(BIN)/arrears run --borrowers 1000 --days 60 --out out --param ShardCount=2 --param ChannelCapacity=sms=20000,email=50000,voice=8,wechat=20000,letter=300 \
 		--publish layers/arrears/arrears/strategies/examples/cn-call-early-challenger.yaml \
-		--dry-run layers/arrears/arrears/strategies/cn-default.yaml
+		--dry-run layers/arrears/arrears/strategies/cn-default.yaml --snapshot
 
 lint: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/ruff check .

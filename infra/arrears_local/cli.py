@@ -219,11 +219,20 @@ def parser() -> argparse.ArgumentParser:
         help="publish this strategy document (a new active version) before the first day (repeatable)",
     )
     run.add_argument(
+        "--snapshot",
+        action="store_true",
+        help="also keep the final state in OUT/snapshot/ (it holds the book's personal data): "
+        "arrears up --snapshot OUT/snapshot opens it, with the console",
+    )
+    run.add_argument(
         "--dry-run",
         type=Path,
         help="after the last day, dry-run this strategy document over the book: counts, nothing sent",
     )
     up.add_argument("--port", type=_port, default=4566, help="port of the endpoint on 127.0.0.1")
+    up.add_argument(
+        "--snapshot", type=Path, help="start from a run's final state (arrears run --snapshot) instead of a book"
+    )
     up.add_argument("--api-port", type=_port, default=3000, help="port of the stack's HTTP API on 127.0.0.1")
     run.add_argument(
         "--api-port", type=_port, default=0, help="port of the stack's HTTP API on 127.0.0.1 (0: any free one)"
@@ -464,6 +473,8 @@ def _run(args: argparse.Namespace) -> int:
             run.write(out)
             print(run.line())
         sim.write_out()
+        if args.snapshot:
+            sim.write_snapshot(out / "snapshot")
         if args.audit:
             sim.write_audit()
         if dry is not None:
@@ -473,6 +484,12 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         sim.stop()
     print(f"done in {time.perf_counter() - t0:.1f}s; reports and outcomes in {out}/", flush=True)
+    if args.snapshot:
+        print(
+            f"open the console on this run's final state: .venv/bin/arrears up --snapshot {out}/snapshot, "
+            "then http://127.0.0.1:3000/console (user sue, role supervisor)",
+            flush=True,
+        )
     for line in ([warning] if warning else []) + problems:
         print(line, file=sys.stderr)
     if problems:
@@ -528,17 +545,30 @@ def _port_free(port: int) -> None:
 def _up(args: argparse.Namespace) -> int:
     _port_free(args.port)
     _port_free(args.api_port)
-    check_params(dict(args.param))
-    book = _load_book(args)
+    params = dict(args.param)
+    if args.snapshot is not None:
+        state = args.snapshot / "snapshot.json"
+        if not state.is_file():
+            raise UsageError(f"{args.snapshot} is not a snapshot (no snapshot.json): arrears run --snapshot makes one")
+        saved = json.loads(state.read_text(encoding="utf-8"))["params"]
+        local = ("VoiceDialer", "WechatGatewayUrl", "OpsJwksUrl", "OpsIssuer", "OpsClientId")  # this stack's own
+        params = {**{k: v for k, v in saved.items() if k not in local}, **params}
+    check_params(params)
+    book = None if args.snapshot is not None else _load_book(args)
     from .rejects import warning_line
     from .sim import start_stack
 
     say = _progress
     say(f"deploying template.yaml into the embedded emulator on 127.0.0.1:{args.port} ...")
     t0 = time.perf_counter()
-    sim = start_stack(Path("out"), dict(args.param), in_process=False, port=args.port)
+    sim = start_stack(Path("out"), params, in_process=False, port=args.port)
     try:
         say(f"deployed in {time.perf_counter() - t0:.1f}s; published {', '.join(sim.published)}")
+        if book is None:
+            counts = sim.restore_snapshot(args.snapshot)
+            say(f"restored {sum(counts.values())} items from {args.snapshot}; the clock at {sim.runner.clock.now.isoformat()}")
+            _serve_up(sim, args)
+            return 0
         files = [
             p.name for kind in ("borrowers", "loans", "installments", "repayments") for p in book.files.get(kind, [])
         ]
@@ -556,24 +586,29 @@ def _up(args: argparse.Namespace) -> int:
         warning = warning_line(sim.import_reports(), f"s3://{sim.imports_bucket}/<file>.rejects.json")
         if warning:
             print(warning, file=sys.stderr, flush=True)
-        _print_names(sim)
-        import queue as queues
-
-        requests: queues.Queue[Any] = queues.Queue()
-        sim.local_routes[("POST", "/local/advance")] = lambda body: _advance_request(requests, body)
-        api = sim.start_api(args.api_port)
-        print(f"  API: {api}/v1   (signed with the WebhookSecret; README: The API)", flush=True)
-        print(
-            f"  operations API: {api}/v1/ops   (a bearer token: arrears token --role supervisor --user ann; "
-            "README: The operations API and console)",
-            flush=True,
-        )
-        print(f"  console: {api}/console   (sign in as: user sue, role supervisor)", flush=True)
-        print(f"  the clock: {sim.runner.clock.now.isoformat()} (arrears advance --days N moves it on)", flush=True)
-        _serve(sim, requests)
+        _serve_up(sim, args)
     finally:
         sim.stop()
     return 0
+
+
+def _serve_up(sim: Any, args: argparse.Namespace) -> None:
+    """Print the stack's names and addresses, serve its API and console, and follow the clock."""
+    import queue as queues
+
+    _print_names(sim)
+    requests: queues.Queue[Any] = queues.Queue()
+    sim.local_routes[("POST", "/local/advance")] = lambda body: _advance_request(requests, body)
+    api = sim.start_api(args.api_port)
+    print(f"  API: {api}/v1   (signed with the WebhookSecret; README: The API)", flush=True)
+    print(
+        f"  operations API: {api}/v1/ops   (a bearer token: arrears token --role supervisor --user ann; "
+        "README: The operations API and console)",
+        flush=True,
+    )
+    print(f"  console: {api}/console   (sign in as: user sue, role supervisor)", flush=True)
+    print(f"  the clock: {sim.runner.clock.now.isoformat()} (arrears advance --days N moves it on)", flush=True)
+    _serve(sim, requests)
 
 
 def _advance_request(requests: Any, body: bytes) -> Any:
@@ -660,7 +695,7 @@ def _serve(sim: Any, requests: Any) -> None:
 
     reported: set[str] = set()
     checked = 0.0
-    offset = timedelta(0)
+    offset = sim.runner.clock.now - datetime.now(UTC)  # a snapshot's clock goes on from where it stopped
     try:
         while True:
             try:

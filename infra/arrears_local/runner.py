@@ -635,6 +635,13 @@ class LocalRunner:
         self._poller = threading.Thread(target=loop, daemon=True, name="pollers")
         self._poller.start()
 
+    def skip_streams(self) -> None:
+        """Every stream's pollers past what its table holds now: a restored state is not news."""
+        with self.lock:
+            for stream in self.streams:
+                stream._fetch()
+                stream.pending.clear()
+
     def next_wakeup(self) -> datetime | None:
         """The earliest simulated time a held (deferred) message becomes visible."""
         return min((at for q in self.sqs for _, at in q.held.values()), default=None)
