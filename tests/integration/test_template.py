@@ -66,10 +66,13 @@ def test_models_match_the_tables_declared_in_the_template():
             if a.is_hash_key or a.is_range_key
         }
         assert keys == declared, logical
-    gsi = res["LoansTable"]["Properties"]["GlobalSecondaryIndexes"][0]
-    assert gsi["IndexName"] == models.DueIndex.Meta.index_name
-    # planning reads only the index: everything it needs must be projected, and nothing else
-    assert set(gsi["Projection"]["NonKeyAttributes"]) == set(models.PLANNING_ATTRIBUTES)
+    indexes = res["LoansTable"]["Properties"]["GlobalSecondaryIndexes"]
+    assert [g["IndexName"] for g in indexes] == [
+        models.DueIndex.Meta.index_name,
+        models.JurisdictionDueIndex.Meta.index_name,
+    ]
+    for gsi in indexes:  # planning and targeting read only the index: what they need, and nothing else
+        assert set(gsi["Projection"]["NonKeyAttributes"]) == set(models.PLANNING_ATTRIBUTES)
     assert set(models.PLANNING_ATTRIBUTES) <= set(models.LoanModel.get_attributes())
 
 

@@ -185,6 +185,18 @@ class DueIndex(GlobalSecondaryIndex["LoanModel"]):
     next_due = UnicodeAttribute(range_key=True)
 
 
+class JurisdictionDueIndex(GlobalSecondaryIndex["LoanModel"]):
+    """Sparse, as due-index, keyed by jurisdiction and shard: a campaign targeting a jurisdiction reads
+    only its loans."""
+
+    class Meta:
+        index_name = "jurisdiction-due-index"
+        projection = IncludeProjection(list(PLANNING_ATTRIBUTES))
+
+    jurisdiction_shard = UnicodeAttribute(hash_key=True)
+    next_due = UnicodeAttribute(range_key=True)
+
+
 class LoanModel(Model):
     """A loan's current collection state, derived from its ledger (written only by the ledger stream)."""
 
@@ -207,6 +219,7 @@ class LoanModel(Model):
     # their reversal is netted from what was recovered
     recovered_from = UnicodeAttribute(null=True)
     due_shard = UnicodeAttribute(null=True)
+    jurisdiction_shard = UnicodeAttribute(null=True)  # <jurisdiction>#<shard> while unpaid (campaigns' index)
     next_due = UnicodeAttribute(null=True)
     bucket = UnicodeAttribute(default="M0")
     bucket_since = UnicodeAttribute(null=True)
@@ -233,6 +246,7 @@ class LoanModel(Model):
     paid_at_promise = DecimalAttribute(null=True)  # paid_total when the promise was made
     broken_promises = NumberAttribute(null=True)
     due_index = DueIndex()
+    jurisdiction_due_index = JurisdictionDueIndex()
 
 
 class CollectionModel(Model):

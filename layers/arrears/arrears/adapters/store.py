@@ -221,6 +221,13 @@ def set_unpaid(loan: LoanModel, unpaid: tuple[Unpaid, ...], shard: str) -> None:
     loan.outstanding = sum((u.remaining for u in unpaid), Decimal(0))
     loan.next_due = min(u.due_date for u in unpaid).isoformat() if unpaid else None
     loan.due_shard = shard if unpaid else None  # sparse index: fully paid loans leave it
+    loan.jurisdiction_shard = jurisdiction_shard(loan)
+
+
+def jurisdiction_shard(loan: LoanModel) -> str | None:
+    """The key of the jurisdiction-due-index (campaigns target a jurisdiction's loans by it): the
+    jurisdiction and the shard; none for a loan without unpaid installments (sparse, as due-index)."""
+    return f"{loan.jurisdiction}#{loan.due_shard}" if loan.due_shard and loan.jurisdiction and loan.unpaid else None
 
 
 def due_loans(shard: str, cutoff: date, start_key: dict[str, Any] | None, page_size: int) -> Any:

@@ -76,19 +76,29 @@ def targets(settings: Settings, c: Campaign, now: datetime) -> tuple[list[tuple[
         pool: Iterator[LoanModel] = iter(loans.values())
     else:
         lo, hi = dpd_window(c.target, {b.name: (b.min_dpd, b.max_dpd) for b in settings.buckets.buckets})
-        today = business_date(now, settings.business_tz)
-        newest = today - timedelta(days=lo + settings.grace_days - 1)  # a day's slack each side for time zones
-        oldest = None if hi is None else today - timedelta(days=hi + settings.grace_days + 1)
+        # the dates it is somewhere now (UTC-12 to UTC+14): a loan's DPD counts from its own zone's date
+        first, last = (now - timedelta(hours=12)).date(), (now + timedelta(hours=14)).date()
+        newest = last - timedelta(days=lo + settings.grace_days)
+        oldest = None if hi is None else first - timedelta(days=hi + settings.grace_days)
+        keys = (
+            [
+                (LoanModel.jurisdiction_due_index, f"{j}#{n:04d}")
+                for j in sorted(c.target.jurisdictions)
+                for n in range(settings.shard_count)
+            ]
+            if c.target.jurisdictions
+            else [(LoanModel.due_index, f"{n:04d}") for n in range(settings.shard_count)]
+        )
 
         def scan_shards() -> Iterator[LoanModel]:
             nonlocal read
-            for n in range(settings.shard_count):
+            for index, key in keys:
                 cond = (
                     LoanModel.next_due <= newest.isoformat()
                     if oldest is None
                     else LoanModel.next_due.between(oldest.isoformat(), newest.isoformat())
                 )
-                result = LoanModel.due_index.query(f"{n:04d}", cond, page_size=PAGE)
+                result = index.query(key, cond, page_size=PAGE)
                 yield from result
                 read += result.total_count
 

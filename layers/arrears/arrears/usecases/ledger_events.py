@@ -244,6 +244,7 @@ def _evaluate(
         logger.warning("ledger entries for an unknown loan; skipped", extra={"loan_id": loan_id})
         return None
     loan.due_shard = store.shard_of(loan_id, settings.shard_count)
+    loan.jurisdiction_shard = store.jurisdiction_shard(loan)
     hold_facts = _apply_holds(settings, loan, changes)
     from_bucket = loan.bucket
     done, repaid = _incremental(loan, changes)
