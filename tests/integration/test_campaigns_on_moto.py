@@ -159,6 +159,10 @@ def test_the_lambda_console_commands_change_the_status_as_the_api_does(world):
         assert campaign_store.get("console-drive")[0].status == expected
     with pytest.raises(Exception, match="cancelled: it cannot start"):
         fn.invoke({**load_event("campaign_command_start.json"), "campaign_id": "console-drive"})
+    records = [i for i in ddb_items(world, "AuditTable") if "console-drive" in i["target"]["S"]]
+    assert sorted(i["route"]["S"] for i in records if i["role"]["S"] == "aws-console") == [
+        "campaign_command cancel", "campaign_command pause", "campaign_command resume", "campaign_command start",
+    ]  # fmt: skip
 
 
 def test_bad_campaigns_are_refused_naming_the_field(world):

@@ -227,8 +227,6 @@ def write_work(
     campaign_store.add_usage(day.isoformat(), dict(by_channel), dict(by_campaign))
     sink = FactSink(settings.outcomes_bucket, SOURCE)
     for w, rule in deferred:
-        cid = w.proposal.strategy.split(":", 1)[1]
-        campaign_store.count(cid, "deferred", 1)
         sink.add(
             fact(
                 settings,
@@ -251,6 +249,8 @@ def write_work(
             )
         )
     sink.flush()
+    for cid, n in Counter(w.proposal.strategy.split(":", 1)[1] for w, _ in deferred).items():
+        campaign_store.count(cid, "deferred", n)  # one write a campaign
     metrics.add_metric(name="CampaignWorkDispatched", unit="Count", value=len(work))
     return {"dispatched": len(work), "deferred": dict(Counter(r for _, r in deferred))}
 
@@ -323,11 +323,23 @@ def _command_writes(
 def run_command(cid: str, verb: str, now: datetime, by: str = "lambda-console") -> dict[str, Any]:
     """The same from CampaignFunction's direct invocation (the Lambda console): no audit user but
     ``by``, written in one transaction; the stream dispatches as for the API."""
+    import os
+    import uuid
+
     from ..adapters.clients import client
+    from .operations import audit_item
 
     if verb not in COMMANDS:
         raise ValueError(f"command must be one of {', '.join(COMMANDS)}")
-    body, writes, _, _ = _command_writes(cid, verb, now)
+    body, writes, after, before = _command_writes(cid, verb, now)
+    table = os.environ.get("AUDIT_TABLE", "")
+    if not table:
+        raise ValueError("AUDIT_TABLE is not set: a command from the Lambda console is audited like the API's")
+    record = audit_item(
+        os.environ.get("BUSINESS_TZ", "Asia/Shanghai"), now, f"console#{uuid.uuid4().hex}", by, "aws-console",
+        f"campaign_command {verb}", {"campaign_id": cid}, before, after,
+    )  # fmt: skip
+    writes.append({"Put": {"TableName": table, "Item": record, "ConditionExpression": "attribute_not_exists(at_key)"}})
     client("dynamodb").transact_write_items(TransactItems=writes)
     logger.info("campaign command", extra={"campaign_id": cid, "command": verb, "by": by})
     return body

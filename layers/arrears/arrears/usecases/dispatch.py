@@ -93,8 +93,6 @@ def dispatch(settings: Settings, run_at: datetime, missing: list[str] | None = N
             if rule == "capacity"
             else f"{rule}: {DEFERRED_WHY[rule]}"
         )
-        if campaign_of(p):
-            campaign_store.count(str(campaign_of(p)), "deferred", 1)
         sink.add(
             fact(
                 settings,
@@ -117,6 +115,8 @@ def dispatch(settings: Settings, run_at: datetime, missing: list[str] | None = N
             )
         )
     sink.flush()
+    for cid, n in Counter(str(campaign_of(p)) for p, _ in plan.deferred if campaign_of(p)).items():
+        campaign_store.count(cid, "deferred", n)  # one write a campaign, however much it deferred
     store.save_all(entries)  # the stream creates and queues the actions (idempotent on action id)
     campaign_store.add_usage(
         day,

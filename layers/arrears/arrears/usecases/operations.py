@@ -531,17 +531,7 @@ def write_once(
     w = build()
     body = json.dumps(w.body, ensure_ascii=False)
     target = {"loan_id": w.loan.loan_id} if w.loan else w.target
-    audit = {
-        "day": {"S": business_date(now, s.business_tz).isoformat()},
-        "at_key": {"S": f"{iso(now)}#{key}"},
-        "at": {"S": iso(now)},
-        "user": {"S": p.user},
-        "role": {"S": p.role},
-        "route": {"S": route},
-        "target": {"S": json.dumps(target)},
-        "before": {"S": json.dumps(w.before, ensure_ascii=False, default=str)},
-        "after": {"S": json.dumps(w.after, ensure_ascii=False, default=str)},
-    }
+    audit = audit_item(s.business_tz, now, key, p.user, p.role, route, target, w.before, w.after)
     fact = Fact(
         "operator_write",
         now,
@@ -570,6 +560,31 @@ def write_once(
     metrics.add_metric(name="OpsWrites", unit="Count", value=1)
     logger.info("operator write recorded", extra={"route": route, "user": p.user, "role": p.role})
     return Answer(202, body)
+
+
+def audit_item(
+    business_tz: str,
+    now: datetime,
+    key: str,
+    user: str,
+    role: str,
+    route: str,
+    target: Mapping[str, str],
+    before: Any,
+    after: Any,
+) -> dict[str, Any]:
+    """An AuditTable record: who, role, what, when, the values before and after (in full)."""
+    return {
+        "day": {"S": business_date(now, business_tz).isoformat()},
+        "at_key": {"S": f"{iso(now)}#{key}"},
+        "at": {"S": iso(now)},
+        "user": {"S": user},
+        "role": {"S": role},
+        "route": {"S": route},
+        "target": {"S": json.dumps(dict(target))},
+        "before": {"S": json.dumps(before, ensure_ascii=False, default=str)},
+        "after": {"S": json.dumps(after, ensure_ascii=False, default=str)},
+    }
 
 
 def _key(incoming: Incoming) -> str:
