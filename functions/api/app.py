@@ -331,6 +331,26 @@ def get_strategy_diff(
     return strategy_ops.diff(p, strategy_id, query)
 
 
+@app.route("/v1/ops/strategies/{strategy_id}/dry-runs", methods=["POST"], content_types=JSON)
+@operator("strategies.write")
+def post_strategy_dry_run(
+    p: Principal, incoming: webhook.Incoming, query: dict[str, str], strategy_id: str
+) -> webhook.Answer:
+    """Dry-run a version (or the draft) over the book: a job fanned out over the shards; nothing is sent."""
+    ops_settings()
+    return strategy_ops.start_dry_run(p, incoming, strategy_id, run_settings(), now())
+
+
+@app.route("/v1/ops/strategies/dry-runs/{job_id}", methods=["GET"])
+@operator("strategies.read")
+def get_strategy_dry_run(
+    p: Principal, incoming: webhook.Incoming, query: dict[str, str], job_id: str
+) -> webhook.Answer:
+    """A dry run's state: running (shards done), or done with its counts per arm, segment, step and channel."""
+    ops_settings()
+    return strategy_ops.dry_run_result(p, job_id, run_settings())
+
+
 @app.route("/v1/ops/strategies/{strategy_id}/draft", methods=["PUT"], content_types=JSON)
 @operator("strategies.write")
 def put_strategy_draft(

@@ -1,5 +1,5 @@
 """Work queue -> evaluate and plan one shard's delinquent loans, or (once every shard has planned)
-dispatch the run's work under each channel's capacity."""
+dispatch the run's work under each channel's capacity, or count one shard of a strategy's dry run."""
 
 import json
 
@@ -12,13 +12,16 @@ from arrears.domain.timeutil import parse_instant
 from arrears.observability import logger, metrics
 from arrears.usecases.daily import run_shard
 from arrears.usecases.dispatch import dispatch, watch_run
+from arrears.usecases.dry_run import DryRunShard, run_job_shard
 from arrears.usecases.fanout import Dispatch, ShardWork
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-def parse_work(body: str) -> ShardWork | Dispatch:
+def parse_work(body: str) -> ShardWork | Dispatch | DryRunShard:
     data = json.loads(body)
+    if isinstance(data, dict) and "dry_run" in data:  # a strategy's dry run from the operations API
+        return DryRunShard(str(data["dry_run"]), str(data["shard"]))
     if isinstance(data, dict) and "dispatch" in data:
         return Dispatch(parse_instant(data["dispatch"]), watch=bool(data.get("watch")))
     if not isinstance(data, dict) or "shard" not in data or "run_at" not in data:
@@ -34,7 +37,9 @@ def handler(event: dict, context) -> dict:  # type: ignore[no-untyped-def]
 
     def record_handler(record) -> None:  # type: ignore[no-untyped-def]
         work = parse_work(record.body)
-        if isinstance(work, Dispatch) and work.watch:
+        if isinstance(work, DryRunShard):
+            run_job_shard(s, work)
+        elif isinstance(work, Dispatch) and work.watch:
             watch_run(s, work, clock.now())
         elif isinstance(work, Dispatch):
             dispatch(s, work.run_at)

@@ -61,7 +61,7 @@ CONSOLE = "/console"  # the console's static files: no credentials (its API call
 
 
 #: operations routes that write nothing although they are POSTs (no Idempotency-Key)
-OPS_READS = {("POST", "/v1/ops/campaigns/dry-run")}
+OPS_READS = {("POST", "/v1/ops/campaigns/dry-run"), ("POST", "/v1/ops/strategies/{strategy_id}/dry-runs")}
 
 
 def headers_of(path: str, method: str) -> list[tuple[str, str]]:

@@ -79,6 +79,12 @@ def sign_in(page, user: str, role: str) -> None:
     page.get_by_text(f"{user} ({role})").wait_for()
 
 
+def strategy_store_active() -> int:
+    from arrears.adapters import strategy_store
+
+    return strategy_store.active_version("cn-default")
+
+
 def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
@@ -112,6 +118,12 @@ def test_a_supervisor_reads_the_dashboard_and_steers_a_strategy(console, browser
     page.get_by_label("Draft (JSON)").fill(json.dumps(doc, indent=2))
     click_and_write(page, "Save draft", "/draft")
     page.get_by_role("button", name="Publish draft").wait_for()
+    with page.expect_response(lambda r: "/dry-runs" in r.url and r.request.method == "POST") as started:
+        page.get_by_role("button", name=f"Dry run {strategy_store_active()}").click()
+    assert started.value.status == 202
+    sim.runner.pump()  # the shard workers count the book
+    page.locator("#diff caption", has_text="no action").wait_for(timeout=15_000)
+    shot(page, "03a-strategy-dry-run")
     page.get_by_role("button", name="Diff with active").click()
     page.locator("#diff").get_by_text("console edit").first.wait_for()
     shot(page, "03-strategy-draft-diff")

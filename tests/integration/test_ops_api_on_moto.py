@@ -331,3 +331,24 @@ def test_the_work_queue_is_the_days_dispatched_cases_most_valuable_first(book):
     assert ops(book, "GET", "/v1/ops/queue?bucket=M5", "agent")[1]["cases"] == []
     assert ops(book, "GET", "/v1/ops/queue?limit=0", "agent")[0] == 400
     assert ops(book, "GET", "/v1/ops/queue", "analyst")[0] == 403
+
+
+def test_a_strategy_dry_run_is_a_job_fanned_out_over_the_shards(book):
+    status, job = ops(book, "POST", "/v1/ops/strategies/cn-default/dry-runs", "supervisor", {"version": "1"}, key=None)
+    assert status == 202 and job["status"] == "running"
+    assert ops(book, "POST", "/v1/ops/strategies/cn-default/dry-runs", "analyst", {}, key=None)[0] == 403
+    status, running = ops(book, "GET", f"/v1/ops/strategies/dry-runs/{job['job_id']}", "analyst")
+    assert status == 200 and running["status"] == "running" and running["shards_done"] == 0
+    book.runner.pump()  # the shard workers count their shards
+    status, done = ops(book, "GET", f"/v1/ops/strategies/dry-runs/{job['job_id']}", "analyst")
+    assert status == 200 and done["status"] == "done" and done["shards_done"] == done["shards"] == 4
+    from arrears.adapters import strategy_store
+    from arrears.config import Settings
+    from arrears.usecases.dry_run import dry_run_book
+
+    settings = Settings.from_env(book.runner.functions["DailyRunFunction"].env)
+    whole = dry_run_book(settings, strategy_store.load("cn-default", 1), book.runner.clock.now)  # one process
+    assert (done["loans"], done["no_action"], done["by_step"]) == (whole["loans"], whole["no_action"], whole["by_step"])
+    assert done["loans"] >= 1
+    assert ops(book, "GET", "/v1/ops/strategies/dry-runs/nope", "analyst")[0] == 404
+    assert ops(book, "POST", "/v1/ops/strategies/cn-default/dry-runs", "supervisor", {"version": "99"}, key=None)[0] == 404

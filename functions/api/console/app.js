@@ -18,7 +18,8 @@ const T = {
     "str.draft": "Draft", "str.open": "Open", "str.version": "Version", "str.when": "When", "str.by": "By",
     "str.state": "State", "str.activate": "Activate", "str.view": "View", "str.rollback": "Roll back",
     "str.diff": "Diff with active", "str.edit": "Draft (JSON)", "str.save": "Save draft", "str.publish": "Publish draft",
-    "str.none": "none", "str.isactive": "active", "str.published": "published",
+    "str.none": "none", "str.isactive": "active", "str.published": "published", "str.dryrun": "Dry run",
+    "str.variant": "Arm", "str.segment": "Segment", "str.step": "Step", "str.channel": "Channel", "str.noaction": "no action",
     "case.title": "Case", "case.loan": "Loan id", "case.open": "Open", "case.timeline": "Timeline",
     "case.bucket": "Bucket", "case.dpd": "Days past due", "case.overdue": "Overdue", "case.outstanding": "Outstanding",
     "case.strategy": "Strategy", "case.holds": "Holds", "case.promise": "Promise", "case.contact": "Contact",
@@ -51,7 +52,8 @@ const T = {
     "str.draft": "草稿", "str.open": "打开", "str.version": "版本", "str.when": "时间", "str.by": "操作人",
     "str.state": "状态", "str.activate": "启用", "str.view": "查看", "str.rollback": "回滚",
     "str.diff": "与生效版本对比", "str.edit": "草稿（JSON）", "str.save": "保存草稿", "str.publish": "发布草稿",
-    "str.none": "无", "str.isactive": "生效中", "str.published": "已发布",
+    "str.none": "无", "str.isactive": "生效中", "str.published": "已发布", "str.dryrun": "试运行",
+    "str.variant": "分组", "str.segment": "分群", "str.step": "步骤", "str.channel": "渠道", "str.noaction": "无动作",
     "case.title": "案件", "case.loan": "贷款编号", "case.open": "打开", "case.timeline": "时间线",
     "case.bucket": "账龄段", "case.dpd": "逾期天数", "case.overdue": "逾期金额", "case.outstanding": "未还总额",
     "case.strategy": "策略", "case.holds": "暂停", "case.promise": "承诺还款", "case.contact": "联系方式",
@@ -305,6 +307,10 @@ async function strategyView(id) {
         {},
         h("button", { type: "button", class: "secondary", "aria-label": `${t("str.view")} ${v.version}`, onclick: () => show(id, String(v.version), out) }, t("str.view")),
         " ",
+        canWrite
+          ? h("button", { type: "button", class: "secondary", "aria-label": `${t("str.dryrun")} ${v.version}`, onclick: () => dryRun(id, String(v.version), out) }, t("str.dryrun"))
+          : null,
+        " ",
         canWrite && v.version !== s.active
           ? h("button", { type: "button", "aria-label": `${t("str.activate")} ${v.version}`, onclick: () => act(() => write("POST", `/strategies/${id}/active`, { version: v.version }), () => strategyView(id)) }, t("str.activate"))
           : null,
@@ -347,6 +353,27 @@ async function strategyView(id) {
   }
   parts.push(h("section", {}, out));
   view(`${t("str.title")}: ${id}`, ...parts);
+}
+
+async function dryRun(id, version, out) {
+  say(t("loading"));
+  try {
+    let job = await call(`/strategies/${id}/dry-runs`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ version }) });
+    for (let i = 0; i < 120 && job.status !== "done"; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      job = await call(`/strategies/dry-runs/${job.job_id}`);
+    }
+    out.replaceChildren(
+      table(
+        [t("str.variant"), t("str.segment"), t("str.step"), t("str.channel"), { label: t("dash.loans"), num: true }],
+        (job.by_step || []).map((r) => [r.variant, r.segment, r.step, r.channel, r.loans]),
+        `${t("str.dryrun")} v${version}: ${job.loans ?? "…"} · ${t("str.noaction")}: ${job.no_action ?? "…"}`,
+      ),
+    );
+    say("");
+  } catch (e) {
+    say(e.message, true);
+  }
 }
 
 async function show(id, version, out) {

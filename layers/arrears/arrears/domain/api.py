@@ -488,6 +488,22 @@ UNMASK: dict[str, Any] = {
     "required": ["reason"],
     "properties": {"reason": {"type": "string", "minLength": 10, "maxLength": 500}},
 }
+STRATEGY_DRY_RUN: dict[str, Any] = {
+    "type": "object",
+    "title": "StrategyDryRun",
+    "additionalProperties": False,
+    "properties": {"version": {"type": "string", "description": "A version number or draft (the default)."}},
+}
+DRY_RUN_JOB: dict[str, Any] = {
+    "type": "object",
+    "title": "DryRunJob",
+    "required": ["job_id", "status"],
+    "properties": {
+        "job_id": {"type": "string"},
+        "status": {"type": "string", "enum": ["running", "done"]},
+        "by_step": {"type": "array", "items": {"type": "object"}},
+    },
+}
 QUEUE: dict[str, Any] = {
     "type": "object",
     "title": "Queue",
@@ -546,6 +562,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "Unmask": UNMASK,
     "Unmasked": UNMASKED,
     "Queue": QUEUE,
+    "StrategyDryRun": STRATEGY_DRY_RUN,
+    "DryRunJob": DRY_RUN_JOB,
     "Campaign": CAMPAIGN,
     "CampaignDryRun": CAMPAIGN_DRY_RUN,
     "CampaignView": CAMPAIGN_VIEW,
@@ -711,6 +729,15 @@ RESPONSES |= {
     ("POST", "/v1/ops/campaigns/{campaign_id}/resume"): {"202": ("CampaignView", OPS_AGAIN), **OPS_WRITE_ERRORS},
     ("POST", "/v1/ops/campaigns/{campaign_id}/cancel"): {"202": ("CampaignView", OPS_AGAIN), **OPS_WRITE_ERRORS},
     ("GET", "/v1/ops/strategies"): {"200": ("Strategies", "Every strategy."), **OPS_READ_ERRORS},
+    ("POST", "/v1/ops/strategies/{strategy_id}/dry-runs"): {
+        "202": ("DryRunJob", "The job started: poll its result."),
+        **{k: v for k, v in OPS_WRITE_ERRORS.items() if k != "409"},
+    },
+    ("GET", "/v1/ops/strategies/dry-runs/{job_id}"): {
+        "200": ("DryRunJob", "Running, or done with the counts."),
+        "404": ("Error", "No such dry run."),
+        **OPS_READ_ERRORS,
+    },
     ("GET", "/v1/ops/strategies/{strategy_id}/versions/{version}"): {
         "200": ("StrategyVersion", "The version."),
         "400": ("Error", "version is neither a number nor draft."),
@@ -761,6 +788,7 @@ REQUESTS: dict[tuple[str, str], str] = {
     ("POST", "/v1/ops/loans/{loan_id}/promises"): "Promise",
     ("POST", "/v1/ops/loans/{loan_id}/holds"): "OperatorHold",
     ("PUT", "/v1/ops/strategies/{strategy_id}/draft"): "StrategyDraft",
+    ("POST", "/v1/ops/strategies/{strategy_id}/dry-runs"): "StrategyDryRun",
     ("POST", "/v1/ops/campaigns"): "Campaign",
     ("POST", "/v1/ops/loans/{loan_id}/calls"): "Empty",
     ("POST", "/v1/ops/loans/{loan_id}/calls/{call_id}/result"): "CallResult",

@@ -176,3 +176,33 @@ def _version(raw: str, name: str = "version") -> int | None:
     if not raw.isdigit() or not 0 < int(raw) < 10**6:
         raise ApiError(400, f"{name} must be a version number or 'draft'", name)
     return int(raw)
+
+
+def start_dry_run(p: access.Principal, incoming: Incoming, strategy_id: str, settings: Any, now: datetime) -> Answer:
+    """A version (or the draft) dry-run over the deployed book: a job fanned out over the shards (an
+    API request answers within 29 s; the book may take longer); its result at GET .../dry-runs/{job_id}."""
+    from .dry_run import start_job
+
+    raw = body_of(incoming.body, ("version",), empty_ok=True).get("version", "draft")
+    number = _version(str(raw))
+    found = strategy_store.document(strategy_id, number)
+    if found is None:
+        raise ApiError(
+            404, f"strategy {strategy_id[:64]!r} has no {'draft' if number is None else f'version {number}'}"
+        )
+    doc = {**found[0], "version": number or strategy_store.next_version(strategy_id)}  # a draft: as published next
+    job_id = start_job(settings, doc, now, p.user)
+    return Answer(
+        202, json.dumps({"job_id": job_id, "status": "running", "strategy": strategy_id, "version": str(raw)})
+    )
+
+
+def dry_run_result(p: access.Principal, job_id: str, settings: Any) -> Answer:
+    from .dry_run import job_result
+
+    if not job_id.isalnum() or len(job_id) > 64:
+        raise ApiError(404, "no such dry run")
+    out = job_result(settings.outcomes_bucket, job_id)
+    if out is None:
+        raise ApiError(404, f"no dry run {job_id[:64]!r}")
+    return Answer(200, json.dumps(out))
