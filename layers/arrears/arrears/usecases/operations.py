@@ -211,7 +211,7 @@ def case_view(p: access.Principal, loan_id: str, s: OpsSettings, now: datetime) 
         "bucket_since": loan.bucket_since,
         "outstanding": str(loan.outstanding),
         "overdue": str(sum((u.remaining for u in store.unpaid_of(loan) if u.due_date < today), Decimal(0))),
-        "days_past_due": (today - min(u.due_date for u in store.unpaid_of(loan))).days if loan.unpaid else 0,
+        "days_past_due": max(0, (today - min(u.due_date for u in store.unpaid_of(loan))).days) if loan.unpaid else 0,
         "case_id": loan.case_id,
         "case_opened_on": loan.opened_on,
         "strategy": loan.strategy,
