@@ -303,7 +303,12 @@ def proposal(c: Campaign, view: LoanView, day: date, expected: Decimal, daily: b
 
 
 def campaign_of(p: Proposal) -> str | None:
-    return p.strategy[len(PREFIX) :] if p.strategy.startswith(PREFIX) else None
+    return campaign_id_of(p.strategy)
+
+
+def campaign_id_of(strategy: str | None) -> str | None:
+    """The campaign a piece of work belongs to (its strategy is ``campaign:<id>``), or None."""
+    return strategy[len(PREFIX) :] if strategy and strategy.startswith(PREFIX) else None
 
 
 # -------------------------------------------------------------------------------------- ranking

@@ -18,7 +18,7 @@ from ..domain.campaigns import Campaign, matches
 from ..domain.campaigns import proposal as campaign_proposal
 from ..domain.delinquency import Assessment, assess, transition
 from ..domain.money import to_minor
-from ..domain.planning import Candidate, Work, plan_loans
+from ..domain.planning import PLANNING_HOLDS, Candidate, Work, plan_loans
 from ..domain.strategies import LoanView, Scorer, Strategy, expected_recovery
 from ..domain.timeutil import iso, parse_instant
 from ..observability import logger, metrics
@@ -152,6 +152,8 @@ def campaign_work(
     out: list[Work] = []
     for c in live:
         for loan, a in delinquent:
+            if set(loan.holds or ()) & set(PLANNING_HOLDS):
+                continue  # held at planning, as the strategy's work is
             view = candidate(loan, a).view
             if matches(c.target, view, loan.segment):
                 expected = expected_recovery(view, score(view, run_at) if score else None)

@@ -18,7 +18,7 @@ from ..adapters.facts_sink import FactSink
 from ..adapters.models import BorrowerModel, CollectionModel, LedgerModel, LoanModel
 from ..config import Settings
 from ..domain import DATA_ERRORS
-from ..domain.campaigns import PREFIX as CAMPAIGN_PREFIX
+from ..domain.campaigns import campaign_id_of
 from ..domain.compliance import ContactRequest, Holds, rules_for
 from ..domain.delinquency import assess
 from ..domain.money import to_minor
@@ -29,10 +29,6 @@ from ..domain.templates import render
 from ..domain.timeutil import iso
 from ..observability import logger, metrics
 from .recording import fact
-
-
-def campaign_of_strategy(strategy: str | None) -> str | None:
-    return strategy[len(CAMPAIGN_PREFIX) :] if strategy and strategy.startswith(CAMPAIGN_PREFIX) else None
 
 
 def number_key(phone: str) -> str:
@@ -172,7 +168,7 @@ def send_action(
             )
         )
 
-    cid = campaign_of_strategy(action.strategy)
+    cid = campaign_id_of(action.strategy)
     early = _before_sending(settings, msg, action, ctx, cid, now, record)
     if early is not None:
         return early
