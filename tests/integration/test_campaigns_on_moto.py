@@ -89,6 +89,9 @@ def test_a_campaign_is_created_dry_run_started_and_sends_within_its_cap(world):
     # its contacts never take the strategy's place on the loans' cases
     loans = {i["loan_id"]["S"]: i for i in ddb_items(world, "LoansTable")}
     assert not any(i.get("strategy", {}).get("S", "").startswith("campaign:") for i in loans.values())
+    status, listed = ops(world, "GET", "/v1/ops/campaigns", "agent")
+    row = next(c for c in listed["campaigns"] if c["campaign_id"] == "m1-drive")
+    assert status == 200 and row["status"] == "running" and row["counters"]["planned"] == len(sent)
     # a second start is refused; the audit names who did it
     assert ops(world, "POST", "/v1/ops/campaigns/m1-drive/start", "supervisor", {})[0] == 409
     status, audit = ops(world, "GET", "/v1/ops/audit", "admin")

@@ -57,6 +57,7 @@ def item_of(c: Campaign, now: datetime, by: str) -> dict[str, Any]:
         "created_at": {"S": iso(now)},
         "created_by": {"S": by},
         "blocked_by": {"M": {}},
+        "kind": {"S": "campaign"},  # the kind-index: every campaign, without the loans it worked
         **{n: {"N": "0"} for n in COUNTERS},
     }
     return item
@@ -73,16 +74,16 @@ def get(cid: str) -> tuple[Campaign, dict[str, Any]] | None:
 
 
 def listing() -> list[dict[str, Any]]:
-    """Every campaign's item (the table holds a few items per campaign besides its loans: read by the
-    ``CAMPAIGN`` items' key only)."""
+    """Every campaign's item, from the kind-index (never the loans they worked)."""
     out = []
     kwargs: dict[str, Any] = {
         "TableName": table(),
-        "FilterExpression": "sk = :c",
-        "ExpressionAttributeValues": {":c": {"S": CAMPAIGN}},
+        "IndexName": "kind-index",
+        "KeyConditionExpression": "kind = :c",
+        "ExpressionAttributeValues": {":c": {"S": "campaign"}},
     }
     while True:
-        page = client("dynamodb").scan(**kwargs)
+        page = client("dynamodb").query(**kwargs)
         out += page["Items"]
         if "LastEvaluatedKey" not in page:
             return out
