@@ -639,6 +639,8 @@ def _advance(args: argparse.Namespace) -> int:
     import urllib.error
     import urllib.request
 
+    if not 0 < args.days <= 366:
+        raise UsageError(f"--days {args.days:g}: a number of days above 0, at most 366")
     url = f"http://127.0.0.1:{args.api_port}/local/advance"
     body = json.dumps({"days": args.days}).encode()
     request = urllib.request.Request(url, body, {"Content-Type": "application/json"}, method="POST")

@@ -19,6 +19,7 @@ from ..domain.experiments import dry_run
 from ..domain.strategies import Strategy, parse_strategy
 from ..domain.timeutil import iso, parse_instant
 from .daily import PAGE_SIZE, candidate, cutoff
+from .fanout import enqueue_work
 
 
 def dry_run_book(settings: Settings, strategy: Strategy, now: datetime) -> dict[str, Any]:
@@ -70,16 +71,11 @@ def start_job(settings: Settings, doc: dict[str, Any], now: datetime, by: str) -
     Gateway's 29 s, so the book is read by the shard workers, in parallel. Returns the job id."""
     job_id = uuid.uuid4().hex
     spec = {"job_id": job_id, "strategy": doc, "as_of": iso(now), "shards": settings.shard_count, "by": by}
-    s3, sqs = client("s3"), client("sqs")
-    s3.put_object(Bucket=settings.outcomes_bucket, Key=f"{PREFIX}/{job_id}/job.json", Body=json.dumps(spec).encode())
-    work = [DryRunShard(job_id, f"{n:04d}") for n in range(settings.shard_count)]
-    for i in range(0, len(work), 10):
-        resp = sqs.send_message_batch(
-            QueueUrl=settings.work_queue_url,
-            Entries=[{"Id": str(n), "MessageBody": w.body()} for n, w in enumerate(work[i : i + 10])],
-        )
-        if resp.get("Failed"):
-            raise RuntimeError(f"could not enqueue {len(resp['Failed'])} dry-run shard(s)")
+    client("s3").put_object(
+        Bucket=settings.outcomes_bucket, Key=f"{PREFIX}/{job_id}/job.json", Body=json.dumps(spec).encode()
+    )
+    shards = [DryRunShard(job_id, f"{n:04d}") for n in range(settings.shard_count)]
+    enqueue_work(settings, [w.body() for w in shards], "dry-run shard")
     return job_id
 
 

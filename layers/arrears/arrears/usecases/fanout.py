@@ -43,17 +43,22 @@ def watch(settings: Settings, run: Dispatch) -> None:
     client("sqs").send_message(QueueUrl=settings.work_queue_url, MessageBody=run.body(), DelaySeconds=WATCH_DELAY_S)
 
 
-def start_run(settings: Settings, run_at: datetime) -> int:
-    """Enqueue one work item per shard (the fan-out). Returns the number of shards."""
+def enqueue_work(settings: Settings, bodies: list[str], what: str) -> None:
+    """Work items onto the work queue, ten a request (the shard workers take them)."""
     sqs = client("sqs")
-    work = [ShardWork(run_at, f"{n:04d}") for n in range(settings.shard_count)]
-    for i in range(0, len(work), 10):
+    for i in range(0, len(bodies), 10):
         resp = sqs.send_message_batch(
             QueueUrl=settings.work_queue_url,
-            Entries=[{"Id": str(n), "MessageBody": w.body()} for n, w in enumerate(work[i : i + 10])],
+            Entries=[{"Id": str(n), "MessageBody": b} for n, b in enumerate(bodies[i : i + 10])],
         )
         if resp.get("Failed"):
-            raise RuntimeError(f"could not enqueue {len(resp['Failed'])} shard work item(s)")
+            raise RuntimeError(f"could not enqueue {len(resp['Failed'])} {what}(s)")
+
+
+def start_run(settings: Settings, run_at: datetime) -> int:
+    """Enqueue one work item per shard (the fan-out). Returns the number of shards."""
+    work = [ShardWork(run_at, f"{n:04d}") for n in range(settings.shard_count)]
+    enqueue_work(settings, [w.body() for w in work], "shard work item")
     watch(settings, Dispatch(run_at, watch=True))
     logger.info("daily run started", extra={"run_at": iso(run_at), "shards": len(work)})
     return len(work)
