@@ -18,7 +18,7 @@ from arrears.clock import now
 from arrears.domain.access import Principal
 from arrears.domain.facts import business_date
 from arrears.observability import logger, metrics
-from arrears.usecases import agent_work, campaigns, dashboard, operations, strategy_ops, webhook
+from arrears.usecases import agent_work, campaigns, dashboard, offers, operations, strategy_ops, webhook
 
 app = Chalice(app_name="arrears-api")
 app.debug = False  # never a traceback in a response
@@ -167,6 +167,8 @@ CONSOLE_FILES = {
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
+    "pay.js": "text/javascript; charset=utf-8",  # the borrower's self-service page (pay.html)
+    "pay.html": "text/html; charset=utf-8",
 }
 #: the console runs its own scripts and styles only, talks to this API (and Cognito's token endpoint)
 CONSOLE_HEADERS = {
@@ -449,6 +451,96 @@ def _campaign_command(verb: str) -> Callable[..., Response]:
 
 for _verb in CAMPAIGN_COMMANDS:
     _campaign_command(_verb)
+
+
+# ------------------------------------------------- payment plans and settlements (usecases/offers.py)
+
+
+def _link_base() -> str:
+    request = app.current_request
+    return offers.link_base(request.headers, (request.context or {}).get("stage"))
+
+
+@app.route("/v1/ops/settings", methods=["GET"])
+@operator("dashboards.read")
+def get_settings(p: Principal, incoming: webhook.Incoming, query: dict[str, str]) -> webhook.Answer:
+    """The admin's settings: plan limits per product (and the defaults), channel costs."""
+    return offers.read_settings()
+
+
+@app.route("/v1/ops/settings/plan-limits/{product}", methods=["PUT"], content_types=JSON)
+@operator("settings.write")
+def put_plan_limits(p: Principal, incoming: webhook.Incoming, query: dict[str, str], product: str) -> webhook.Answer:
+    """Set a product's plan and settlement limits for agents and supervisors (admin; audited)."""
+    return offers.put_plan_limits(p, incoming, product, ops_settings(), now())
+
+
+@app.route("/v1/ops/settings/channel-costs", methods=["PUT"], content_types=JSON)
+@operator("settings.write")
+def put_channel_costs(p: Principal, incoming: webhook.Incoming, query: dict[str, str]) -> webhook.Answer:
+    """Set the cost of one contact per channel (admin; audited)."""
+    return offers.put_channel_costs(p, incoming, ops_settings(), now())
+
+
+@app.route("/v1/ops/loans/{loan_id}/offers", methods=["POST"], content_types=JSON)
+@operator("offers.make")
+def post_offer(p: Principal, incoming: webhook.Incoming, query: dict[str, str], loan_id: str) -> webhook.Answer:
+    """Offer a payment plan or a settlement: within the role's limits its link goes out through the
+    guard; an agent's beyond the agent's limits waits for a supervisor's approval."""
+    return offers.make_offer(p, incoming, loan_id, ops_settings(), now(), _link_base())
+
+
+@app.route("/v1/ops/loans/{loan_id}/offers/{offer_id}/approve", methods=["POST"], content_types=JSON)
+@operator("offers.approve")
+def post_offer_approval(
+    p: Principal, incoming: webhook.Incoming, query: dict[str, str], loan_id: str, offer_id: str
+) -> webhook.Answer:
+    """Approve an agent's offer beyond the agent's limits (supervisor, admin): its link goes out."""
+    return offers.approve_offer(p, incoming, loan_id, offer_id, ops_settings(), now(), _link_base())
+
+
+@app.route("/v1/ops/loans/{loan_id}/offers/{offer_id}/withdraw", methods=["POST"], content_types=JSON)
+@operator("offers.make")
+def post_offer_withdrawal(
+    p: Principal, incoming: webhook.Incoming, query: dict[str, str], loan_id: str, offer_id: str
+) -> webhook.Answer:
+    """Withdraw an offer not yet accepted: its link stops working."""
+    return offers.withdraw_offer(p, incoming, loan_id, offer_id, ops_settings(), now())
+
+
+PAY_HEADERS = {
+    **CONSOLE_HEADERS,
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "form-action 'none'; base-uri 'none'; frame-ancestors 'none'",
+    "Cache-Control": "no-store",
+}
+
+
+def _public(route: Callable[[webhook.Incoming], webhook.Answer]) -> Response:
+    request = app.current_request
+    incoming = webhook.Incoming(request.headers, bytes(request.raw_body or b""))
+    answer = offers.serve_public(incoming, api_settings().max_body_bytes, lambda: route(incoming))
+    headers = {"Content-Type": "application/json", **PAY_HEADERS, **answer.headers}
+    return Response(body=answer.body, status_code=answer.status, headers=headers)
+
+
+@app.route("/pay/{token}", methods=["GET"])
+def get_pay_page(token: str) -> Response:
+    """The borrower's self-service page for an offer (it asks who they are before it shows anything)."""
+    page = console_file("pay.html")
+    return Response(body=page, status_code=200, headers={"Content-Type": "text/html; charset=utf-8", **PAY_HEADERS})
+
+
+@app.route("/pay/{token}/verify", methods=["POST"], content_types=JSON)
+def post_pay_verify(token: str) -> Response:
+    """The offer, once the visitor has answered the identity question (birth date or the ID number's last four)."""
+    return _public(lambda incoming: offers.verify(token, incoming, ops_settings(), now()))
+
+
+@app.route("/pay/{token}/accept", methods=["POST"], content_types=JSON)
+def post_pay_accept(token: str) -> Response:
+    """Accept the offer (once): the arrangement starts and dunning pauses."""
+    return _public(lambda incoming: offers.accept(token, incoming, ops_settings(), now()))
 
 
 @app.route("/v1/ops/audit", methods=["GET"])

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from . import meter
 from .auth import local_token
 from .book import Book, Origin, RepaymentFeed, Upload
+from .platform import FakePlatform
 from .runner import Clock, LocalRunner
 from .stack import ROOT, Deployed, Emulator, deploy
 from .wechat import FakeWechatGateway
@@ -46,6 +47,7 @@ class Simulation:
     api: Any = None  # the API front (api_front.ApiFront) once started
     local_routes: dict[tuple[str, str], Any] = field(default_factory=dict)  # more local-only routes (arrears up)
     api_url: str | None = None
+    platform: FakePlatform | None = None  # the platform's callback endpoint (signed events received)
 
     def contacts(self) -> dict[str, int]:
         """What each provider received: SNS texts, SES emails, the gateway's WeChat messages, the
@@ -96,6 +98,8 @@ class Simulation:
             self.api.stop()
         self.runner.stop_workers()
         self.gateway.stop()
+        if self.platform is not None:
+            self.platform.stop()
         self.emulator.stop()
 
     @property
@@ -474,15 +478,20 @@ def start_stack(
     providers.install()
 
     gateway = FakeWechatGateway()
+    platform = FakePlatform()  # the lending platform's callback endpoint
     SimulatedVoice.placed.clear()  # the dialer's log is per stack
     local = {"VoiceDialer": "simulated", "WechatGatewayUrl": gateway.url}  # no Connect, no WeChat here
+    local["PlatformCallbackUrl"] = platform.url
     local |= auth.stack_params(out)  # no Cognito either: operators sign in with the folder's own key
     dep = deploy({**local, **(params or {})})
+    platform.use_secret_of(dep.physical["PlatformCallbackSecret"])
     clock = Clock(start_clock or datetime.now(UTC))
     providers.reset(lambda: clock.now)
     runner = LocalRunner(dep, clock, out / "lambda.log")
     published = publish_default_strategies(runner, clock.now)
-    return Simulation(emulator, dep, runner, out, gateway, published=published)
+    sim = Simulation(emulator, dep, runner, out, gateway, published=published)
+    sim.platform = platform
+    return sim
 
 
 def publish_default_strategies(runner: LocalRunner, now: datetime) -> list[str]:

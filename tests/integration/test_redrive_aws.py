@@ -173,7 +173,8 @@ def test_every_dlq_of_the_template_is_known_with_what_it_holds(deployed):
     )
     assert dlqs["DailyReportFunctionDailyQueue"].function == "DailyReportFunction"
     assert dlqs["TrainFunctionWeeklyQueue"].function == "TrainFunction"
-    assert len(dlqs) == 13
+    assert len(dlqs) == 14
+    assert dlqs["CallbackDLQ"] == DeadLetterQueue("CallbackDLQ", "queue", "CallbackQueue", "CallbackFunction", 10)
     assert dlqs["ApiFactsDLQ"] == DeadLetterQueue("ApiFactsDLQ", "stream", "IdempotencyTable", "ApiFactsFunction")
     assert dlqs["CampaignEventsDLQ"] == DeadLetterQueue("CampaignEventsDLQ", "stream", "CampaignsTable", "CampaignFunction")
     assert dlqs["WorkDLQ"] == DeadLetterQueue("WorkDLQ", "queue", "WorkQueue", "ShardWorkerFunction", 3)
@@ -210,7 +211,7 @@ def test_queue_dlqs_go_back_to_their_source_queue(aws):
     assert waiting(c, stack.physical["WorkDLQ"]) == waiting(c, stack.physical["SmsDLQ"]) == 0
     assert (results["WorkDLQ"].done, results["WorkDLQ"].left, results["SmsDLQ"].done) == (3, 0, 1)
     assert not invoke.calls and not redrive_aws.problems(list(results.values()))
-    assert len(lines) == len(results) == 13  # one a DLQ
+    assert len(lines) == len(results) == 14  # one a DLQ
     assert any(
         line.startswith("WorkDLQ") and "-> WorkQueue" in line and "moved 3, failed 0, left 0" in line for line in lines
     )

@@ -22,6 +22,7 @@ GOOD = {
     "RUNS_TABLE": "r",
     "IDEMPOTENCY_TABLE": "i",
     "WORK_QUEUE_URL": "w",
+    "CALLBACK_QUEUE_URL": "cb",
     "SMS_QUEUE_URL": "s",
     "EMAIL_QUEUE_URL": "e",
     "VOICE_QUEUE_URL": "v",

@@ -62,6 +62,7 @@ class Settings(NamedTuple):
     campaigns_table: str = ""  # operations' campaigns (usecases/campaigns.py)
     dispatch_deadline_minutes: int = 120  # after the run: dispatch what arrived, naming missing shards
     case_reopen_days: int = 30  # a reversal within this many days of a case's closing reopens that case
+    callback_queue_url: str = ""  # events for the platform (usecases/callbacks.py)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -122,6 +123,7 @@ class Settings(NamedTuple):
             campaigns_table=need("CAMPAIGNS_TABLE"),
             dispatch_deadline_minutes=integer("DISPATCH_DEADLINE_MINUTES", 120, 15, 1440),
             case_reopen_days=integer("CASE_REOPEN_DAYS", 30, 0, 3650),
+            callback_queue_url=need("CALLBACK_QUEUE_URL"),
         )
         if problems:
             raise ConfigError("bad configuration: " + "; ".join(problems))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from datetime import date
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -37,7 +38,7 @@ from ..domain.importing import (
 )
 from ..domain.timeutil import iso
 from .clients import client
-from .models import BorrowerModel, ContactModel, IdempotencyModel, LedgerModel
+from .models import BorrowerModel, ContactModel, IdempotencyModel, LedgerModel, LoanModel
 
 BATCH_GET = 100
 BATCH_WRITE = 25
@@ -59,7 +60,25 @@ def known_parents(kind: str, ids: set[str]) -> dict[str, Parent]:
             keys[i : i + BATCH_GET], attributes_to_get=["loan_id", "currency", "disbursed_on"]
         ):
             found[h.loan_id] = Parent(h.currency or "", date.fromisoformat(h.disbursed_on) if h.disbursed_on else None)
+    for i in range(0, len(ordered), BATCH_GET):  # under an active arrangement: the schedule as it stands
+        for loan in LoanModel.batch_get(ordered[i : i + BATCH_GET], attributes_to_get=["loan_id", "stage"]):
+            if loan.stage == "plan" and loan.loan_id in found:
+                found[loan.loan_id] = found[loan.loan_id]._replace(arranged=frozenset(schedule_of(loan.loan_id)))
     return found
+
+
+def schedule_of(loan_id: str) -> list[tuple[int, date, Decimal, Decimal, Decimal]]:
+    """The loan's installments as stored (seq, due date, principal, interest, fee)."""
+    return [
+        (
+            int(e.seq or 0),
+            date.fromisoformat(str(e.due_date)),
+            e.principal_due or Decimal(0),
+            e.interest_due or Decimal(0),
+            e.fee_due or Decimal(0),
+        )
+        for e in LedgerModel.query(loan_id, LedgerModel.entry.startswith("INST#"), consistent_read=True)
+    ]
 
 
 def platform_restrictions(ids: set[str]) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
@@ -388,9 +407,12 @@ def record_once(
         return None
     except ddb.exceptions.TransactionCanceledException as e:
         codes = [r.get("Code") for r in e.response.get("CancellationReasons", [])]  # one an item, in order
-        if check and (
-            codes[2:3] == ["ConditionalCheckFailed"]  # the loan first, as the validator checks it before the key
-            or (codes[2:3] == ["TransactionConflict"] and "ConditionalCheckFailed" not in codes)
+        if (
+            check
+            and (
+                codes[2:3] == ["ConditionalCheckFailed"]  # the loan first, as the validator checks it before the key
+                or (codes[2:3] == ["TransactionConflict"] and "ConditionalCheckFailed" not in codes)
+            )
         ):  # (another write to the loan's item in flight, e.g. an import: read it instead)
             raise LoanNotAsAssumed() from None
         if "ConditionalCheckFailed" not in codes:

@@ -113,6 +113,7 @@ class LedgerModel(Model):
     run_at = UnicodeAttribute(null=True)  # EVAL#/PLAN#: the daily run that wrote the entry
     plan = UnicodeAttribute(null=True)  # PLAN#<action_id>: the dispatched work (JSON)
     promise = UnicodeAttribute(null=True)  # PTP#<id>: a promise to pay (JSON: until, amount, action)
+    arrangement = UnicodeAttribute(null=True)  # ARR#<offer_id>: an accepted plan or settlement (JSON)
 
 
 class ContactLedgerModel(Model):
@@ -170,6 +171,7 @@ PLANNING_ATTRIBUTES = (
     "escalation",
     "variant",
     "segment",  # campaigns target by it
+    "arrangement_check",  # under an active plan or settlement: re-evaluate after this date
 )
 
 
@@ -245,6 +247,13 @@ class LoanModel(Model):
     promise_id = UnicodeAttribute(null=True)
     paid_at_promise = DecimalAttribute(null=True)  # paid_total when the promise was made
     broken_promises = NumberAttribute(null=True)
+    # an accepted plan or settlement (JSON, domain/arrangements.py), its case's stage (plan) while active,
+    # the local date after which a missed due breaks it (the daily run re-evaluates then), and what a
+    # settlement wrote down
+    arrangement = UnicodeAttribute(null=True)
+    stage = UnicodeAttribute(null=True)
+    arrangement_check = UnicodeAttribute(null=True)
+    forgiven = DecimalAttribute(null=True)
     due_index = DueIndex()
     jurisdiction_due_index = JurisdictionDueIndex()
 
@@ -286,7 +295,14 @@ class CollectionModel(Model):
     outcome = UnicodeAttribute(null=True)  # voice: no_answer, connected, conversation, promise
     claim = UnicodeAttribute(null=True)  # the sender's attempt that claimed the action (planned -> sent)
     note = UnicodeAttribute(null=True)  # NOTE#<at>#<key>: an operator's note on the case
-    by = UnicodeAttribute(null=True)  # NOTE#: the operator who wrote it
+    by = UnicodeAttribute(null=True)  # NOTE#: the operator who wrote it; OFFER#: who offered it
+    # OFFER#<offer_id>: a plan or settlement offered (status pending_approval, offered, accepted,
+    # withdrawn, locked); its terms (JSON), when its link expires, wrong identity answers, who approved
+    terms = UnicodeAttribute(null=True)
+    expires_at = UnicodeAttribute(null=True)
+    attempts = NumberAttribute(null=True)
+    approved_by = UnicodeAttribute(null=True)
+    link = UnicodeAttribute(null=True)  # ACT# of an offer: the self-service link the message carries
 
 
 class RunModel(Model):

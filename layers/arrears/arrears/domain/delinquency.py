@@ -98,11 +98,12 @@ class Transition(NamedTuple):
 
 
 def transition(
-    loan_id: str, state: CaseState, a: Assessment, reopen_days: int | None = None
+    loan_id: str, state: CaseState, a: Assessment, reopen_days: int | None = None, closing: str = "cured"
 ) -> tuple[CaseState, list[Transition]]:
     """Move a loan's case to match an assessment. Returns the new state and what happened.
 
-    ``reopen_days`` is given when a reversal moved the loan: a loan delinquent again within that many
+    ``closing`` is why a case that closes now closes: ``cured``, or an arrangement's ``plan_completed``
+    or ``settled`` (which cure figures do not count). ``reopen_days`` is given when a reversal moved the loan: a loan delinquent again within that many
     days of its last case's closing reopens that case (``case_reopened``) instead of opening a new one.
     """
     if a.bucket == state.bucket:
@@ -124,7 +125,7 @@ def transition(
     if state.bucket != CURRENT:
         facts.append(Transition("bucket_left", new.case_id, state.bucket, state.bucket, a.bucket, a.local_day))
     if a.bucket == CURRENT:
-        facts.append(Transition("case_closed", new.case_id, state.bucket, state.bucket, CURRENT, a.local_day, "cured"))
+        facts.append(Transition("case_closed", new.case_id, state.bucket, state.bucket, CURRENT, a.local_day, closing))
         return CaseState(last_closed=ClosedCase(new.case_id, new.opened_on, a.local_day)), facts
     facts.append(Transition("bucket_entered", new.case_id, a.bucket, state.bucket, a.bucket, a.local_day))
     return new._replace(bucket=a.bucket, bucket_since=a.local_day), facts

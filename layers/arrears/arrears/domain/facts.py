@@ -34,6 +34,13 @@ FACT_TYPES = (
     "opt_out_placed",  # a borrower's channel refused (channel), by the source named
     "opt_out_lifted",
     "operator_write",  # an operator's write through the operations API: source operator/<role>, reason JSON
+    # payment plans and settlements (action_id: the offer's id; amount_minor: the arrangement's total)
+    "offer_accepted",  # the borrower accepted an offer on the self-service page (reason: plan or settlement)
+    "arrangement_started",  # the ledger stream applied it: dunning paused, the case's stage is plan
+    "arrangement_refused",  # another arrangement was active: this one was not applied
+    "arrangement_broken",  # a due missed beyond grace (reason: which), or a settlement's payment reversed
+    "arrangement_completed",  # paid as agreed (reason: plan_completed or settled)
+    "settlement_written_down",  # a settlement paid in full: amount_minor what was forgiven
 )
 
 #: ``source`` of the facts that say who sent or changed something (platform_event, hold_*, opt_out_*):

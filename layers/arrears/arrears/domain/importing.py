@@ -110,6 +110,12 @@ class Parent(NamedTuple):
 
     currency: str = ""
     disbursed_on: date | None = None
+    #: under an active plan or settlement: the schedule as stored (seq, due date, amounts), which a row
+    #: may repeat but not change (None: no arrangement)
+    arranged: frozenset[tuple[int, date, Decimal, Decimal, Decimal]] | None = None
+
+
+ARRANGED = "is under an active payment plan or settlement: its schedule cannot change until the arrangement ends"
 
 
 KnownParents = Callable[[str, set[str]], dict[str, Parent]]
@@ -737,6 +743,10 @@ def with_parent(rec: Record, known: dict[str, Parent]) -> Record:
 
 
 def _against_parent(rec: Record, loan: Parent) -> str | None:
+    if isinstance(rec, InstallmentRow) and loan.arranged is not None:
+        same = (rec.seq, rec.due_date, rec.principal_due, rec.interest_due, rec.fee_due) in loan.arranged
+        if not same:
+            return f"loan {rec.loan_id!r} {ARRANGED}"
     if loan.disbursed_on is not None:
         if isinstance(rec, InstallmentRow) and rec.due_date < loan.disbursed_on:
             return (

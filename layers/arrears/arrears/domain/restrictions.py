@@ -2,7 +2,8 @@
 
 Every hold and opt-out has a source: the ``platform`` (its files and its API), an ``operator``
 (a dispute hold, a written cease request), the ``borrower`` (a STOP reply, an unsubscribe, a written
-request) or a ``provider`` (a carrier's opt-out list). A restriction is in force while any source
+request), a ``provider`` (a carrier's opt-out list) or an ``arrangement`` (the ``paused`` hold of an
+active payment plan or settlement, placed and lifted by the ledger stream). A restriction is in force while any source
 holds it, and each source sets and lifts only its own entries: a platform file can never lift a
 borrower's opt-out or an operator's dispute hold.
 
@@ -16,7 +17,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
-SOURCES = ("platform", "operator", "borrower", "provider")
+SOURCES = ("platform", "operator", "borrower", "provider", "arrangement")
 KINDS = ("opt_out", "holds")
 
 

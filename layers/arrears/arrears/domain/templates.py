@@ -18,7 +18,10 @@ TEXTS: dict[str, str] = {
     "或联系我们协商还款方案。\n",
     "zh-CN/pre_legal_notice": "法务告知函\n\n您的借款已逾期 {dpd} 天，逾期金额 {overdue} {currency}。"
     "如仍未还款，我们将依法采取进一步措施。如有异议，请联系我们。\n",
+    # a plan's or settlement's self-service link: says nothing of a debt (the number may have changed hands)
+    "zh-CN/offer_link": "【消息通知】您有一条待查看的消息，请打开链接并验证身份后查看：{link} 回复TD退订。",
     # en
+    "en/offer_link": "You have a message waiting. Open {link} and confirm your identity to read it. Reply STOP to opt out.",
     "en/m1_reminder": "Your loan payment of {overdue} {currency} is past due. Please pay in the app to avoid further "
     "fees. If you have already paid, please ignore this message.",
     "en/m1_text_reminder": "Reminder: {overdue} {currency} on your loan is past due. Pay in the app. Reply STOP to opt out.",
@@ -50,9 +53,15 @@ def problem(channel: str, template: str) -> str | None:
     return None if template in TEXTS else f"{template!r} is not a known template"
 
 
-def render(template: str, *, overdue: str, currency: str, dpd: int) -> str:
+#: templates that carry an offer's self-service link (only an offer's action has one)
+LINK_TEMPLATES = frozenset(t for t, text in TEXTS.items() if "{link}" in text)
+
+
+def render(template: str, *, overdue: str, currency: str, dpd: int, link: str | None = None) -> str:
     try:
         text = TEXTS[template]
     except KeyError:
         raise ValueError(f"unknown template {template!r}") from None
-    return text.format(overdue=overdue, currency=currency, dpd=dpd)
+    if (template in LINK_TEMPLATES) != bool(link):
+        raise ValueError(f"template {template!r} {'needs' if template in LINK_TEMPLATES else 'takes no'} link")
+    return text.format(overdue=overdue, currency=currency, dpd=dpd, link=link or "")

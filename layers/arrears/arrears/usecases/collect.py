@@ -45,8 +45,10 @@ class Outcome:
     cancels: list[tuple[str, str]] = field(default_factory=list)  # (loan_id, action_id)
     #: (campaign id, loan id, paid total, promise id): a campaign's first contact with a loan
     members: list[tuple[str, str, Decimal, str | None]] = field(default_factory=list)
+    callbacks: list[dict[str, Any]] = field(default_factory=list)  # events for the platform (usecases/callbacks.py)
 
     def merge(self, other: Outcome) -> None:
+        self.callbacks += other.callbacks
         self.facts += other.facts
         self.to_enqueue += other.to_enqueue
         self.items += other.items
@@ -54,11 +56,16 @@ class Outcome:
         self.members += other.members
 
 
-def apply(settings: Settings, loan: LoanModel, a: Assessment, source: str, reversal: bool = False) -> Outcome:
+def apply(
+    settings: Settings, loan: LoanModel, a: Assessment, source: str, reversal: bool = False, closing: str = "cured"
+) -> Outcome:
     """Move the loan's case to match the assessment (in memory) and say what must be written. When a
-    reversal moved the loan (``reversal``), a case closed within CaseReopenDays reopens."""
+    reversal moved the loan (``reversal``), a case closed within CaseReopenDays reopens; a case that
+    closes now closes for ``closing`` (cured, or an arrangement's plan_completed or settled)."""
     before = store.case_state_of(loan)
-    after, transitions = transition(loan.loan_id, before, a, settings.case_reopen_days if reversal else None)
+    after, transitions = transition(
+        loan.loan_id, before, a, settings.case_reopen_days if reversal else None, closing=closing
+    )
     out = Outcome()
     if not transitions:
         return out
@@ -204,9 +211,22 @@ def finish(settings: Settings, out: Outcome, sink: FactSink) -> None:
         store.move_action(loan_id, action_id, "planned", "cancelled", reason="loan cured")
     sink.extend(out.facts)
     sink.flush()
+    if out.callbacks:
+        send_callbacks(settings, out.callbacks)
     for cid, loan_id, paid, promise_id in out.members:
         campaign_store.remember_members(cid, [(loan_id, paid, promise_id)], clock_now())
     store.save_all(out.items)
+
+
+def send_callbacks(settings: Settings, events: list[dict[str, Any]]) -> None:
+    """Events for the platform onto the callback queue (delivered, signed and retried, by
+    usecases/callbacks.py); a redelivered batch sends the same event ids again."""
+    sqs = client("sqs")
+    for i in range(0, len(events), 10):
+        entries = [{"Id": str(n), "MessageBody": json.dumps(e)} for n, e in enumerate(events[i : i + 10])]
+        resp = sqs.send_message_batch(QueueUrl=settings.callback_queue_url, Entries=entries)
+        if resp.get("Failed"):
+            raise RuntimeError(f"could not enqueue {len(resp['Failed'])} platform callback(s)")
 
 
 def enqueue(settings: Settings, actions: list[PlannedAction]) -> None:

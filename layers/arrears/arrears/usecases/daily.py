@@ -69,7 +69,7 @@ def run_shard(settings: Settings, work: ShardWork, time_left_ms: Callable[[], in
         for loan in page:
             result.evaluated += 1
             try:  # one loan's data must never stop the shard: it is recorded and the others go on
-                a = assess(store.unpaid_of(loan), loan.tz, work.run_at, settings.grace_days, settings.buckets)
+                a = _assessed(settings, loan, work.run_at)
                 c = candidate(loan, a) if a.bucket != CURRENT else None
             except DATA_ERRORS as e:
                 _loan_failed(settings, sink, loan, work.run_at, e)
@@ -77,9 +77,8 @@ def run_shard(settings: Settings, work: ShardWork, time_left_ms: Callable[[], in
                 continue
             if a.bucket != loan.bucket:
                 result.transitions += 1
+            if a.bucket != loan.bucket or _settles_something(loan, a):
                 markers.append(store.eval_marker(loan.loan_id, work.run_at))
-            elif loan.promise_until and a.local_day.isoformat() > loan.promise_until:
-                markers.append(store.eval_marker(loan.loan_id, work.run_at))  # the stream settles it: broken
             if c is not None:
                 result.delinquent += 1
                 candidates.append(c)
@@ -160,6 +159,21 @@ def campaign_work(
                 p = campaign_proposal(c, view, a.local_day, expected, daily=True)
                 out.append(Work(p, loan.borrower_id, loan.currency, a.bucket, a.dpd, run_at, a.overdue))
     return out
+
+
+def _assessed(settings: Settings, loan: LoanModel, run_at: datetime) -> Assessment:
+    """The loan today; under an active plan or settlement its bucket stands (the case's stage is plan)."""
+    a = assess(store.unpaid_of(loan), loan.tz, run_at, settings.grace_days, settings.buckets)
+    return a._replace(bucket=loan.bucket) if loan.arrangement_check else a
+
+
+def _settles_something(loan: LoanModel, a: Assessment) -> bool:
+    """Whether the stream has something to settle today though the bucket stands: a promise's date
+    passed (kept or broken), or an arrangement's due passed beyond grace (kept or broken)."""
+    day = a.local_day.isoformat()
+    return bool(loan.promise_until and day > loan.promise_until) or bool(
+        loan.arrangement_check and day > loan.arrangement_check
+    )
 
 
 def _loan_failed(settings: Settings, sink: FactSink, loan: LoanModel, run_at: datetime, e: Exception) -> None:

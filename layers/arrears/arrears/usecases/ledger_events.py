@@ -31,6 +31,7 @@ from ..domain.promises import Promise
 from ..domain.restrictions import Restrictions
 from ..domain.timeutil import iso
 from ..observability import logger
+from .arranging import apply_arrangement
 from .collect import Outcome, apply, apply_plans, finish, open_promises, resolve_promise
 from .recording import LoanLike, fact
 
@@ -74,7 +75,7 @@ def _incremental(loan: LoanModel, changes: list[LedgerChange]) -> tuple[bool, li
     applied = set(loan.payment_ids or ())
     repayments: list[LedgerChange] = []
     for c in changes:
-        if c.unchanged or c.entry == "LOAN" or c.entry.startswith(("EVAL#", "PLAN#", "PTP#", "HOLD#")):
+        if c.unchanged or c.entry == "LOAN" or c.entry.startswith(("EVAL#", "PLAN#", "PTP#", "HOLD#", "ARR#")):
             continue
         if c.entry.startswith("REV#") and c.event == "INSERT" and c.entry[4:] in (loan.reversed_ids or ()):
             continue  # a redelivered reversal, applied already
@@ -253,10 +254,13 @@ def _evaluate(
         repaid, reversed_now = _recompute(loan, changes)
     at = max(c.at for c in changes)
     a = assess(store.unpaid_of(loan), loan.tz, at, settings.grace_days, settings.buckets)
+    arranged = apply_arrangement(settings, loan, changes, a, SOURCE)
+    a = arranged.assessment
     settled = resolve_promise(settings, loan, a, SOURCE)
-    out = apply(settings, loan, a, SOURCE, reversal=bool(reversed_now))
+    out = apply(settings, loan, a, SOURCE, reversal=bool(reversed_now), closing=arranged.closing)
     out.merge(settled)
-    out.facts += hold_facts
+    out.facts += hold_facts + arranged.facts
+    out.callbacks += arranged.callbacks
     promises = [
         Promise.from_json(c.new["promise"]) for c in changes if c.entry.startswith("PTP#") and c.new and not c.unchanged
     ]

@@ -55,6 +55,7 @@ _NEEDED = (
     "IDEMPOTENCY_TABLE",
     "STRATEGIES_TABLE",
     "OUTCOMES_BUCKET",
+    "OFFER_LINK_SECRET_ID",
 )
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 MAX_NOTE_CHARS = 2000
@@ -76,6 +77,8 @@ class OpsSettings(NamedTuple):
     queues: dict[str, str]  # name -> URL: what the dashboard shows the depth of
     buckets: tuple[str, ...]  # the configured bucket names (a strategy naming another is refused)
     business_tz: str = "Asia/Shanghai"
+    offer_link_secret_id: str = ""  # signs the borrowers' self-service links (usecases/offers.py)
+    send_queues: dict[str, str] = {}  # channel -> its sender's queue (an offer's link goes through it)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OpsSettings:
@@ -107,6 +110,8 @@ class OpsSettings(NamedTuple):
             queues_of(env.get("OPS_QUEUES", "")),
             buckets,
             business_tz,
+            env["OFFER_LINK_SECRET_ID"],
+            {c: env[f"{c.upper()}_QUEUE_URL"] for c in ("sms", "email", "wechat") if env.get(f"{c.upper()}_QUEUE_URL")},
         )
 
 
@@ -220,10 +225,37 @@ def case_view(p: access.Principal, loan_id: str, s: OpsSettings, now: datetime) 
         "escalation": loan.escalation,
         "promise": {"until": loan.promise_until, "amount": str(loan.promise_amount)} if loan.promise_until else None,
         "holds": {h: sorted(holds.sources("holds", h)) for h in sorted(loan.holds or ())},
+        "stage": loan.stage,
+        "arrangement": _arrangement_view(loan, today),
+        "forgiven": str(loan.forgiven) if loan.forgiven is not None else None,
         "contact": _masked_contact(loan.borrower_id, s),
         "timeline": events,
     }
+    arranged = _arrangement_view(loan, today)
+    if arranged and arranged["status"] == "active":  # DPD and what is overdue follow the arrangement
+        body["days_past_due"], body["overdue"] = arranged["dpd"], arranged["overdue"]
     return Answer(200, json.dumps(body, ensure_ascii=False, default=str))
+
+
+def _arrangement_view(loan: LoanModel, today: date) -> dict[str, Any] | None:
+    """The loan's arrangement and where it stands today (DPD and what is overdue follow it)."""
+    if not loan.arrangement:
+        return None
+    from ..domain.arrangements import Arrangement, standing
+
+    arr = Arrangement.from_json(loan.arrangement)
+    st = standing(arr, loan.paid_total or Decimal(0), today, 0)
+    return {
+        "offer_id": arr.offer_id,
+        "kind": arr.terms.kind,
+        "status": arr.status,
+        "accepted_on": arr.accepted_on.isoformat(),
+        "schedule": [{"due_on": d.due_on.isoformat(), "amount": str(d.amount)} for d in arr.terms.schedule],
+        "paid_since": str(st.paid),
+        "dpd": st.dpd if arr.status == "active" else None,
+        "overdue": str(st.overdue) if arr.status == "active" else None,
+        "next_due": st.next_due.isoformat() if arr.status == "active" and st.next_due else None,
+    }
 
 
 def _masked_contact(borrower_id: str, s: OpsSettings) -> dict[str, str] | None:
@@ -251,6 +283,22 @@ def _collection_events(i: CollectionModel) -> list[dict[str, Any]]:
         return out
     if i.kind == "note":
         return [{"at": i.entered_on, "kind": "note", "by": i.by, "text": i.note}]
+    if i.kind == "offer":
+        terms = json.loads(i.terms or "{}")
+        return [
+            {
+                "at": i.entered_on,
+                "kind": "offer",
+                "offer_id": i.sk.split("#", 1)[1],
+                "offer_kind": terms.get("kind"),
+                "status": i.status,
+                "by": i.by,
+                "approved_by": i.approved_by,
+                "expires_at": i.expires_at,
+                "schedule": terms.get("schedule"),
+                "forgiven": terms.get("forgiven"),
+            }
+        ]
     if i.kind in ("action", "escalation"):
         return [
             {
@@ -298,6 +346,9 @@ def _ledger_events(e: LedgerModel, currency: str) -> list[dict[str, Any]]:
         ]
     if e.entry.startswith("HOLD#"):
         return [{"at": e.run_at, "kind": "hold", "hold": e.hold, "source": e.source}]
+    if e.entry.startswith("ARR#") and e.arrangement:
+        terms = json.loads(e.arrangement)["terms"]
+        return [{"at": e.run_at, "kind": "arrangement_accepted", "offer_id": e.entry[4:], "offer_kind": terms["kind"]}]
     return []
 
 

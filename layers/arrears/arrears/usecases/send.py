@@ -183,7 +183,7 @@ def send_action(
         decision = SendDecision("block", "borrower or loan not found")
     content: tuple[Any, str | None] | str = "not prepared"
     if decision.verdict == "send" and loan is not None and profile is not None and contact is not None:
-        content = _content(settings, msg, loan, now)  # a str: the loan's data cannot be rendered (why)
+        content = _content(settings, msg, loan, now, action.link)  # a str: why the loan's data cannot be rendered
         number = number_key(contact.phone) if msg.channel == "voice" else None
         decision = (
             SendDecision("block", content)
@@ -280,13 +280,15 @@ def _campaign_count(
         campaign_store.count(cid, "connected")
 
 
-def _content(settings: Settings, msg: ActionMessage, loan: LoanModel, now: datetime) -> tuple[Any, str | None] | str:
+def _content(
+    settings: Settings, msg: ActionMessage, loan: LoanModel, now: datetime, link: str | None = None
+) -> tuple[Any, str | None] | str:
     """Today's assessment and the message text, or why the loan's data cannot give them."""
     try:
         a = assess(store.unpaid_of(loan), loan.tz, now, settings.grace_days, settings.buckets)
         if msg.channel == "voice":
             return a, None
-        return a, render(msg.template, overdue=str(a.overdue), currency=loan.currency, dpd=a.dpd)
+        return a, render(msg.template, overdue=str(a.overdue), currency=loan.currency, dpd=a.dpd, link=link)
     except DATA_ERRORS as e:
         return f"cannot be sent: {type(e).__name__}: {e}"[:300]
 

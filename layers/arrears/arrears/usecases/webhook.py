@@ -34,6 +34,7 @@ from ..config import ConfigError, ImportSettings, business_tz_of
 from ..domain.api import ApiError, field_of
 from ..domain.facts import PLATFORM_API, Fact, business_date, restriction_facts
 from ..domain.importing import (
+    ARRANGED,
     BORROWER_HOLDS,
     COLUMNS,
     LOAN_HOLDS,
@@ -545,6 +546,10 @@ def put_schedule(incoming: Incoming, webhook_id: str, loan_id: str, s: ApiSettin
         items = _items(list(schedule), s, now)
         keep = {f"INST#{r.seq:04d}" for r in schedule}
         gone = [e for e in ledger_import.installment_entries(loan_id) if e not in keep]
+        if parent.arranged is not None and (
+            gone or any((r.seq, r.due_date, r.principal_due, r.interest_due, r.fee_due) not in parent.arranged for r in schedule)
+        ):
+            raise ApiError(409, f"loan {loan_id[:128]!r} {ARRANGED}", "schedule")
         if len(items) + len(gone) > MAX_SCHEDULE + 1:
             raise ApiError(
                 400, f"the change touches {len(items) + len(gone)} installments; at most {MAX_SCHEDULE + 1}", "schedule"
