@@ -11,6 +11,7 @@ accessible name, and the page may not scroll sideways at 390 px."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -253,4 +254,95 @@ def test_a_supervisor_runs_a_campaign_watches_it_move_and_pauses_it(console, bro
     sim.runner.pump()
     assert campaign_store.get("console-drive")[1]["sent"]["N"] == sent and int(planned()) == moved
     shot(page, "10-campaign-paused")
+    assert errors == []
+
+
+def test_an_agent_offers_a_plan_the_borrower_accepts_it_on_the_link_and_dunning_pauses(console, browser):
+    """The agent offers a plan from the case; the link reaches the borrower by SMS through the guard;
+    the borrower opens it in a browser of their own, proves who they are, accepts; the case's stage is
+    then plan and dunning is paused by the arrangement's hold."""
+    url, sim = console
+    from moto.sns.models import sns_backends
+
+    from tests.integration.test_pipeline_on_moto import ddb_items
+
+    contacts = {c["borrower_id"]["S"]: c for c in ddb_items(sim, "ContactsTable")}
+    borrowers = {b["borrower_id"]["S"]: b for b in ddb_items(sim, "BorrowersTable")}
+
+    def offerable(i: dict) -> bool:
+        b = i["borrower_id"]["S"]
+        return bool(
+            i.get("case_id")
+            and not i.get("holds")
+            and i["tz"]["S"] == "Asia/Shanghai"
+            and contacts.get(b, {}).get("id_number")
+            and not borrowers[b].get("opt_out")
+            and not borrowers[b].get("holds")
+        )
+
+    loan = sorted((i for i in ddb_items(sim, "LoansTable") if offerable(i)), key=lambda i: i["loan_id"]["S"])[-1]
+    loan_id, id_number = loan["loan_id"]["S"], contacts[loan["borrower_id"]["S"]]["id_number"]["S"]
+    sim.runner.clock.now = sim.runner.clock.now.replace(hour=2, minute=0) + timedelta(days=1)  # 10:00 in Shanghai
+
+    page, errors = page_for(browser, url)
+    sign_in(page, "ann", "agent")
+    page.goto(f"{url}/console/index.html#/case/{loan_id}")
+    page.get_by_role("heading", name=f"Case: {loan_id}").wait_for()
+    page.get_by_label("Kind").select_option("plan")
+    page.get_by_label("Installments", exact=True).fill("3")
+    page.get_by_label("Days between installments").fill("14")
+    click_and_write(page, "Send offer", "/offers")
+    page.locator("#offers").get_by_text("plan offered").wait_for()
+    assert page.evaluate(UNLABELLED) == []
+    shot(page, "11-offer-sent")
+
+    def texts() -> list[str]:
+        return [m[1] for b in sns_backends.values() for r in b.values() for m in r.sms_messages.values()]
+
+    links: list[str] = []
+    for _ in range(3):  # the guard may defer it (the day's SMS cap): then it goes the next morning
+        with sim.runner.lock:
+            sim.runner.pump()
+        links = [m for t in texts() for m in re.findall(r"https?://\S+/pay/\S+", t)]
+        if links:
+            break
+        sim.runner.clock.now += timedelta(days=1)
+    assert links, "the offer's link was not sent"
+    link = links[-1]
+    assert link.startswith(url)  # served by the same front
+
+    context = browser.new_context(viewport={"width": 390, "height": 800})  # the borrower's own phone
+    borrower = context.new_page()
+    borrower_errors: list[str] = []
+    borrower.on("console", lambda m: borrower_errors.append(m.text) if m.type == "error" else None)
+    borrower.on("pageerror", lambda e: borrower_errors.append(str(e)))
+    borrower.goto(link)
+    borrower.locator("#answer").wait_for()
+    assert loan_id not in borrower.content() and "CNY" not in borrower.locator("main").inner_text()
+    assert borrower.evaluate(UNLABELLED) == []
+    shot(borrower, "12-borrower-asked")
+    borrower.locator("#answer").fill("0000" if not id_number.endswith("0000") else "1111")
+    borrower.locator("#identity button").click()
+    borrower.locator("#error").wait_for()
+    borrower.locator("#answer").fill(id_number[-4:])
+    borrower.locator("#identity button").click()
+    borrower.locator("#schedule tbody tr").nth(2).wait_for()
+    shot(borrower, "13-borrower-offer")
+    with borrower.expect_response(lambda r: r.url.endswith("/accept")) as answer:
+        borrower.locator("#accept").click()
+    assert answer.value.status == 200
+    borrower.locator("#done").wait_for()
+    shot(borrower, "14-borrower-accepted")
+    assert borrower.evaluate("() => document.documentElement.scrollWidth") <= 390
+    borrower_errors = [e for e in borrower_errors if "403" not in e]  # the wrong answer's answer, as intended
+    assert borrower_errors == []
+    context.close()
+
+    with sim.runner.lock:
+        sim.runner.pump()  # the ledger stream applies the arrangement: the hold pauses dunning
+    page.reload()
+    page.locator("#holds").get_by_text("paused (arrangement)").wait_for()
+    shot(page, "15-case-on-plan")
+    state = next(i for i in ddb_items(sim, "LoansTable") if i["loan_id"]["S"] == loan_id)
+    assert state["stage"]["S"] == "plan" and "paused" in state["holds"]["SS"]
     assert errors == []

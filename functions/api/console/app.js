@@ -27,6 +27,11 @@ const T = {
     "case.promise.add": "Record promise", "case.hold": "Hold", "case.reason": "Reason", "case.hold.add": "Place hold",
     "case.hold.lift": "Lift", "case.none": "none", "case.queue": "Today's work queue", "case.segment": "Segment",
     "case.next": "Today's step", "case.value": "Expected recovery",
+    "case.stage": "Stage", "case.arrangement": "Arrangement", "offer.title": "Offer a plan or settlement",
+    "offer.kind": "Kind", "offer.plan": "Payment plan", "offer.settlement": "Settlement",
+    "offer.installments": "Installments", "offer.every": "Days between installments", "offer.discount": "Discount (%)",
+    "offer.payby": "Settlement pay by", "offer.channel": "Send link by", "offer.send": "Send offer",
+    "offer.list": "Offers", "offer.approve": "Approve", "offer.withdraw": "Withdraw",
     "audit.title": "Audit trail", "audit.day": "Day", "audit.show": "Show", "audit.at": "At", "audit.user": "User",
     "audit.role": "Role", "audit.route": "Route", "audit.target": "Target", "audit.change": "Change",
     "err.session": "Your session has ended: sign in again.",
@@ -61,6 +66,11 @@ const T = {
     "case.promise.add": "记录承诺还款", "case.hold": "暂停原因", "case.reason": "说明", "case.hold.add": "暂停催收",
     "case.hold.lift": "解除", "case.none": "无", "case.queue": "今日工作队列", "case.segment": "分群",
     "case.next": "今日动作", "case.value": "预期回收",
+    "case.stage": "阶段", "case.arrangement": "还款安排", "offer.title": "提供还款计划或和解方案",
+    "offer.kind": "类型", "offer.plan": "分期还款计划", "offer.settlement": "和解（减免）",
+    "offer.installments": "期数", "offer.every": "每期间隔天数", "offer.discount": "减免比例（%）",
+    "offer.payby": "和解还款截止日", "offer.channel": "链接发送渠道", "offer.send": "发送方案",
+    "offer.list": "方案", "offer.approve": "批准", "offer.withdraw": "撤回",
     "audit.title": "审计记录", "audit.day": "日期", "audit.show": "查看", "audit.at": "时间", "audit.user": "用户",
     "audit.role": "角色", "audit.route": "操作", "audit.target": "对象", "audit.change": "变更",
     "err.session": "会话已过期，请重新登录。",
@@ -511,7 +521,45 @@ async function caseView(loanId) {
     [t("case.strategy"), c.strategy ? `${c.strategy} v${c.strategy_version} (${c.variant})` : t("case.none")],
     [t("case.promise"), c.promise ? `${c.promise.amount} ${c.currency} ≤ ${c.promise.until}` : t("case.none")],
     [t("case.contact"), c.contact ? `${c.contact.phone} ${c.contact.email}` : t("case.none")],
+    [t("case.stage"), c.stage || t("case.none")],
+    [t("case.arrangement"), c.arrangement ? `${c.arrangement.kind} ${c.arrangement.status}${c.arrangement.next_due ? ` → ${c.arrangement.next_due}` : ""}` : t("case.none")],
   ];
+  const me = await call("/me");
+  const offers = c.timeline.filter((e) => e.kind === "offer");
+  const offerList = h(
+    "ul",
+    { id: "offers" },
+    offers.length
+      ? offers.map((o) =>
+          h(
+            "li",
+            {},
+            `${o.offer_kind} ${o.status} (${o.schedule.map(([d, a]) => `${a} ${c.currency} ${d}`).join("; ")}) `,
+            o.status === "pending_approval" && me.permissions.includes("offers.approve")
+              ? h("button", { type: "button", onclick: () => act(() => write("POST", `/loans/${loanId}/offers/${o.offer_id}/approve`, {}), () => caseView(loanId)) }, t("offer.approve"))
+              : null,
+            ["pending_approval", "offered"].includes(o.status)
+              ? h("button", { type: "button", class: "secondary", "aria-label": `${t("offer.withdraw")} ${o.offer_id}`, onclick: () => act(() => write("POST", `/loans/${loanId}/offers/${o.offer_id}/withdraw`, {}), () => caseView(loanId)) }, t("offer.withdraw"))
+              : null,
+          ),
+        )
+      : h("li", {}, t("case.none")),
+  );
+  const offerBody = (f) =>
+    f.kind.value === "plan"
+      ? { kind: "plan", installments: Number(f.installments.value), every_days: Number(f.every.value), channel: f.channel.value }
+      : { kind: "settlement", discount_pct: f.discount.value, pay_by: f.payby.value, channel: f.channel.value };
+  const offerForm = h(
+    "form",
+    { id: "offer-form", onsubmit: (ev) => { ev.preventDefault(); act(() => write("POST", `/loans/${loanId}/offers`, offerBody(ev.target)), () => caseView(loanId)); } },
+    h("label", { for: "offer-kind" }, t("offer.kind"), h("select", { id: "offer-kind", name: "kind" }, h("option", { value: "plan" }, t("offer.plan")), h("option", { value: "settlement" }, t("offer.settlement")))),
+    h("label", { for: "offer-installments" }, t("offer.installments"), h("input", { id: "offer-installments", name: "installments", type: "number", min: 2, max: 60, value: 3 })),
+    h("label", { for: "offer-every" }, t("offer.every"), h("input", { id: "offer-every", name: "every", type: "number", min: 7, max: 31, value: 30 })),
+    h("label", { for: "offer-discount" }, t("offer.discount"), h("input", { id: "offer-discount", name: "discount", inputmode: "decimal", value: "10" })),
+    h("label", { for: "offer-payby" }, t("offer.payby"), h("input", { id: "offer-payby", name: "payby", type: "date" })),
+    h("label", { for: "offer-channel" }, t("offer.channel"), h("select", { id: "offer-channel", name: "channel" }, ["sms", "email", "wechat"].map((x) => h("option", { value: x }, x)))),
+    h("button", { type: "submit" }, t("offer.send")),
+  );
   const holds = Object.entries(c.holds);
   const holdList = h(
     "ul",
@@ -573,6 +621,7 @@ async function caseView(loanId) {
     search,
     h("section", {}, table(["", ""], facts), h("h2", {}, t("case.holds")), holdList),
     forms,
+    h("section", { "aria-labelledby": "offers-h" }, h("h2", { id: "offers-h" }, t("offer.list")), offerList, h("h3", {}, t("offer.title")), offerForm),
     h("section", { "aria-labelledby": "tl-h" }, h("h2", { id: "tl-h" }, t("case.timeline")), timeline),
   );
 }
