@@ -58,6 +58,7 @@ OPS_WRITE_HEADERS = [
 
 
 CONSOLE = "/console"  # the console's static files: no credentials (its API calls carry them)
+PAY = "/pay/"  # the borrower's self-service page: no credentials (the link's signature is one)
 
 
 #: operations routes that write nothing although they are POSTs (no Idempotency-Key)
@@ -65,7 +66,7 @@ OPS_READS = {("POST", "/v1/ops/campaigns/dry-run"), ("POST", "/v1/ops/strategies
 
 
 def headers_of(path: str, method: str) -> list[tuple[str, str]]:
-    if path.startswith(CONSOLE):
+    if path.startswith((CONSOLE, PAY)):
         return []
     if not path.startswith(OPS):
         return HEADERS
@@ -169,8 +170,8 @@ def openapi(app: Any) -> dict[str, Any]:
 
     paths: dict[str, Any] = {}
     for path, method, view in _routes(app):
-        if path.startswith(CONSOLE):
-            continue  # static files for browsers, not part of the API's document
+        if path.startswith(CONSOLE) or (method == "GET" and path.startswith(PAY)):
+            continue  # static files and pages for browsers, not part of the API's document
         summary, description = _summary(view)
         op: dict[str, Any] = {"operationId": view.view_name, "summary": summary}
         if description:

@@ -10,10 +10,11 @@ import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
-from tests.conftest import csv_bytes
+from tests.conftest import csv_bytes, load_event
 from tests.integration.test_api_on_moto import call
 from tests.integration.test_hostile_imports import _facts
 from tests.integration.test_ops_api_on_moto import loan, ops
@@ -90,6 +91,20 @@ def test_limits_are_set_by_an_admin_only_and_an_agent_beyond_them_needs_a_superv
     assert status == 400 and body["field"] == "supervisor"
     shown = ops(book, "GET", "/v1/ops/settings", "analyst")[1]["plan_limits"]["cash-3m"]
     assert shown["agent"]["max_installments"] == "3" and shown["supervisor"]["max_discount_pct"] == "30"
+    costs = {"currency": "CNY", "costs": {"sms": "0.04", "voice": "1.10"}}
+    assert ops(book, "PUT", "/v1/ops/settings/channel-costs", "admin", {**costs, "costs": {"fax": "1"}})[0] == 400
+    assert ops(book, "PUT", "/v1/ops/settings/channel-costs", "admin", costs)[0] == 202
+    assert ops(book, "GET", "/v1/ops/settings", "agent")[1]["channel_costs"] == costs
+    campaign = {
+        "campaign_id": "cost-check",
+        "name": "cost check",
+        "target": {"buckets": ["M1"]},
+        "channel": "sms",
+        "template": "zh-CN/m1_reminder",
+    }
+    status, dry = ops(book, "POST", "/v1/ops/campaigns/dry-run", "supervisor", campaign, key=None)
+    assert status == 200 and dry["cost_currency"] == "CNY"
+    assert dry["estimated_cost"] == str(Decimal("0.04") * dry["would_send_today"])
     # an agent's 5-installment plan is beyond the agent's 3: it waits for a supervisor
     status, offer = ops(book, "POST", "/v1/ops/loans/OL1/offers", "agent", {"kind": "plan", "installments": 5})
     assert status == 202 and offer["status"] == "pending_approval"
@@ -222,7 +237,8 @@ def test_the_callbacks_are_retried_with_backoff_and_land_in_the_dlq_when_the_pla
 
     assert [backoff_s(n) for n in (1, 2, 3, 6, 10)] == [30, 60, 120, 900, 900]
     sqs = client("sqs")
-    event = {"id": "evt_test_retry", "type": "arrangement.started", "timestamp": "2026-03-02T00:00:00Z", "data": {}}
+    event = json.loads(load_event("callback_sqs.json")["Records"][0]["body"])  # the Lambda console's sample
+    event["id"] = "evt_test_retry"
     sqs.send_message(QueueUrl=book.dep.physical["CallbackQueue"], MessageBody=json.dumps(event))
     book.platform.fail_next = 2
     for _ in range(3):

@@ -481,6 +481,105 @@ CALL_RESULT: dict[str, Any] = {
         "amount": {"type": "string", "pattern": "^[0-9]{1,15}(\\.[0-9]{1,3})?$", "description": "With promise."},
     },
 }
+_PCT = {"type": "string", "pattern": "^[0-9]{1,3}(\\.[0-9]{1,2})?$", "description": "A percentage, 0-100."}
+_LIMITS = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["max_installments", "min_first_payment_pct", "max_discount_pct", "max_days"],
+    "properties": {
+        "max_installments": {"type": "integer", "minimum": 1, "maximum": 60},
+        "min_first_payment_pct": _PCT,
+        "max_discount_pct": _PCT,
+        "max_days": {"type": "integer", "minimum": 1, "maximum": 730},
+    },
+}
+PLAN_LIMITS: dict[str, Any] = {
+    "type": "object",
+    "title": "PlanLimits",
+    "description": "A product's limits on plans and settlements: an agent's, and a supervisor's (at least an agent's).",
+    "additionalProperties": False,
+    "required": ["agent", "supervisor"],
+    "properties": {"agent": _LIMITS, "supervisor": _LIMITS},
+}
+CHANNEL_COSTS: dict[str, Any] = {
+    "type": "object",
+    "title": "ChannelCosts",
+    "additionalProperties": False,
+    "required": ["currency", "costs"],
+    "properties": {
+        "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$"},
+        "costs": {
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": False,
+            "properties": {
+                c: {"type": "string", "pattern": "^[0-9]{1,4}(\\.[0-9]{1,6})?$"}
+                for c in ("sms", "email", "voice", "wechat", "letter")
+            },
+        },
+    },
+}
+OFFER: dict[str, Any] = {
+    "type": "object",
+    "title": "Offer",
+    "description": "A plan (kind plan: installments, optionally every_days, first_due, first_payment, basis) or a "
+    "settlement (kind settlement: discount_pct and pay_by); either may name the channel of its link and how long it lasts.",
+    "additionalProperties": False,
+    "required": ["kind"],
+    "properties": {
+        "kind": {"type": "string", "enum": ["plan", "settlement"]},
+        "installments": {"type": "integer", "minimum": 2, "maximum": 60},
+        "every_days": {"type": "integer", "minimum": 7, "maximum": 31},
+        "first_due": {"type": "string", "format": "date"},
+        "first_payment": {"type": "string", "pattern": "^[0-9]{1,15}(\\.[0-9]{1,3})?$"},
+        "basis": {"type": "string", "enum": ["overdue", "balance"]},
+        "discount_pct": _PCT,
+        "pay_by": {"type": "string", "format": "date"},
+        "channel": {"type": "string", "enum": ["sms", "email", "wechat"]},
+        "link_days": {"type": "integer", "minimum": 1, "maximum": 30},
+    },
+}
+OFFER_MADE: dict[str, Any] = {
+    "type": "object",
+    "title": "OfferMade",
+    "required": ["loan_id", "offer_id", "status"],
+    "properties": {
+        "loan_id": {"type": "string"},
+        "offer_id": {"type": "string"},
+        "status": {"type": "string", "enum": ["offered", "pending_approval", "withdrawn"]},
+    },
+}
+SETTINGS: dict[str, Any] = {
+    "type": "object",
+    "title": "Settings",
+    "required": ["plan_limits", "default_plan_limits", "channel_costs"],
+    "properties": {"plan_limits": {"type": "object"}, "default_plan_limits": {"type": "object"}, "channel_costs": {"type": "object"}},
+}
+IDENTITY: dict[str, Any] = {
+    "type": "object",
+    "title": "Identity",
+    "additionalProperties": False,
+    "required": ["answer"],
+    "properties": {
+        "answer": {
+            "type": "string",
+            "maxLength": 20,
+            "description": "The last four characters of the borrower's ID number, or the birth date it carries (YYYY-MM-DD).",
+        }
+    },
+}
+OFFER_SHOWN: dict[str, Any] = {
+    "type": "object",
+    "title": "OfferShown",
+    "required": ["offer_id", "kind", "currency", "schedule"],
+    "properties": {
+        "offer_id": {"type": "string"},
+        "kind": {"type": "string", "enum": ["plan", "settlement"]},
+        "currency": {"type": "string"},
+        "schedule": {"type": "array", "items": {"type": "object", "required": ["due_on", "amount"]}},
+        "accepted": {"type": "boolean"},
+    },
+}
 UNMASK: dict[str, Any] = {
     "type": "object",
     "title": "Unmask",
@@ -576,6 +675,13 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "Strategies": STRATEGIES,
     "StrategyVersion": STRATEGY_VERSION,
     "StrategyDiff": STRATEGY_DIFF,
+    "PlanLimits": PLAN_LIMITS,
+    "ChannelCosts": CHANNEL_COSTS,
+    "Offer": OFFER,
+    "OfferMade": OFFER_MADE,
+    "Settings": SETTINGS,
+    "Identity": IDENTITY,
+    "OfferShown": OFFER_SHOWN,
     "Error": ERROR,
 }
 
@@ -754,6 +860,33 @@ RESPONSES |= {
     ("POST", "/v1/ops/strategies/{strategy_id}/versions"): {"202": ("StrategyChanged", OPS_AGAIN), **OPS_WRITE_ERRORS},
     ("POST", "/v1/ops/strategies/{strategy_id}/active"): {"202": ("StrategyChanged", OPS_AGAIN), **OPS_WRITE_ERRORS},
     ("POST", "/v1/ops/strategies/{strategy_id}/rollback"): {"202": ("StrategyChanged", OPS_AGAIN), **OPS_WRITE_ERRORS},
+    ("GET", "/v1/ops/settings"): {"200": ("Settings", "Plan limits per product, the defaults, channel costs."), **OPS_READ_ERRORS},
+    ("PUT", "/v1/ops/settings/plan-limits/{product}"): {"202": ("OpsRecorded", OPS_AGAIN), **OPS_WRITE_ERRORS},
+    ("PUT", "/v1/ops/settings/channel-costs"): {"202": ("OpsRecorded", OPS_AGAIN), **OPS_WRITE_ERRORS},
+    ("POST", "/v1/ops/loans/{loan_id}/offers"): {
+        "202": ("OfferMade", "Offered (its link sent through the guard) or waiting for a supervisor's approval."),
+        **OPS_WRITE_ERRORS,
+        "422": ("Error", "Beyond what even a supervisor may offer on this product (the limit named); nothing written."),
+    },
+    ("POST", "/v1/ops/loans/{loan_id}/offers/{offer_id}/approve"): {"202": ("OfferMade", OPS_AGAIN), **OPS_WRITE_ERRORS},
+    ("POST", "/v1/ops/loans/{loan_id}/offers/{offer_id}/withdraw"): {"202": ("OfferMade", OPS_AGAIN), **OPS_WRITE_ERRORS},
+}
+#: the borrower's self-service page (no credentials: the link's signature is the credential)
+PAY_ERRORS = {
+    "403": ("Error", "The answer does not match (tries left named); counted."),
+    "404": ("Error", "Not a valid link."),
+    "409": ("Error", "The offer is no longer open to acceptance (accepted meanwhile, the loan changed)."),
+    "410": ("Error", "The link has expired, or the offer was withdrawn or has lapsed."),
+    "413": COMMON_ERRORS["413"],
+    "415": COMMON_ERRORS["415"],
+    "423": ("Error", "Locked after too many wrong answers."),
+    "429": COMMON_ERRORS["429"],
+    "503": COMMON_ERRORS["503"],
+}
+RESPONSES |= {
+    ("GET", "/pay/{token}"): {"200": ("ConsoleFile", "The page (HTML); it asks who the visitor is before it shows anything.")},
+    ("POST", "/pay/{token}/verify"): {"200": ("OfferShown", "The offer, in the borrower's language."), **PAY_ERRORS, "400": COMMON_ERRORS["400"]},
+    ("POST", "/pay/{token}/accept"): {"200": ("OfferShown", "Accepted (a repeat: the same answer)."), **PAY_ERRORS, "400": COMMON_ERRORS["400"]},
 }
 #: the console's static files (no credentials: the API calls they make carry them)
 CONSOLE_ANSWERS = {
@@ -801,6 +934,13 @@ REQUESTS: dict[tuple[str, str], str] = {
     ("POST", "/v1/ops/strategies/{strategy_id}/versions"): "Empty",
     ("POST", "/v1/ops/strategies/{strategy_id}/active"): "StrategyVersionChoice",
     ("POST", "/v1/ops/strategies/{strategy_id}/rollback"): "Empty",
+    ("PUT", "/v1/ops/settings/plan-limits/{product}"): "PlanLimits",
+    ("PUT", "/v1/ops/settings/channel-costs"): "ChannelCosts",
+    ("POST", "/v1/ops/loans/{loan_id}/offers"): "Offer",
+    ("POST", "/v1/ops/loans/{loan_id}/offers/{offer_id}/approve"): "Empty",
+    ("POST", "/v1/ops/loans/{loan_id}/offers/{offer_id}/withdraw"): "Empty",
+    ("POST", "/pay/{token}/verify"): "Identity",
+    ("POST", "/pay/{token}/accept"): "Identity",
 }
 
 CODES = {
@@ -811,6 +951,9 @@ CODES = {
     409: "Conflict",
     413: "RequestTooLarge",
     415: "UnsupportedMediaType",
+    410: "Gone",
+    422: "UnprocessableEntity",
+    423: "Locked",
     429: "TooManyRequests",
     503: "ServiceUnavailable",
 }

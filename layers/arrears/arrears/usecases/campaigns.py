@@ -51,7 +51,8 @@ from .webhook import Answer
 
 SOURCE = "campaigns"
 PAGE = 500
-#: what one contact costs, for the dry run's estimate (README: Campaigns); the what-if's defaults
+#: what one contact costs, for the dry run's estimate until an admin sets the channel costs
+#: (PUT /v1/ops/settings/channel-costs; README: Campaigns); the what-if's defaults
 COST = {
     "sms": Decimal("0.05"),
     "email": Decimal("0.001"),
@@ -152,6 +153,10 @@ def dry_run(settings: Settings, c: Campaign, now: datetime) -> dict[str, Any]:
     left = _capacity_left(settings, day).get(c.channel)
     cap_left = c.daily_cap - campaign_store.day_used([c.campaign_id], day)[c.campaign_id]
     today = min(allowed, cap_left, left if left is not None else allowed)
+    from .offers import channel_costs
+
+    currency, set_costs = channel_costs()
+    cost = {**COST, **set_costs}
     return {
         "campaign_id": c.campaign_id,
         "matched": len(found),
@@ -160,7 +165,8 @@ def dry_run(settings: Settings, c: Campaign, now: datetime) -> dict[str, Any]:
         "capacity_left_today": left,
         "cap_left_today": cap_left,
         "would_send_today": max(0, today),
-        "estimated_cost": str(COST.get(c.channel, Decimal(0)) * max(0, today)),
+        "estimated_cost": str(cost.get(c.channel, Decimal(0)) * max(0, today)),
+        "cost_currency": currency,
         "items_read": read,
     }
 

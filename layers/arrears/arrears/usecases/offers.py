@@ -81,6 +81,16 @@ def limits_for(product: str) -> ProductLimits:
 # ---------------------------------------------------------------------------------- settings
 
 
+def channel_costs() -> tuple[str | None, dict[str, Decimal]]:
+    """The admin's cost of one contact per channel and its currency (none set: (None, {}))."""
+    try:
+        item = CollectionModel.get(SETTINGS_PK, "channel-costs", consistent_read=True)
+    except CollectionModel.DoesNotExist:
+        return None, {}
+    value = json.loads(item.terms or "{}")
+    return value.get("currency"), {k: Decimal(v) for k, v in value.get("costs", {}).items()}
+
+
 def read_settings() -> Answer:
     limits: dict[str, Any] = {}
     costs: dict[str, Any] = {}
