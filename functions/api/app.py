@@ -242,6 +242,27 @@ def get_queue(p: Principal, incoming: webhook.Incoming, query: dict[str, str]) -
     return operations.work_queue(p, query, ops_settings(), now())
 
 
+@app.route("/v1/ops/queue/mine", methods=["GET"])
+@operator("cases.work")
+def get_my_queue(p: Principal, incoming: webhook.Incoming, query: dict[str, str]) -> webhook.Answer:
+    """The signed-in user's assigned cases still open and not on hold (?bucket=&segment=)."""
+    return operations.assigned_queue(p, query, ops_settings())
+
+
+@app.route("/v1/ops/loans/{loan_id}/assignment", methods=["POST"], content_types=JSON)
+@operator("cases.assign")
+def post_assignment(p: Principal, incoming: webhook.Incoming, query: dict[str, str], loan_id: str) -> webhook.Answer:
+    """Give a case to a user's queue ({"user": "ann"}; supervisors, admins; audited)."""
+    return operations.assign(p, incoming, loan_id, ops_settings(), now())
+
+
+@app.route("/v1/ops/loans/{loan_id}/assignment", methods=["DELETE"])
+@operator("cases.assign")
+def delete_assignment(p: Principal, incoming: webhook.Incoming, query: dict[str, str], loan_id: str) -> webhook.Answer:
+    """Take a case back from the user it was given to (supervisors, admins; audited)."""
+    return operations.assign(p, incoming, loan_id, ops_settings(), now(), giving=False)
+
+
 @app.route("/v1/ops/loans/{loan_id}", methods=["GET"])
 @operator("cases.work")
 def get_case(p: Principal, incoming: webhook.Incoming, query: dict[str, str], loan_id: str) -> webhook.Answer:

@@ -351,4 +351,29 @@ def test_a_strategy_dry_run_is_a_job_fanned_out_over_the_shards(book):
     assert (done["loans"], done["no_action"], done["by_step"]) == (whole["loans"], whole["no_action"], whole["by_step"])
     assert done["loans"] >= 1
     assert ops(book, "GET", "/v1/ops/strategies/dry-runs/nope", "analyst")[0] == 404
-    assert ops(book, "POST", "/v1/ops/strategies/cn-default/dry-runs", "supervisor", {"version": "99"}, key=None)[0] == 404
+    assert (
+        ops(book, "POST", "/v1/ops/strategies/cn-default/dry-runs", "supervisor", {"version": "99"}, key=None)[0] == 404
+    )
+
+
+def test_a_supervisor_assigns_cases_to_agents_queues(book):
+    def mine(user: str) -> list[str]:
+        auth = {"Authorization": f"Bearer {token(book, 'agent', user)}"}
+        status, body = ops(book, "GET", "/v1/ops/queue/mine", None, headers=auth)
+        assert status == 200 and body["user"] == user
+        return [c["loan_id"] for c in body["cases"]]
+
+    assert ops(book, "POST", "/v1/ops/loans/AL2/assignment", "agent", {"user": "ann"})[0] == 403
+    assert ops(book, "POST", "/v1/ops/loans/AL2/assignment", "supervisor", {"user": ""})[0] == 400
+    assert ops(book, "POST", "/v1/ops/loans/AL2/assignment", "supervisor", {"user": "ann"})[0] == 202
+    assert mine("ann") == ["AL2"] and mine("bob") == []
+    assert ops(book, "GET", "/v1/ops/loans/AL2", "agent")[1]["assigned_to"] == "ann"
+    assert ops(book, "POST", "/v1/ops/loans/AL2/assignment", "supervisor", {"user": "bob"})[0] == 202
+    assert mine("ann") == [] and mine("bob") == ["AL2"]
+    status, audit = ops(book, "GET", "/v1/ops/audit", "admin")
+    moved = [r for r in audit["records"] if r["route"] == "POST /v1/ops/loans/{loan_id}/assignment"]
+    assert {"before": {"assigned_to": "ann"}, "after": {"assigned_to": "bob"}} in [
+        {"before": r["before"], "after": r["after"]} for r in moved
+    ]
+    assert ops(book, "DELETE", "/v1/ops/loans/AL2/assignment", "supervisor")[0] == 202
+    assert mine("bob") == [] and ops(book, "GET", "/v1/ops/loans/AL2", "agent")[1]["assigned_to"] is None

@@ -101,12 +101,13 @@ def test_a_user_without_an_arrears_group_is_a_403_and_the_strongest_group_wins()
 
 
 def test_the_roles_table_is_the_issues():
-    """admin | supervisor | agent | analyst, row by row as the issue gives them."""
+    """admin | supervisor | agent | analyst, row by row as the issue gives them (and who assigns cases)."""
     table = {
         "campaigns.write": "YY--",
         "strategies.write": "YY--",
         "strategies.read": "YY-Y",
         "cases.work": "YYY-",
+        "cases.assign": "YY--",
         "offers.make": "YYY-",
         "offers.approve": "YY--",
         "personal.unmask": "YY--",

@@ -32,6 +32,7 @@ const T = {
     "offer.installments": "Installments", "offer.every": "Days between installments", "offer.discount": "Discount (%)",
     "offer.payby": "Settlement pay by", "offer.channel": "Send link by", "offer.send": "Send offer",
     "offer.list": "Offers", "offer.approve": "Approve", "offer.withdraw": "Withdraw",
+    "case.assigned": "Assigned to", "case.assign": "Assign", "case.assign.user": "Assign to user", "case.mine": "Assigned to me",
     "audit.title": "Audit trail", "audit.day": "Day", "audit.show": "Show", "audit.at": "At", "audit.user": "User",
     "audit.role": "Role", "audit.route": "Route", "audit.target": "Target", "audit.change": "Change",
     "err.session": "Your session has ended: sign in again.",
@@ -71,6 +72,7 @@ const T = {
     "offer.installments": "期数", "offer.every": "每期间隔天数", "offer.discount": "减免比例（%）",
     "offer.payby": "和解还款截止日", "offer.channel": "链接发送渠道", "offer.send": "发送方案",
     "offer.list": "方案", "offer.approve": "批准", "offer.withdraw": "撤回",
+    "case.assigned": "负责人", "case.assign": "分配", "case.assign.user": "分配给用户", "case.mine": "分配给我的案件",
     "audit.title": "审计记录", "audit.day": "日期", "audit.show": "查看", "audit.at": "时间", "audit.user": "用户",
     "audit.role": "角色", "audit.route": "操作", "audit.target": "对象", "audit.change": "变更",
     "err.session": "会话已过期，请重新登录。",
@@ -510,7 +512,15 @@ async function caseView(loanId) {
       c.bucket_now, c.dpd, c.segment, `${c.channel} ${c.step}`, `${c.expected_recovery} ${c.currency}`,
     ]);
     const list = table([t("case.loan"), t("case.bucket"), { label: t("case.dpd"), num: true }, t("case.segment"), t("case.next"), { label: t("case.value"), num: true }], rows, `${t("case.queue")}: ${q.total}`);
-    return view(t("case.title"), search, h("section", { "aria-labelledby": "queue-h" }, h("h2", { id: "queue-h" }, t("case.queue")), list));
+    const mine = await call("/queue/mine");
+    const mineRows = mine.cases.map((c) => [h("a", { href: `#/case/${encodeURIComponent(c.loan_id)}` }, c.loan_id), c.bucket_now, c.segment || "", `${c.outstanding} ${c.currency}`]);
+    const mineList = table([t("case.loan"), t("case.bucket"), t("case.segment"), { label: t("case.outstanding"), num: true }], mineRows, `${t("case.mine")}: ${mine.total}`);
+    return view(
+      t("case.title"),
+      search,
+      h("section", { "aria-labelledby": "mine-h", id: "mine" }, h("h2", { id: "mine-h" }, t("case.mine")), mineList),
+      h("section", { "aria-labelledby": "queue-h" }, h("h2", { id: "queue-h" }, t("case.queue")), list),
+    );
   }
   const c = await call(`/loans/${encodeURIComponent(loanId)}`);
   const facts = [
@@ -522,6 +532,7 @@ async function caseView(loanId) {
     [t("case.promise"), c.promise ? `${c.promise.amount} ${c.currency} ≤ ${c.promise.until}` : t("case.none")],
     [t("case.contact"), c.contact ? `${c.contact.phone} ${c.contact.email}` : t("case.none")],
     [t("case.stage"), c.stage || t("case.none")],
+    [t("case.assigned"), c.assigned_to || t("case.none")],
     [t("case.arrangement"), c.arrangement ? `${c.arrangement.kind} ${c.arrangement.status}${c.arrangement.next_due ? ` → ${c.arrangement.next_due}` : ""}` : t("case.none")],
   ];
   const me = await call("/me");
@@ -545,6 +556,14 @@ async function caseView(loanId) {
         )
       : h("li", {}, t("case.none")),
   );
+  const assignForm = me.permissions.includes("cases.assign")
+    ? h(
+        "form",
+        { id: "assign-form", onsubmit: (ev) => { ev.preventDefault(); act(() => write("POST", `/loans/${loanId}/assignment`, { user: ev.target.user.value.trim() }), () => caseView(loanId)); } },
+        h("label", { for: "assign-user" }, t("case.assign.user"), h("input", { id: "assign-user", name: "user", required: true, maxlength: 128, value: c.assigned_to || "" })),
+        h("button", { type: "submit" }, t("case.assign")),
+      )
+    : null;
   const offerBody = (f) =>
     f.kind.value === "plan"
       ? { kind: "plan", installments: Number(f.installments.value), every_days: Number(f.every.value), channel: f.channel.value }
@@ -619,7 +638,7 @@ async function caseView(loanId) {
   view(
     `${t("case.title")}: ${c.loan_id}`,
     search,
-    h("section", {}, table(["", ""], facts), h("h2", {}, t("case.holds")), holdList),
+    h("section", {}, table(["", ""], facts), h("h2", {}, t("case.holds")), holdList, assignForm),
     forms,
     h("section", { "aria-labelledby": "offers-h" }, h("h2", { id: "offers-h" }, t("offer.list")), offerList, h("h3", {}, t("offer.title")), offerForm),
     h("section", { "aria-labelledby": "tl-h" }, h("h2", { id: "tl-h" }, t("case.timeline")), timeline),

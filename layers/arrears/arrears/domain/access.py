@@ -21,6 +21,7 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
     "strategies.read": frozenset(("admin", "supervisor", "analyst")),
     "strategies.write": _LEADS,  # dry-run, publish, activate, roll back
     "cases.work": _STAFF,  # work queue, masked timeline, call results, promises, notes, dispute holds
+    "cases.assign": _LEADS,  # give a case to an agent (their queue); not in the table: a lead's job
     "offers.make": _STAFF,  # plans and settlements (an agent within limits)
     "offers.approve": _LEADS,  # beyond an agent's limits
     "personal.unmask": _LEADS,  # with a reason, audited

@@ -553,7 +553,11 @@ SETTINGS: dict[str, Any] = {
     "type": "object",
     "title": "Settings",
     "required": ["plan_limits", "default_plan_limits", "channel_costs"],
-    "properties": {"plan_limits": {"type": "object"}, "default_plan_limits": {"type": "object"}, "channel_costs": {"type": "object"}},
+    "properties": {
+        "plan_limits": {"type": "object"},
+        "default_plan_limits": {"type": "object"},
+        "channel_costs": {"type": "object"},
+    },
 }
 IDENTITY: dict[str, Any] = {
     "type": "object",
@@ -676,6 +680,23 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "StrategyVersion": STRATEGY_VERSION,
     "StrategyDiff": STRATEGY_DIFF,
     "PlanLimits": PLAN_LIMITS,
+    "Assignment": {
+        "type": "object",
+        "title": "Assignment",
+        "additionalProperties": False,
+        "required": ["user"],
+        "properties": {"user": {"type": "string", "minLength": 1, "maxLength": 128}},
+    },
+    "AssignedQueue": {
+        "type": "object",
+        "title": "AssignedQueue",
+        "required": ["user", "total", "cases"],
+        "properties": {
+            "user": {"type": "string"},
+            "total": {"type": "integer"},
+            "cases": {"type": "array", "items": {"type": "object", "required": ["loan_id", "case_id", "bucket_now"]}},
+        },
+    },
     "ChannelCosts": CHANNEL_COSTS,
     "Offer": OFFER,
     "OfferMade": OFFER_MADE,
@@ -860,7 +881,16 @@ RESPONSES |= {
     ("POST", "/v1/ops/strategies/{strategy_id}/versions"): {"202": ("StrategyChanged", OPS_AGAIN), **OPS_WRITE_ERRORS},
     ("POST", "/v1/ops/strategies/{strategy_id}/active"): {"202": ("StrategyChanged", OPS_AGAIN), **OPS_WRITE_ERRORS},
     ("POST", "/v1/ops/strategies/{strategy_id}/rollback"): {"202": ("StrategyChanged", OPS_AGAIN), **OPS_WRITE_ERRORS},
-    ("GET", "/v1/ops/settings"): {"200": ("Settings", "Plan limits per product, the defaults, channel costs."), **OPS_READ_ERRORS},
+    ("GET", "/v1/ops/queue/mine"): {
+        "200": ("AssignedQueue", "The user's assigned cases still open."),
+        **OPS_READ_ERRORS,
+    },
+    ("POST", "/v1/ops/loans/{loan_id}/assignment"): {"202": ("OpsRecorded", OPS_AGAIN), **OPS_WRITE_ERRORS},
+    ("DELETE", "/v1/ops/loans/{loan_id}/assignment"): {"202": ("OpsRecorded", OPS_AGAIN), **OPS_WRITE_ERRORS},
+    ("GET", "/v1/ops/settings"): {
+        "200": ("Settings", "Plan limits per product, the defaults, channel costs."),
+        **OPS_READ_ERRORS,
+    },
     ("PUT", "/v1/ops/settings/plan-limits/{product}"): {"202": ("OpsRecorded", OPS_AGAIN), **OPS_WRITE_ERRORS},
     ("PUT", "/v1/ops/settings/channel-costs"): {"202": ("OpsRecorded", OPS_AGAIN), **OPS_WRITE_ERRORS},
     ("POST", "/v1/ops/loans/{loan_id}/offers"): {
@@ -868,8 +898,14 @@ RESPONSES |= {
         **OPS_WRITE_ERRORS,
         "422": ("Error", "Beyond what even a supervisor may offer on this product (the limit named); nothing written."),
     },
-    ("POST", "/v1/ops/loans/{loan_id}/offers/{offer_id}/approve"): {"202": ("OfferMade", OPS_AGAIN), **OPS_WRITE_ERRORS},
-    ("POST", "/v1/ops/loans/{loan_id}/offers/{offer_id}/withdraw"): {"202": ("OfferMade", OPS_AGAIN), **OPS_WRITE_ERRORS},
+    ("POST", "/v1/ops/loans/{loan_id}/offers/{offer_id}/approve"): {
+        "202": ("OfferMade", OPS_AGAIN),
+        **OPS_WRITE_ERRORS,
+    },
+    ("POST", "/v1/ops/loans/{loan_id}/offers/{offer_id}/withdraw"): {
+        "202": ("OfferMade", OPS_AGAIN),
+        **OPS_WRITE_ERRORS,
+    },
 }
 #: the borrower's self-service page (no credentials: the link's signature is the credential)
 PAY_ERRORS = {
@@ -884,9 +920,19 @@ PAY_ERRORS = {
     "503": COMMON_ERRORS["503"],
 }
 RESPONSES |= {
-    ("GET", "/pay/{token}"): {"200": ("ConsoleFile", "The page (HTML); it asks who the visitor is before it shows anything.")},
-    ("POST", "/pay/{token}/verify"): {"200": ("OfferShown", "The offer, in the borrower's language."), **PAY_ERRORS, "400": COMMON_ERRORS["400"]},
-    ("POST", "/pay/{token}/accept"): {"200": ("OfferShown", "Accepted (a repeat: the same answer)."), **PAY_ERRORS, "400": COMMON_ERRORS["400"]},
+    ("GET", "/pay/{token}"): {
+        "200": ("ConsoleFile", "The page (HTML); it asks who the visitor is before it shows anything.")
+    },
+    ("POST", "/pay/{token}/verify"): {
+        "200": ("OfferShown", "The offer, in the borrower's language."),
+        **PAY_ERRORS,
+        "400": COMMON_ERRORS["400"],
+    },
+    ("POST", "/pay/{token}/accept"): {
+        "200": ("OfferShown", "Accepted (a repeat: the same answer)."),
+        **PAY_ERRORS,
+        "400": COMMON_ERRORS["400"],
+    },
 }
 #: the console's static files (no credentials: the API calls they make carry them)
 CONSOLE_ANSWERS = {
@@ -898,6 +944,7 @@ CONSOLE_ANSWERS = {
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/v1/ops/audit"): {"day": "The business date, YYYY-MM-DD (today by default)."},
     ("GET", "/v1/ops/dashboard"): {"days": "Days of trend, 1-60 (default 14)."},
+    ("GET", "/v1/ops/queue/mine"): {"bucket": "Only this bucket.", "segment": "Only this strategy segment."},
     ("GET", "/v1/ops/queue"): {
         "bucket": "Only this bucket (as of the run).",
         "segment": "Only this strategy segment.",
@@ -935,6 +982,7 @@ REQUESTS: dict[tuple[str, str], str] = {
     ("POST", "/v1/ops/strategies/{strategy_id}/active"): "StrategyVersionChoice",
     ("POST", "/v1/ops/strategies/{strategy_id}/rollback"): "Empty",
     ("PUT", "/v1/ops/settings/plan-limits/{product}"): "PlanLimits",
+    ("POST", "/v1/ops/loans/{loan_id}/assignment"): "Assignment",
     ("PUT", "/v1/ops/settings/channel-costs"): "ChannelCosts",
     ("POST", "/v1/ops/loans/{loan_id}/offers"): "Offer",
     ("POST", "/v1/ops/loans/{loan_id}/offers/{offer_id}/approve"): "Empty",

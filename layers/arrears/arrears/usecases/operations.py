@@ -226,6 +226,7 @@ def case_view(p: access.Principal, loan_id: str, s: OpsSettings, now: datetime) 
         "promise": {"until": loan.promise_until, "amount": str(loan.promise_amount)} if loan.promise_until else None,
         "holds": {h: sorted(holds.sources("holds", h)) for h in sorted(loan.holds or ())},
         "stage": loan.stage,
+        "assigned_to": _assignee(loan_id),
         "arrangement": _arrangement_view(loan, today),
         "forgiven": str(loan.forgiven) if loan.forgiven is not None else None,
         "contact": _masked_contact(loan.borrower_id, s),
@@ -235,6 +236,13 @@ def case_view(p: access.Principal, loan_id: str, s: OpsSettings, now: datetime) 
     if arranged and arranged["status"] == "active":  # DPD and what is overdue follow the arrangement
         body["days_past_due"], body["overdue"] = arranged["dpd"], arranged["overdue"]
     return Answer(200, json.dumps(body, ensure_ascii=False, default=str))
+
+
+def _assignee(loan_id: str) -> str | None:
+    try:
+        return CollectionModel.get(loan_id, "ASSIGNED", consistent_read=True).by
+    except CollectionModel.DoesNotExist:
+        return None
 
 
 def _arrangement_view(loan: LoanModel, today: date) -> dict[str, Any] | None:
@@ -283,6 +291,8 @@ def _collection_events(i: CollectionModel) -> list[dict[str, Any]]:
         return out
     if i.kind == "note":
         return [{"at": i.entered_on, "kind": "note", "by": i.by, "text": i.note}]
+    if i.kind == "assignment":
+        return [{"at": i.entered_on, "kind": "assigned", "to": i.by}]
     if i.kind == "offer":
         terms = json.loads(i.terms or "{}")
         return [
@@ -681,3 +691,97 @@ def _digest(value: Any) -> str:
     one, without carrying it into the lake."""
     text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+# ------------------------------------------------------------------------------ assignment
+
+ASSIGNED_PK = "#assigned#"  # CollectionsTable partition of one user's assigned cases (sk: the loan id)
+MAX_USER = 128
+
+
+def assign(
+    p: access.Principal, incoming: Incoming, loan_id: str, s: OpsSettings, now: datetime, giving: bool = True
+) -> Answer:
+    """Give a loan's case to a user (``{"user": "ann"}``), or take it back (``giving`` False): the
+    loan's ``ASSIGNED`` item and the user's list (partition ``#assigned#<user>``), in one transaction."""
+
+    def build() -> Write:
+        user = body_of(incoming.body, ("user",), empty_ok=not giving).get("user") if giving else None
+        if giving and (not isinstance(user, str) or not 1 <= len(user) <= MAX_USER or not user.isprintable()):
+            raise ApiError(400, f"user must be a user name (1-{MAX_USER} printable characters)", "user")
+        if not giving:
+            body_of(incoming.body, (), empty_ok=True)
+        loan = _loan(loan_id)
+        if user is not None and not loan.case_id:
+            raise ApiError(409, f"loan {loan_id[:128]!r} has no open case to assign")
+        try:
+            before: str | None = CollectionModel.get(loan_id, "ASSIGNED", consistent_read=True).by
+        except CollectionModel.DoesNotExist:
+            before = None
+        writes: list[dict[str, Any]] = []
+        if before and before != user:
+            writes.append(
+                {
+                    "Delete": {
+                        "TableName": s.collections_table,
+                        "Key": {"loan_id": {"S": ASSIGNED_PK + before}, "sk": {"S": loan_id}},
+                    }
+                }
+            )
+        if user is None:
+            writes.append(
+                {
+                    "Delete": {
+                        "TableName": s.collections_table,
+                        "Key": {"loan_id": {"S": loan_id}, "sk": {"S": "ASSIGNED"}},
+                    }
+                }
+            )
+        else:
+            mine = {
+                "kind": {"S": "assignment"},
+                "by": {"S": user},
+                "entered_on": {"S": iso(now)},
+                "case_id": {"S": loan.case_id or ""},
+            }
+            writes.append(
+                api_store.put(s.collections_table, {"loan_id": {"S": loan_id}, "sk": {"S": "ASSIGNED"}, **mine})
+            )
+            writes.append(
+                api_store.put(s.collections_table, {"loan_id": {"S": ASSIGNED_PK + user}, "sk": {"S": loan_id}, **mine})
+            )
+        body = {"loan_id": loan_id, "assigned_to": user, "by": p.user, "at": iso(now)}
+        return Write(body, writes, {"assigned_to": user}, {"assigned_to": before}, loan=loan)
+
+    return write_once(
+        p, incoming, ("POST" if giving else "DELETE") + " /v1/ops/loans/{loan_id}/assignment", s, now, build
+    )
+
+
+def assigned_queue(p: access.Principal, query: Mapping[str, str], s: OpsSettings) -> Answer:
+    """The signed-in user's assigned cases still open (and not on hold), filtered by ``bucket`` and
+    ``segment``, oldest assignment first."""
+    items = sorted(CollectionModel.query(ASSIGNED_PK + p.user), key=lambda i: str(i.entered_on))
+    state = store.loans([i.sk for i in items])
+    cases = []
+    for i in items:
+        loan = state.get(i.sk)
+        if loan is None or loan.case_id != i.case_id or set(loan.holds or ()) & {"dispute", "hardship", "paused"}:
+            continue  # cured, closed, or held since it was assigned
+        if query.get("bucket") and loan.bucket != query["bucket"]:
+            continue
+        if query.get("segment") and loan.segment != query["segment"]:
+            continue
+        cases.append(
+            {
+                "loan_id": loan.loan_id,
+                "case_id": loan.case_id,
+                "bucket_now": loan.bucket,
+                "segment": loan.segment,
+                "outstanding": str(loan.outstanding),
+                "currency": loan.currency,
+                "promise_until": loan.promise_until,
+                "assigned_at": i.entered_on,
+            }
+        )
+    return Answer(200, json.dumps({"user": p.user, "total": len(cases), "cases": cases}))
