@@ -511,6 +511,13 @@ def post_offer(p: Principal, incoming: webhook.Incoming, query: dict[str, str], 
     return offers.make_offer(p, incoming, loan_id, ops_settings(), now(), _link_base())
 
 
+@app.route("/v1/ops/offers/pending", methods=["GET"])
+@operator("offers.approve")
+def get_pending_offers(p: Principal, incoming: webhook.Incoming, query: dict[str, str]) -> webhook.Answer:
+    """The offers awaiting a supervisor's approval, oldest first (supervisors, admins)."""
+    return offers.pending()
+
+
 @app.route("/v1/ops/loans/{loan_id}/offers/{offer_id}/approve", methods=["POST"], content_types=JSON)
 @operator("offers.approve")
 def post_offer_approval(

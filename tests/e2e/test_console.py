@@ -304,6 +304,10 @@ def test_an_agent_offers_a_plan_the_borrower_accepts_it_on_the_link_and_dunning_
     page.get_by_role("link", name="Cases").click()
     page.locator("#mine").get_by_role("link", name=loan_id).click()
     page.get_by_role("heading", name=f"Case: {loan_id}").wait_for()
+    today = (sim.runner.clock.now + timedelta(hours=8)).date()  # the borrower's (Shanghai) date
+    page.get_by_label("Pay by", exact=True).fill((today + timedelta(days=2)).isoformat())
+    page.get_by_label("Amount").fill("50")
+    click_and_write(page, "Record promise", "/promises")  # the borrower promised some; then asks for a plan
     page.get_by_label("Kind").select_option("plan")
     page.get_by_label("Installments", exact=True).fill("3")
     page.get_by_label("Days between installments").fill("14")

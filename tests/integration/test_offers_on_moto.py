@@ -121,9 +121,13 @@ def test_limits_are_set_by_an_admin_only_and_an_agent_beyond_them_needs_a_superv
     # a borrower without an ID number on file cannot be checked: no link
     status, body = ops(book, "POST", "/v1/ops/loans/OL2/offers", "agent", {"kind": "plan", "installments": 2})
     assert status == 409 and "ID number" in body["Message"]
+    assert ops(book, "GET", "/v1/ops/offers/pending", "agent")[0] == 403
+    waiting = ops(book, "GET", "/v1/ops/offers/pending", "supervisor")[1]["offers"]
+    assert [(o["loan_id"], o["offer_id"], o["by"]) for o in waiting] == [("OL1", offer["offer_id"], "ann")]
     assert ops(book, "POST", f"/v1/ops/loans/OL1/offers/{offer['offer_id']}/approve", "agent", {})[0] == 403
     status, body = ops(book, "POST", f"/v1/ops/loans/OL1/offers/{offer['offer_id']}/withdraw", "agent", {})
     assert status == 202 and body["status"] == "withdrawn"
+    assert ops(book, "GET", "/v1/ops/offers/pending", "supervisor")[1]["offers"] == []
 
 
 def test_a_plan_goes_out_through_the_guard_is_accepted_once_pauses_dunning_and_breaks_when_missed(book):
@@ -178,14 +182,12 @@ def test_a_plan_goes_out_through_the_guard_is_accepted_once_pauses_dunning_and_b
 
 def test_a_settlement_paid_in_full_writes_the_rest_down_and_closes_the_case_as_settled(book):
     pay_by = (book.runner.clock.now + timedelta(days=5)).date().isoformat()
-    status, offer = ops(
-        book,
-        "POST",
-        "/v1/ops/loans/OL3/offers",
-        "supervisor",
-        {"kind": "settlement", "discount_pct": "25", "pay_by": pay_by},
-    )
-    assert status == 202 and offer["status"] == "offered"
+    body = {"kind": "settlement", "discount_pct": "25", "pay_by": pay_by}  # beyond an agent's 10% here
+    status, offer = ops(book, "POST", "/v1/ops/loans/OL3/offers", "agent", body)
+    assert status == 202 and offer["status"] == "pending_approval"
+    approved = ops(book, "POST", f"/v1/ops/loans/OL3/offers/{offer['offer_id']}/approve", "supervisor", {})
+    assert approved[0] == 202 and approved[1]["status"] == "offered" and approved[1]["approved_by"] == "ann"
+    assert ops(book, "GET", "/v1/ops/offers/pending", "supervisor")[1]["offers"] == []
     link = link_in_sms(book)
     assert pay(book, link, "accept", "1234")[0] == 200
     book.runner.pump()
@@ -249,3 +251,22 @@ def test_the_callbacks_are_retried_with_backoff_and_land_in_the_dlq_when_the_pla
     sqs.send_message(QueueUrl=book.dep.physical["CallbackQueue"], MessageBody=json.dumps(event))  # a redelivery
     book.runner.pump()
     assert book.platform.deliveries == before  # delivered once: not posted again
+
+
+def test_a_withdrawn_offers_link_is_not_sent_though_its_message_was_queued(book):
+    from tests.integration.test_pipeline_on_moto import ddb_items
+
+    status, offer = ops(book, "POST", "/v1/ops/loans/OL1/offers", "agent", {"kind": "plan", "installments": 2})
+    assert status == 202 and offer["status"] == "offered"
+    before = len(links(book))
+    assert ops(book, "POST", f"/v1/ops/loans/OL1/offers/{offer['offer_id']}/withdraw", "agent", {})[0] == 202
+    book.runner.pump()
+    book.runner.clock.now += timedelta(days=1)  # a deferred message would come back now
+    book.runner.pump()
+    assert len(links(book)) == before
+    acts = [
+        i
+        for i in ddb_items(book, "CollectionsTable")
+        if i["loan_id"]["S"] == "OL1" and i.get("step", {}).get("S") == f"offer:{offer['offer_id']}"
+    ]
+    assert [(a["status"]["S"], "withdrawn" in a["reason"]["S"]) for a in acts] == [("cancelled", True)]

@@ -177,3 +177,41 @@ def test_only_the_borrower_passes_the_identity_check():
     assert not identity_matches("", id_number) and not identity_matches("1234", None)
     assert birth_date_of("110101199013071234") is None  # month 13: no birth date, the last four still work
     assert identity_matches("A123", "P-9A123") and not identity_matches("2026-01-01", "P-9A123")
+
+
+def test_the_daily_report_counts_arrangements_what_settlements_forgave_and_blocks_by_rule():
+    from datetime import UTC, datetime
+
+    from arrears.domain.facts import Fact
+    from arrears.domain.report import daily_report
+
+    at = datetime(2026, 3, 10, 3, tzinfo=UTC)
+
+    def f(kind: str, loan: str, **kw) -> dict:
+        return Fact(kind, at, at.date(), loan, "test", currency="CNY", key=f"{kind}|{loan}", **kw).row()
+
+    rows = [
+        f("offer_accepted", "L1"),
+        f("arrangement_started", "L1"),
+        f("offer_accepted", "L2"),
+        f("arrangement_started", "L2"),
+        f("arrangement_completed", "L2", reason="settled"),
+        f("settlement_written_down", "L2", amount_minor=9450),
+        f("case_closed", "L2", reason="settled"),
+        f("case_closed", "L3", reason="cured"),
+        f("arrangement_broken", "L1"),
+        f("action_blocked", "L4", reason="quiet_hours: 22:00-08:00"),
+        f("action_blocked", "L5", reason="quiet_hours: 22:00-08:00"),
+        f("action_blocked", "L6", reason="opt_out: borrower opted out of sms"),
+    ]
+    r = daily_report(at.date(), rows, ["M1"])
+    assert r["arrangements"] == {
+        "accepted": 2,
+        "started": 2,
+        "broken": 1,
+        "completed": 1,
+        "settled": 1,
+        "amount_forgiven": {"CNY": "94.50"},
+    }
+    assert r["cured"] == 1  # a settled case is no cure
+    assert r["actions"]["blocked_by_rule"] == {"opt_out": 1, "quiet_hours": 2}

@@ -13,6 +13,8 @@ const T = {
     "dash.book": "Today's book by bucket", "dash.bucket": "Bucket", "dash.loans": "Loans", "dash.overdue": "Overdue",
     "dash.trend": "Delinquent loans, day by day", "dash.queues": "Queues and dead-letter queues",
     "dash.queue": "Queue", "dash.waiting": "Waiting", "dash.inflight": "In flight", "dash.noreport": "No daily report yet.",
+    "dash.blocks": "Compliance blocks by rule", "dash.rule": "Rule", "dash.count": "Contacts",
+    "dash.arrangements": "Plans and settlements", "dash.what": "What", "dash.forgiven": "Forgiven",
     "dash.cured": "Cured", "dash.new": "Newly overdue", "dash.day": "Day",
     "str.title": "Strategies", "str.id": "Strategy", "str.active": "Active version", "str.versions": "Versions",
     "str.draft": "Draft", "str.open": "Open", "str.version": "Version", "str.when": "When", "str.by": "By",
@@ -32,6 +34,7 @@ const T = {
     "offer.installments": "Installments", "offer.every": "Days between installments", "offer.discount": "Discount (%)",
     "offer.payby": "Settlement pay by", "offer.channel": "Send link by", "offer.send": "Send offer",
     "offer.list": "Offers", "offer.approve": "Approve", "offer.withdraw": "Withdraw",
+    "offer.pending": "Offers awaiting approval", "offer.by": "Offered by", "offer.at": "At",
     "case.assigned": "Assigned to", "case.assign": "Assign", "case.assign.user": "Assign to user", "case.mine": "Assigned to me",
     "audit.title": "Audit trail", "audit.day": "Day", "audit.show": "Show", "audit.at": "At", "audit.user": "User",
     "audit.role": "Role", "audit.route": "Route", "audit.target": "Target", "audit.change": "Change",
@@ -53,6 +56,8 @@ const T = {
     "dash.book": "今日各账龄段贷款", "dash.bucket": "账龄段", "dash.loans": "笔数", "dash.overdue": "逾期金额",
     "dash.trend": "逾期贷款数（按日）", "dash.queues": "队列与死信队列",
     "dash.queue": "队列", "dash.waiting": "待处理", "dash.inflight": "处理中", "dash.noreport": "尚无日报。",
+    "dash.blocks": "合规拦截（按规则）", "dash.rule": "规则", "dash.count": "次数",
+    "dash.arrangements": "还款计划与和解", "dash.what": "项目", "dash.forgiven": "减免金额",
     "dash.cured": "已还清", "dash.new": "新增逾期", "dash.day": "日期",
     "str.title": "策略", "str.id": "策略", "str.active": "生效版本", "str.versions": "版本",
     "str.draft": "草稿", "str.open": "打开", "str.version": "版本", "str.when": "时间", "str.by": "操作人",
@@ -72,6 +77,7 @@ const T = {
     "offer.installments": "期数", "offer.every": "每期间隔天数", "offer.discount": "减免比例（%）",
     "offer.payby": "和解还款截止日", "offer.channel": "链接发送渠道", "offer.send": "发送方案",
     "offer.list": "方案", "offer.approve": "批准", "offer.withdraw": "撤回",
+    "offer.pending": "待批准的方案", "offer.by": "提出人", "offer.at": "时间",
     "case.assigned": "负责人", "case.assign": "分配", "case.assign.user": "分配给用户", "case.mine": "分配给我的案件",
     "audit.title": "审计记录", "audit.day": "日期", "audit.show": "查看", "audit.at": "时间", "audit.user": "用户",
     "audit.role": "角色", "audit.route": "操作", "audit.target": "对象", "audit.change": "变更",
@@ -142,7 +148,7 @@ function write(method, path, body) {
 
 function view(title, ...content) {
   const v = $("#view");
-  v.replaceChildren(h("h2", { id: "view-title" }, title), ...content);
+  v.replaceChildren(h("h2", { id: "view-title" }, title), ...content.filter((c) => c));
   document.title = title + " · arrears";
 }
 
@@ -270,9 +276,26 @@ async function dashboardView() {
       q.in_flight,
     ]),
   );
+  const actions = latest.actions || {};
+  const blocks = table(
+    [t("dash.rule"), { label: t("dash.count"), num: true }],
+    Object.entries(actions.blocked_by_rule || {}).map(([rule, n]) => [rule, n]),
+    latest.run_date,
+  );
+  const arr = latest.arrangements || {};
+  const arrangements = table(
+    [t("dash.what"), { label: t("dash.count"), num: true }],
+    [
+      ...["accepted", "started", "broken", "completed", "settled"].map((k) => [k, arr[k] || 0]),
+      [t("dash.forgiven"), Object.entries(arr.amount_forgiven || {}).map(([cur, v]) => `${v} ${cur}`).join(", ") || "0"],
+    ],
+    latest.run_date,
+  );
   view(
     t("nav.dashboard"),
     h("section", { "aria-labelledby": "book-h" }, h("h2", { id: "book-h" }, t("dash.book")), book),
+    h("section", { "aria-labelledby": "blocks-h" }, h("h2", { id: "blocks-h" }, t("dash.blocks")), blocks),
+    h("section", { "aria-labelledby": "arr-h" }, h("h2", { id: "arr-h" }, t("dash.arrangements")), arrangements),
     h("section", { "aria-labelledby": "trend-h" }, h("h2", { id: "trend-h" }, t("dash.trend")), chart, trendTable),
     h("section", { "aria-labelledby": "queues-h" }, h("h2", { id: "queues-h" }, t("dash.queues")), queues),
   );
@@ -515,9 +538,17 @@ async function caseView(loanId) {
     const mine = await call("/queue/mine");
     const mineRows = mine.cases.map((c) => [h("a", { href: `#/case/${encodeURIComponent(c.loan_id)}` }, c.loan_id), c.bucket_now, c.segment || "", `${c.outstanding} ${c.currency}`]);
     const mineList = table([t("case.loan"), t("case.bucket"), t("case.segment"), { label: t("case.outstanding"), num: true }], mineRows, `${t("case.mine")}: ${mine.total}`);
+    const me = await call("/me");
+    let waiting = null;
+    if (me.permissions.includes("offers.approve")) {
+      const p = await call("/offers/pending");
+      const rows = p.offers.map((o) => [h("a", { href: `#/case/${encodeURIComponent(o.loan_id)}` }, o.loan_id), o.kind, o.by, o.at]);
+      waiting = h("section", { "aria-labelledby": "pending-h", id: "pending" }, h("h2", { id: "pending-h" }, t("offer.pending")), table([t("case.loan"), t("offer.kind"), t("offer.by"), t("offer.at")], rows, `${t("offer.pending")}: ${p.offers.length}`));
+    }
     return view(
       t("case.title"),
       search,
+      waiting,
       h("section", { "aria-labelledby": "mine-h", id: "mine" }, h("h2", { id: "mine-h" }, t("case.mine")), mineList),
       h("section", { "aria-labelledby": "queue-h" }, h("h2", { id: "queue-h" }, t("case.queue")), list),
     );

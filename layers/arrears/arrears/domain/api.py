@@ -680,6 +680,14 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "StrategyVersion": STRATEGY_VERSION,
     "StrategyDiff": STRATEGY_DIFF,
     "PlanLimits": PLAN_LIMITS,
+    "PendingOffers": {
+        "type": "object",
+        "title": "PendingOffers",
+        "required": ["offers"],
+        "properties": {
+            "offers": {"type": "array", "items": {"type": "object", "required": ["loan_id", "offer_id", "kind", "by"]}}
+        },
+    },
     "Assignment": {
         "type": "object",
         "title": "Assignment",
@@ -887,6 +895,10 @@ RESPONSES |= {
     },
     ("POST", "/v1/ops/loans/{loan_id}/assignment"): {"202": ("OpsRecorded", OPS_AGAIN), **OPS_WRITE_ERRORS},
     ("DELETE", "/v1/ops/loans/{loan_id}/assignment"): {"202": ("OpsRecorded", OPS_AGAIN), **OPS_WRITE_ERRORS},
+    ("GET", "/v1/ops/offers/pending"): {
+        "200": ("PendingOffers", "Offers awaiting approval, oldest first."),
+        **OPS_READ_ERRORS,
+    },
     ("GET", "/v1/ops/settings"): {
         "200": ("Settings", "Plan limits per product, the defaults, channel costs."),
         **OPS_READ_ERRORS,

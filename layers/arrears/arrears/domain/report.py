@@ -44,6 +44,7 @@ def daily_report(run_date: date, rows: Iterable[Mapping[str, Any]], bucket_names
     kinds = Counter(f["fact_type"] for f in facts)
     sent_by_channel = Counter(f["channel"] for f in facts if f["fact_type"] == "action_sent")
     deferred = Counter(str(f["reason"] or "").split(":", 1)[0] for f in facts if f["fact_type"] == "action_deferred")
+    blocked = Counter(str(f["reason"] or "").split(":", 1)[0] for f in facts if f["fact_type"] == "action_blocked")
     recovered: dict[str, int] = defaultdict(int)
     repaid: dict[str, int] = defaultdict(int)
     reversed_: dict[str, int] = defaultdict(int)
@@ -73,6 +74,7 @@ def daily_report(run_date: date, rows: Iterable[Mapping[str, Any]], bucket_names
             "blocked": kinds["action_blocked"],
             "deferred": kinds["action_deferred"],
             "deferred_by_rule": dict(sorted(deferred.items())),
+            "blocked_by_rule": dict(sorted(blocked.items())),  # the compliance guard's refusals, by rule
             "sent_by_channel": dict(sorted(sent_by_channel.items())),
         },
         "calls": dict(sorted(Counter(f["reason"] for f in facts if f["fact_type"] == "call_outcome").items())),
@@ -85,6 +87,24 @@ def daily_report(run_date: date, rows: Iterable[Mapping[str, Any]], bucket_names
         "repayments": kinds["repayment_applied"],
         "amount_reversed": _money(reversed_),
         "reversals": kinds["repayment_reversed"],
+        "arrangements": _arrangements(facts, kinds),
+    }
+
+
+def _arrangements(facts: list[Mapping[str, Any]], kinds: Counter[str]) -> dict[str, Any]:
+    """Plans and settlements: accepted, started, broken, paid as agreed, settled, and what the
+    settlements forgave (per currency)."""
+    forgiven: dict[str, int] = defaultdict(int)
+    for f in facts:
+        if f["fact_type"] == "settlement_written_down":
+            forgiven[f["currency"]] += int(f["amount_minor"] or 0)
+    return {
+        "accepted": kinds["offer_accepted"],
+        "started": kinds["arrangement_started"],
+        "broken": kinds["arrangement_broken"],
+        "completed": kinds["arrangement_completed"],
+        "settled": sum(1 for f in facts if f["fact_type"] == "case_closed" and f["reason"] == "settled"),
+        "amount_forgiven": _money(forgiven),
     }
 
 

@@ -61,6 +61,7 @@ from .operations import Incoming, OpsSettings, Write, _digest, _key, _loan, body
 from .webhook import Answer
 
 SETTINGS_PK = "#settings"  # CollectionsTable partition of the admin's settings (no loan id starts with #)
+PENDING_PK = "#offers#pending"  # CollectionsTable partition of the offers awaiting approval (sk: loan#offer)
 OFFER_CHANNELS = ("sms", "email", "wechat")
 MAX_LINK_DAYS = 30
 SELF_SERVICE = "borrower/self-service"
@@ -301,6 +302,9 @@ def make_offer(
             "attempts": {"N": "0"},
         }
         writes = [api_store.put(s.collections_table, item, "attribute_not_exists(sk)")]
+        if status == "pending_approval":  # the supervisors' list of what waits for them
+            pointer = {**item, "loan_id": {"S": PENDING_PK}, "sk": {"S": f"{loan_id}#{offer_id}"}}
+            writes.append(api_store.put(s.collections_table, pointer))
         if status == "offered":
             more, action = _link_writes(s, loan, offer_id, channel, p.user, terms, expires, base, now)
             writes += more
@@ -369,7 +373,8 @@ def approve_offer(
         more, action = _link_writes(s, loan, offer_id, str(offer.channel), str(offer.by), terms, expires, base, now)
         sent.append(action)
         body = {"loan_id": loan_id, "offer_id": offer_id, "status": "offered", "approved_by": p.user}
-        return Write(body, [update, *more], {"status": "offered"}, {"status": "pending_approval"}, loan=loan)
+        writes = [update, *more, _unlist(s, loan_id, offer_id)]
+        return Write(body, writes, {"status": "offered"}, {"status": "pending_approval"}, loan=loan)
 
     answer = write_once(p, incoming, "POST /v1/ops/loans/{loan_id}/offers/{offer_id}/approve", s, now, build)
     _send_after(s, answer, loan_id, sent)
@@ -387,11 +392,39 @@ def withdraw_offer(
         offer = _offer_item(loan_id, offer_id)
         if offer.status not in ("pending_approval", "offered"):
             raise ApiError(409, f"offer {offer_id[:64]!r} is {offer.status}: it cannot be withdrawn")
-        update = _status_update(s, loan_id, offer_id, str(offer.status), "withdrawn")
+        writes = [_status_update(s, loan_id, offer_id, str(offer.status), "withdrawn")]
+        if offer.status == "pending_approval":
+            writes.append(_unlist(s, loan_id, offer_id))
         body = {"loan_id": loan_id, "offer_id": offer_id, "status": "withdrawn", "by": p.user}
-        return Write(body, [update], {"status": "withdrawn"}, {"status": offer.status}, loan=loan)
+        return Write(body, writes, {"status": "withdrawn"}, {"status": offer.status}, loan=loan)
 
     return write_once(p, incoming, "POST /v1/ops/loans/{loan_id}/offers/{offer_id}/withdraw", s, now, build)
+
+
+def _unlist(s: OpsSettings, loan_id: str, offer_id: str) -> dict[str, Any]:
+    key = {"loan_id": {"S": PENDING_PK}, "sk": {"S": f"{loan_id}#{offer_id}"}}
+    return {"Delete": {"TableName": s.collections_table, "Key": key}}
+
+
+def pending() -> Answer:
+    """The offers awaiting a supervisor's approval, oldest first (for supervisors and admins)."""
+    out = []
+    for i in CollectionModel.query(PENDING_PK):
+        loan_id, offer_id = i.sk.rsplit("#", 1)
+        terms = json.loads(i.terms or "{}")
+        out.append(
+            {
+                "loan_id": loan_id,
+                "offer_id": offer_id,
+                "kind": terms.get("kind"),
+                "schedule": terms.get("schedule"),
+                "forgiven": terms.get("forgiven"),
+                "by": i.by,
+                "at": i.entered_on,
+            }
+        )
+    out.sort(key=lambda o: str(o["at"]))
+    return Answer(200, json.dumps({"offers": out}))
 
 
 def _status_update(s: OpsSettings, loan_id: str, offer_id: str, frm: str, to: str, **more: str) -> dict[str, Any]:

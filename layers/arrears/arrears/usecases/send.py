@@ -245,6 +245,33 @@ def _before_sending(
         raise NotYetSaved(f"case of action {msg.action_id} not saved yet; retried")
     if _campaign_stopped(cid, msg, now, record, loan):
         return "cancelled"
+    lapsed = _offer_lapsed(action, now)
+    if lapsed:
+        _cancel(msg, lapsed, record, loan)
+        return "cancelled"
+    return None
+
+
+def _cancel(msg: ActionMessage, reason: str, record: Callable[..., None], loan: LoanModel | None) -> None:
+    """The action cancelled (once) with why."""
+    moved = store.move_action(msg.loan_id, msg.action_id, "planned", "cancelled", reason=reason, claim=uuid.uuid4().hex)
+    if moved and loan is not None:
+        record("action_cancelled", reason=reason)
+
+
+def _offer_lapsed(action: CollectionModel, now: datetime) -> str | None:
+    """Why an offer's link must not go out now (withdrawn, accepted, locked, expired), or None: a link
+    put off by the guard may come back after its offer changed."""
+    if action.strategy != "offer" or not (action.step or "").startswith("offer:"):
+        return None
+    try:
+        offer = CollectionModel.get(action.loan_id, f"OFFER#{str(action.step)[6:]}", consistent_read=True)
+    except CollectionModel.DoesNotExist:
+        return "its offer is gone: the link is not sent"
+    if offer.status != "offered":
+        return f"its offer is {offer.status}: the link is not sent"
+    if offer.expires_at and iso(now) >= offer.expires_at:
+        return "its offer's link has expired: it is not sent"
     return None
 
 
@@ -260,9 +287,7 @@ def _campaign_stopped(
         return False
     state = "gone" if campaign is None else campaign[0].status
     reason = f"campaign {cid} is {'over' if state == 'running' else state}: its queued contacts are dropped"
-    moved = store.move_action(msg.loan_id, msg.action_id, "planned", "cancelled", reason=reason, claim=uuid.uuid4().hex)
-    if moved and loan is not None:
-        record("action_cancelled", reason=reason)
+    _cancel(msg, reason, record, loan)
     return True
 
 
