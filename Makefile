@@ -9,6 +9,8 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat requirements-checkov.txt
 
 # the console's browser tests drive Debian's Chromium (Playwright for Python, which downloads no browser)
 CHROMIUM := /usr/bin/chromium
+# a Chinese font, so the zh-CN pages' screenshots show text (1.6 MB; phones have their own)
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: setup demo test lint unit integration e2e bench soak clean
@@ -30,7 +32,11 @@ $(CHROMIUM):
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends chromium \
 		|| (DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends chromium)
 
-setup: $(STAMP) $(CHROMIUM)
+$(CJK_FONT):
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends fonts-wqy-microhei \
+		|| (DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends fonts-wqy-microhei)
+
+setup: $(STAMP) $(CHROMIUM) $(CJK_FONT)
 
 demo: $(STAMP)
 	$(BIN)/arrears run --borrowers 1000 --days 60 --out out --param ShardCount=2 --param ChannelCapacity=sms=20000,email=50000,voice=8,wechat=20000,letter=300 \
@@ -49,10 +55,10 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/pytest tests/integration
 
-e2e: $(STAMP) $(CHROMIUM)
+e2e: $(STAMP) $(CHROMIUM) $(CJK_FONT)
 	$(BIN)/pytest tests/e2e
 
-test: lint $(CHROMIUM)
+test: lint $(CHROMIUM) $(CJK_FONT)
 	$(BIN)/pytest
 
 bench: $(STAMP)
