@@ -110,7 +110,8 @@ def _the_api_answers_and_its_facts_arrive(kw: dict, api_port: int, row: dict, tm
     """The API, as the platform calls it: answered by ApiFunction in its own processes, its facts
     written off the request's path by ApiFactsFunction from the idempotency table's stream."""
     s3 = boto3.client("s3", **kw)
-    secret = boto3.client("secretsmanager", **kw).list_secrets()["SecretList"][0]["ARN"]
+    secrets = boto3.client("secretsmanager", **kw).list_secrets()["SecretList"]
+    secret = next(x["ARN"] for x in secrets if x["Name"].endswith("-WebhookSecret"))
     key = "whsec_" + boto3.client("secretsmanager", **kw).get_secret_value(SecretId=secret)["SecretString"]
     body = json.dumps({**row, "payment_id": "UP-API-1", "amount": "2.00"}).encode()
     headers = signed_headers(key, body, datetime.now(UTC), "msg_up_api_1")

@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import csv_bytes, load_event
 from tests.integration.test_api_on_moto import call
-from tests.integration.test_hostile_imports import _facts
+from tests.integration.test_hostile_imports import _facts, _report
 from tests.integration.test_ops_api_on_moto import loan, ops
 from tests.integration.test_pipeline_on_moto import BORROWERS, INSTALLMENTS, LOANS
 
@@ -160,6 +160,13 @@ def test_a_plan_goes_out_through_the_guard_is_accepted_once_pauses_dunning_and_b
     }
     status, _, body = call(book, "/v1/loans/OL1/schedule", new, method="PUT")
     assert status == 409 and "arrangement" in json.loads(body)["Message"]
+    # nor through a file: a changed installment is rejected, the same one again is fine
+    rows = [dict(r, loan_id="OL1") for r in INSTALLMENTS if r["loan_id"] == "IL1"]
+    book.upload("installments/again.csv", csv_bytes(rows))
+    book.upload("installments/changed.csv", csv_bytes([dict(rows[2], due_date="2026-06-01")]))
+    assert _report(book, "installments/again.csv")["accepted"] == 3
+    changed = _report(book, "installments/changed.csv")
+    assert changed["accepted"] == 0 and "arrangement" in changed["rejects"][0]["reason"]
     # the first installment paid, then nothing: the second one's date passes and the plan breaks
     payment = {"payment_id": "OP1", "loan_id": "OL1", "paid_at": "2026-03-02T12:00:00+08:00", "amount": "35.00"}
     assert call(book, "/v1/repayments", payment)[0] == 202

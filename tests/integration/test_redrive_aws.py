@@ -180,7 +180,11 @@ def test_every_dlq_of_the_template_is_known_with_what_it_holds(deployed):
     assert dlqs["WorkDLQ"] == DeadLetterQueue("WorkDLQ", "queue", "WorkQueue", "ShardWorkerFunction", 3)
     channels = {f"{c}DLQ": (f"{c}Queue", f"{c}SenderFunction") for c in ("Sms", "Email", "Voice", "Wechat", "Letter")}
     queues = {k: (v.source, v.function) for k, v in dlqs.items() if v.kind == "queue"}
-    assert queues == {"WorkDLQ": ("WorkQueue", "ShardWorkerFunction"), **channels}
+    assert queues == {
+        "WorkDLQ": ("WorkQueue", "ShardWorkerFunction"),
+        "CallbackDLQ": ("CallbackQueue", "CallbackFunction"),
+        **channels,
+    }
 
 
 def test_every_dlq_has_an_alarm(deployed):

@@ -117,6 +117,7 @@ def client(monkeypatch):
         "IDEMPOTENCY_TABLE": "idem",
         "BORROWERS_TABLE": "borrowers",
         "CONTACTS_TABLE": "contacts",
+        "LOANS_TABLE": "loans",
         "WEBHOOK_SECRET_ID": "secret",
         "OUTCOMES_BUCKET": "outcomes",
         "MAX_BODY_BYTES": "2048",

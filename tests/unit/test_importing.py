@@ -46,7 +46,7 @@ def test_installments_reject_bad_dates_negative_and_too_precise_money():
         "L1,x,2026-03-10,100.00,0,0\n"
     )
     parsed = parse_file(
-        "installments/i.csv", body.encode(), lambda kind, ids: {"L1": Parent("CNY")} if kind == "loan" else {}
+        "installments/i.csv", body.encode(), lambda kind, ids: {"L1": Parent("CNY")} if kind.startswith("loan") else {}
     )
     r = reasons(parsed)
     assert [n for n, _ in parsed.records] == [1]

@@ -27,6 +27,7 @@ from pynamodb.models import Model
 
 from ..domain.facts import PLATFORM_API, PLATFORM_FILE
 from ..domain.importing import (
+    SCHEDULE_OF,
     Borrower,
     InstallmentRow,
     Loan,
@@ -46,7 +47,8 @@ RETRIES = 8
 
 
 def known_parents(kind: str, ids: set[str]) -> dict[str, Parent]:
-    """Which of these borrowers / loans exist, with a loan's currency and disbursement date."""
+    """Which of these borrowers / loans exist, with a loan's currency and disbursement date; for
+    ``loan+schedule`` (a schedule changes) also, of a loan under an active arrangement, its schedule."""
     found: dict[str, Parent] = {}
     ordered = sorted(ids)
     if kind == "borrower":
@@ -60,6 +62,8 @@ def known_parents(kind: str, ids: set[str]) -> dict[str, Parent]:
             keys[i : i + BATCH_GET], attributes_to_get=["loan_id", "currency", "disbursed_on"]
         ):
             found[h.loan_id] = Parent(h.currency or "", date.fromisoformat(h.disbursed_on) if h.disbursed_on else None)
+    if kind != SCHEDULE_OF:
+        return found
     for i in range(0, len(ordered), BATCH_GET):  # under an active arrangement: the schedule as it stands
         for loan in LoanModel.batch_get(ordered[i : i + BATCH_GET], attributes_to_get=["loan_id", "stage"]):
             if loan.stage == "plan" and loan.loan_id in found:

@@ -116,6 +116,8 @@ class Parent(NamedTuple):
 
 
 ARRANGED = "is under an active payment plan or settlement: its schedule cannot change until the arrangement ends"
+#: the parent kind asked for when a schedule changes: the loans, with their schedules when arranged
+SCHEDULE_OF = "loan+schedule"
 
 
 KnownParents = Callable[[str, set[str]], dict[str, Parent]]
@@ -622,7 +624,8 @@ def parse_file(
     known_payments: KnownPayments | None = None,
 ) -> ParsedFile:
     """Validate a file. ``known_parents(kind, ids)`` returns, of the given parent ids, those that exist
-    (with a loan's currency and disbursement date); ``known_payments(ids)`` the payments already
+    (with a loan's currency and disbursement date; ``kind`` is ``borrower``, ``loan``, or for an
+    installments file ``loan+schedule``: then also an arranged loan's schedule); ``known_payments(ids)`` the payments already
     recorded under those ids. Each is asked once per file."""
     kind, fmt = kind_of(key)
     lim = limits or Limits(datetime.now(UTC))
@@ -714,6 +717,8 @@ def _check_parents(out: ParsedFile, known_parents: KnownParents) -> None:
     if not wanted:
         return
     ((parent_kind, ids),) = wanted.items()
+    if any(isinstance(rec, InstallmentRow) for _, rec in out.records):
+        parent_kind = SCHEDULE_OF  # a schedule: whether the loan is under an arrangement matters too
     known = known_parents(parent_kind, ids)
     kept: list[tuple[int, Record]] = []
     for n, rec in out.records:

@@ -38,6 +38,7 @@ from ..domain.importing import (
     BORROWER_HOLDS,
     COLUMNS,
     LOAN_HOLDS,
+    SCHEDULE_OF,
     InstallmentRow,
     Loan,
     Parent,
@@ -68,6 +69,7 @@ _NEEDED = (
     "BORROWERS_TABLE",
     "CONTACTS_TABLE",
     "WEBHOOK_SECRET_ID",
+    "LOANS_TABLE",  # a loan under an active arrangement: its schedule may not change
 )
 
 
@@ -82,6 +84,7 @@ class ApiSettings(NamedTuple):
     max_body_bytes: int
     imports: ImportSettings
     business_tz: str = "Asia/Shanghai"  # the facts' business dates
+    loans_table: str = ""  # read only: whether a loan is under an active arrangement
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ApiSettings:
@@ -97,8 +100,8 @@ class ApiSettings(NamedTuple):
         business_tz = business_tz_of(env, problems)
         if problems:
             raise ConfigError("bad configuration: " + "; ".join(problems))
-        ledger, idempotency, borrowers, contacts, secret = (env[n] for n in _NEEDED)
-        return cls(ledger, idempotency, borrowers, contacts, secret, int(raw), imports, business_tz)
+        ledger, idempotency, borrowers, contacts, secret, loans = (env[n] for n in _NEEDED)
+        return cls(ledger, idempotency, borrowers, contacts, secret, int(raw), imports, business_tz, loans)
 
 
 @dataclass(frozen=True)
@@ -538,7 +541,7 @@ def put_schedule(incoming: Incoming, webhook_id: str, loan_id: str, s: ApiSettin
 
     def build() -> Built:
         row = _object_with(incoming.body, ("schedule",), "a schedule")
-        parent = ledger_import.known_parents("loan", {loan_id}).get(loan_id)
+        parent = ledger_import.known_parents(SCHEDULE_OF, {loan_id}).get(loan_id)
         if parent is None:
             raise ApiError(404, f"unknown loan {loan_id[:128]!r}")
         loan = Loan(loan_id, "", "", parent.currency, Decimal(0), parent.disbursed_on or date.min)
