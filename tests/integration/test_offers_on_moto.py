@@ -234,6 +234,9 @@ def test_a_link_locks_after_five_wrong_answers_and_a_forged_or_expired_one_shows
     status, body = pay(book, link, "verify", "9999")
     assert status == 423
     assert pay(book, link, "verify", "1234")[0] == 423  # locked, even for the right answer
+    book.runner.pump()  # the API's facts reach the lake from the idempotency table's stream
+    failed = [f for f in _facts(book, "offer_identity_failed") if f["action_id"] == offer["offer_id"]]
+    assert sorted(f["reason"] for f in failed)[-1] == "attempt 5 of 5; locked" and len(failed) == 5
     forged = link.replace("/pay/v1.", "/pay/v1.x")
     assert pay(book, forged, "verify", "1234")[0] == 404
     book.runner.clock.now += timedelta(days=8)

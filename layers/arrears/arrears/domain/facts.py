@@ -36,6 +36,7 @@ FACT_TYPES = (
     "operator_write",  # an operator's write through the operations API: source operator/<role>, reason JSON
     # payment plans and settlements (action_id: the offer's id; amount_minor: the arrangement's total)
     "offer_accepted",  # the borrower accepted an offer on the self-service page (reason: plan or settlement)
+    "offer_identity_failed",  # a wrong identity answer on the page (reason: the attempt; the last locks it)
     "arrangement_started",  # the ledger stream applied it: dunning paused, the case's stage is plan
     "arrangement_refused",  # another arrangement was active: this one was not applied
     "arrangement_broken",  # a due missed beyond grace (reason: which), or a settlement's payment reversed

@@ -490,7 +490,7 @@ def _opened(token: str, s: OpsSettings, now: datetime) -> tuple[LoanModel, Colle
     return loan, offer
 
 
-def _checked(loan: LoanModel, offer: CollectionModel, answer: object, s: OpsSettings) -> None:
+def _checked(loan: LoanModel, offer: CollectionModel, answer: object, s: OpsSettings, now: datetime) -> None:
     """The visitor's answer against the borrower's: a wrong one counts (the offer locks at
     MAX_ATTEMPTS); nothing about the debt is said either way."""
     try:
@@ -509,6 +509,7 @@ def _checked(loan: LoanModel, offer: CollectionModel, answer: object, s: OpsSett
         ReturnValues="UPDATED_NEW",
     )
     tries = int(got["Attributes"]["attempts"]["N"])
+    _identity_failed_fact(loan, offer, tries, s, now)
     metrics.add_metric(name="OfferIdentityFailed", unit="Count", value=1)
     logger.warning("self-service identity check failed", extra={"loan_id": loan.loan_id, "attempts": tries})
     if tries >= MAX_ATTEMPTS:
@@ -523,6 +524,29 @@ def _checked(loan: LoanModel, offer: CollectionModel, answer: object, s: OpsSett
             )
         raise ApiError(423, "this link is locked after too many wrong answers: contact us")
     raise ApiError(403, f"that does not match our records: {MAX_ATTEMPTS - tries} tries left", "answer")
+
+
+def _identity_failed_fact(loan: LoanModel, offer: CollectionModel, tries: int, s: OpsSettings, now: datetime) -> None:
+    """A wrong answer is a fact (``offer_identity_failed``, reason: the attempt; at MAX_ATTEMPTS the
+    offer locks), written as the API's other facts are: with an idempotency item its stream carries."""
+    from ..adapters import facts_sink
+
+    offer_id = offer.sk.split("#", 1)[1]
+    key = f"offer#{offer_id}#failed#{tries}"
+    fact = Fact(
+        "offer_identity_failed",
+        now,
+        business_date(now, s.business_tz),
+        loan.loan_id,
+        SELF_SERVICE,
+        borrower_id=loan.borrower_id,
+        case_id=loan.case_id,
+        currency=loan.currency,
+        action_id=offer_id,
+        reason=f"attempt {tries} of {MAX_ATTEMPTS}" + ("; locked" if tries >= MAX_ATTEMPTS else ""),
+        key=key,
+    )
+    api_store.answer_once("", "POST /pay/{token}", 403, "{}", iso(now), [], facts_sink.lines([fact]), key=key)
 
 
 def _shown(loan: LoanModel, offer: CollectionModel) -> dict[str, Any]:
@@ -544,7 +568,7 @@ def _shown(loan: LoanModel, offer: CollectionModel) -> dict[str, Any]:
 def verify(token: str, incoming: Incoming, s: OpsSettings, now: datetime) -> Answer:
     """The offer, once the visitor has answered the identity question."""
     loan, offer = _opened(token, s, now)
-    _checked(loan, offer, body_of(incoming.body, ("answer",)).get("answer"), s)
+    _checked(loan, offer, body_of(incoming.body, ("answer",)).get("answer"), s, now)
     if offer.status == "accepted":
         return Answer(200, json.dumps({**_shown(loan, offer), "accepted": True}))
     return Answer(200, json.dumps(_shown(loan, offer)))
@@ -553,7 +577,7 @@ def verify(token: str, incoming: Incoming, s: OpsSettings, now: datetime) -> Ans
 def accept(token: str, incoming: Incoming, s: OpsSettings, now: datetime) -> Answer:
     """Accept the offer (once): the arrangement's ledger entry and the offer's status, together."""
     loan, offer = _opened(token, s, now)
-    _checked(loan, offer, body_of(incoming.body, ("answer",)).get("answer"), s)
+    _checked(loan, offer, body_of(incoming.body, ("answer",)).get("answer"), s, now)
     offer_id = offer.sk.split("#", 1)[1]
     key = f"offer#{offer_id}#accepted"
     first = api_store.stored_answer(key)
