@@ -264,6 +264,7 @@ def test_an_agent_offers_a_plan_the_borrower_accepts_it_on_the_link_and_dunning_
     url, sim = console
     from moto.sns.models import sns_backends
 
+    from tests.integration.test_hostile_imports import _facts
     from tests.integration.test_pipeline_on_moto import ddb_items
 
     contacts = {c["borrower_id"]["S"]: c for c in ddb_items(sim, "ContactsTable")}
@@ -327,7 +328,10 @@ def test_an_agent_offers_a_plan_the_borrower_accepts_it_on_the_link_and_dunning_
         if links:
             break
         sim.runner.clock.now += timedelta(days=1)
-    assert links, "the offer's link was not sent"
+    acts = [i for i in ddb_items(sim, "CollectionsTable") if i["sk"]["S"].startswith("ACT#offer-")]
+    ids = {a["action_id"]["S"] for a in acts}
+    why = [f["reason"] for k in ("action_deferred", "action_blocked") for f in _facts(sim, k) if f["action_id"] in ids]
+    assert links, f"the offer's link was not sent: {why}"  # an open promise does not hold an offer back
     link = links[-1]
     assert link.startswith(url)  # served by the same front
 

@@ -215,3 +215,10 @@ def test_the_daily_report_counts_arrangements_what_settlements_forgave_and_block
     }
     assert r["cured"] == 1  # a settled case is no cure
     assert r["actions"]["blocked_by_rule"] == {"opt_out": 1, "quiet_hours": 2}
+
+
+def test_only_an_offer_sends_the_link_template():
+    from arrears.domain.templates import problem
+
+    assert "only an offer" in str(problem("sms", "zh-CN/offer_link"))
+    assert problem("sms", "zh-CN/m1_reminder") is None

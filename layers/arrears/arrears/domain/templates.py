@@ -44,17 +44,19 @@ FLOWS: frozenset[str] = frozenset(
 )
 
 
+#: templates that carry an offer's self-service link (only an offer's action has one)
+LINK_TEMPLATES = frozenset(t for t, text in TEXTS.items() if "{link}" in text)
+
+
 def problem(channel: str, template: str) -> str | None:
     """Why a step's template does not fit its channel, or None."""
     if channel == "voice":
         return None if template in FLOWS else f"{template!r} is not a known contact flow ({', '.join(sorted(FLOWS))})"
     if template in FLOWS:
         return f"{template!r} is a contact flow: only voice steps can use it"
+    if template in LINK_TEMPLATES:
+        return f"{template!r} carries an offer's self-service link: only an offer sends it"
     return None if template in TEXTS else f"{template!r} is not a known template"
-
-
-#: templates that carry an offer's self-service link (only an offer's action has one)
-LINK_TEMPLATES = frozenset(t for t, text in TEXTS.items() if "{link}" in text)
 
 
 def render(template: str, *, overdue: str, currency: str, dpd: int, link: str | None = None) -> str:

@@ -25,7 +25,7 @@ from ..domain.money import to_minor
 from ..domain.promises import promise_from_call
 from ..domain.restrictions import Restrictions, effective
 from ..domain.strategy import SendDecision, decide_send
-from ..domain.templates import render
+from ..domain.templates import LINK_TEMPLATES, render
 from ..domain.timeutil import iso
 from ..observability import logger, metrics
 from .recording import fact
@@ -106,13 +106,18 @@ def _guard(
     number: str | None,
 ) -> SendDecision:
     """The compliance guard at send time: reserve the contact on the borrower's ledger, or say why
-    not; a contact allowed later is recorded as deferred and comes back then."""
+    not; a contact allowed later is recorded as deferred and comes back then. An offer's link (a plan
+    or settlement the borrower asked for) is no dunning: an open promise does not hold it back; every
+    other rule (hours, caps, opt-outs, holds) applies."""
+    holds = holds_of(profile, loan, restrictions_of(ctx.ledger))
+    if msg.template in LINK_TEMPLATES:
+        holds = holds._replace(promise_until=None)
     verdict = reserve_contact(
         ContactRequest(
             profile.borrower_id, msg.loan_id, msg.action_id, msg.channel, now, (profile.timezone,), number=number
         ),
         rules_for(profile.jurisdiction),
-        holds_of(profile, loan, restrictions_of(ctx.ledger)),
+        holds,
         known=ledger_of(ctx.ledger),
     )
     if verdict.allowed:  # the reason says which rules it passed: every contact can be explained
