@@ -155,3 +155,22 @@ def test_a_target_of_empty_lists_names_nothing_and_is_refused():
     with pytest.raises(CampaignError) as e:
         parse_campaign(body(target={"buckets": [], "products": []}), BUCKETS, NOW)
     assert e.value.field == "target"
+
+
+def test_targeting_reads_the_local_dates_of_the_targets_jurisdictions_only():
+    from datetime import UTC, date, datetime
+
+    from arrears.usecases.campaigns import local_dates
+
+    morning = datetime(2026, 3, 10, 1, tzinfo=UTC)  # 09:00 in Shanghai, 07:00 in Urumqi
+    assert local_dates(frozenset({"CN"}), morning) == (date(2026, 3, 10), date(2026, 3, 10))
+    late = datetime(2026, 3, 10, 17, tzinfo=UTC)  # 01:00 in Shanghai, 23:00 in Urumqi
+    assert local_dates(frozenset({"CN"}), late) == (date(2026, 3, 10), date(2026, 3, 11))
+    # US-CA: the country's zones, Honolulu to New York
+    assert local_dates(frozenset({"US-CA"}), datetime(2026, 3, 10, 9, tzinfo=UTC)) == (
+        date(2026, 3, 9),
+        date(2026, 3, 10),
+    )
+    # no jurisdiction, or one the tz database does not list: every zone on earth (UTC-12 to UTC+14)
+    assert local_dates(frozenset(), morning) == (date(2026, 3, 9), date(2026, 3, 10))
+    assert local_dates(frozenset({"XK"}), morning) == (date(2026, 3, 9), date(2026, 3, 10))

@@ -3,6 +3,8 @@ checks need no dependency. Source: the tz database's iso3166.tab (it lists exact
 
 from __future__ import annotations
 
+from functools import cache
+
 _CODES = """
     AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ
     BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR
@@ -16,3 +18,17 @@ _CODES = """
     TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW
 """
 ISO_3166_ALPHA2 = frozenset(_CODES.split())
+
+
+@cache
+def zones_of(country: str) -> frozenset[str]:
+    """The IANA zones of a country (ISO 3166 alpha-2), from the pinned tz database's zone.tab; empty
+    for a code it does not list."""
+    from importlib.resources import files
+
+    text = files("tzdata").joinpath("zoneinfo", "zone.tab").read_text(encoding="utf-8")
+    return frozenset(
+        parts[2]
+        for line in text.splitlines()
+        if line and not line.startswith("#") and len(parts := line.split("\t")) >= 3 and parts[0] == country.upper()
+    )

@@ -35,12 +35,13 @@ from ..domain.campaigns import (
     rank,
 )
 from ..domain.compliance import ContactRequest, check, rules_for
+from ..domain.countries import zones_of
 from ..domain.delinquency import Assessment, assess
 from ..domain.facts import business_date
 from ..domain.money import to_minor
 from ..domain.planning import PLANNING_HOLDS, Work
 from ..domain.strategies import expected_recovery, probability_of_payment
-from ..domain.timeutil import iso
+from ..domain.timeutil import iso, zone
 from ..observability import logger, metrics
 from .daily import candidate
 from .dispatch import LoanRef
@@ -65,6 +66,18 @@ COST = {
 # ----------------------------------------------------------------------------------- targeting
 
 
+def local_dates(jurisdictions: frozenset[str], now: datetime) -> tuple[date, date]:
+    """The first and last local dates it is now where the target's borrowers live (a loan's DPD counts
+    from its own zone's date): in its jurisdictions' zones (the tz database's zone.tab), or anywhere
+    (UTC-12 to UTC+14) for a target without jurisdictions, or one the database does not list. A
+    borrower whose zone lies outside their jurisdiction's is found on the days the dates agree."""
+    zones = {z for j in jurisdictions for z in zones_of(j.split("-", 1)[0])}
+    if not jurisdictions or not zones:
+        return (now - timedelta(hours=12)).date(), (now + timedelta(hours=14)).date()
+    dates = {now.astimezone(zone(z)).date() for z in zones}
+    return min(dates), max(dates)
+
+
 def targets(settings: Settings, c: Campaign, now: datetime) -> tuple[list[tuple[LoanModel, Assessment]], int]:
     """The campaign's delinquent loans today and how many items were read to find them: its loan ids
     (BatchGet), or the due index's range of earliest-unpaid due dates its DPD window allows, shard
@@ -77,8 +90,7 @@ def targets(settings: Settings, c: Campaign, now: datetime) -> tuple[list[tuple[
         pool: Iterator[LoanModel] = iter(loans.values())
     else:
         lo, hi = dpd_window(c.target, {b.name: (b.min_dpd, b.max_dpd) for b in settings.buckets.buckets})
-        # the dates it is somewhere now (UTC-12 to UTC+14): a loan's DPD counts from its own zone's date
-        first, last = (now - timedelta(hours=12)).date(), (now + timedelta(hours=14)).date()
+        first, last = local_dates(c.target.jurisdictions, now)
         newest = last - timedelta(days=lo + settings.grace_days)
         oldest = None if hi is None else first - timedelta(days=hi + settings.grace_days)
         keys = (
