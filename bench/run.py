@@ -807,7 +807,63 @@ def demo_vs_reference() -> dict[str, Any]:
     }
     if demo[2] != 0:
         print(f"make demo's command failed (exit {demo[2]}); see {tmp / 'demo.log'}", file=sys.stderr)
+    else:
+        figures.update(lake(tmp / "out"))
     return figures
+
+
+def lake(out: Path, repeat: int = 5) -> dict[str, Any]:
+    """The demo's lake as Athena would find it: objects per day partition and their median size (after
+    the daily report's compaction); the bytes the daily overview of one day opens after partition
+    pruning over that day's partition (DuckDB's hive pruning names the files it reads); and the daily
+    overview over the whole run's lake with DuckDB on one core, per million facts and against a plain
+    count(*) over the same files (best of ``repeat`` each)."""
+    sys.path.insert(0, str(ROOT / "infra"))
+    from arrears_local import query
+
+    facts = out / "outcomes" / "facts"
+    days: dict[str, list[Path]] = {}
+    for path in sorted(facts.glob("dt=*/*.json")):
+        days.setdefault(path.parent.name[3:], []).append(path)
+    sizes = sorted(p.stat().st_size for paths in days.values() for p in paths)
+    day = sorted(days)[len(days) // 2]
+    con = query.connect(out)
+    con.execute("SET threads = 1")
+    opened = con.execute(
+        "SELECT DISTINCT filename FROM read_json(?, format = 'newline_delimited', hive_partitioning = true, "
+        "hive_types = {'dt': 'VARCHAR'}, filename = true, columns = {'fact_id': 'VARCHAR'}) WHERE dt BETWEEN ? AND ?",
+        [str(facts / "dt=*" / "*.json"), day, day],
+    ).fetchall()
+    opened_bytes = sum(Path(f).stat().st_size for (f,) in opened)
+    rows = con.execute("SELECT count(*) FROM outcomes").fetchone()[0]
+    overview = query.named_queries()["daily_overview"]
+    sql = query.to_duckdb(overview.sql)
+
+    def best(statement: str, values: list[Any]) -> float:
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            con.execute(statement, values).fetchall()
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    t_overview = best(sql, query.bind(overview, {}))
+    t_count = best("SELECT count(*) FROM outcomes", [])
+    return {
+        "lake_objects_per_day": round(sum(len(v) for v in days.values()) / max(len(days), 1), 2),
+        "lake_median_object_kb": round(sizes[len(sizes) // 2] / 1024, 1) if sizes else None,
+        "lake_bytes_scanned_ratio": round(opened_bytes / sum(p.stat().st_size for p in days[day]), 3),
+        "query_overview_seconds_per_million_facts": round(t_overview / max(rows, 1) * 1e6, 2),
+        "query_overview_vs_count": round(t_overview / t_count, 2),
+        "lake": {
+            "facts": rows,
+            "days": len(days),
+            "day_checked": day,
+            "overview_s": round(t_overview, 4),
+            "count_s": round(t_count, 4),
+            "engine": "DuckDB, one thread",
+        },
+    }
 
 
 def operations(borrowers: int = 1000, days: int = 60, repeat: int = 5) -> dict[str, Any]:
@@ -845,14 +901,21 @@ def operations(borrowers: int = 1000, days: int = 60, repeat: int = 5) -> dict[s
         )  # fmt: skip
         found, read = targets(settings, probe, now)
         static = b"<!doctype html><html lang=en><head><meta charset=utf-8><title>static</title></head><body><h1>static</h1></body></html>"
-        sim.local_routes[("GET", "/local/static.html")] = lambda body: Response(200, [("Content-Type", "text/html")], static)
+        sim.local_routes[("GET", "/local/static.html")] = lambda body: Response(
+            200, [("Content-Type", "text/html")], static
+        )
         url = sim.start_api(0)
         fcp = _fcp(url, mint(sim.out, "supervisor", "bench"), repeat)
     finally:
         sim.stop()
     first_send = _campaign_start_to_first_send(tmp / "up")
     return {
-        "operations": {"book": {"borrowers": borrowers, "days": days}, "targeted": len(found), "items_read": read, **fcp},
+        "operations": {
+            "book": {"borrowers": borrowers, "days": days},
+            "targeted": len(found),
+            "items_read": read,
+            **fcp,
+        },
         "campaign_target_items_read_per_loan": round(read / max(1, len(found)), 3),
         "campaign_start_to_first_send_s": first_send,
         "console_fcp_vs_static": fcp["ratio"],
@@ -882,7 +945,11 @@ def _campaign_start_to_first_send(base: Path, borrowers: int = 150, days: int = 
         url, token = sim.start_api(0), mint(sim.out, "supervisor", "bench")
 
         def post(path: str, body: dict[str, Any]) -> None:
-            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex}
+            headers = {
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/json",
+                "Idempotency-Key": uuid.uuid4().hex,
+            }
             request = urllib.request.Request(f"{url}/v1/ops{path}", json.dumps(body).encode(), headers, method="POST")
             with urllib.request.urlopen(request, timeout=120) as r:
                 r.read()
@@ -924,7 +991,11 @@ def _fcp(url: str, token: str, repeat: int) -> dict[str, Any]:
                 context.close()
         browser.close()
     dash, static = statistics.median(out["dashboard"]), statistics.median(out["static"])
-    return {"dashboard_fcp_ms": round(dash, 1), "static_fcp_ms": round(static, 1), "ratio": round(dash / max(static, 1e-3), 2)}
+    return {
+        "dashboard_fcp_ms": round(dash, 1),
+        "static_fcp_ms": round(static, 1),
+        "ratio": round(dash / max(static, 1e-3), 2),
+    }
 
 
 TARGETS = {
@@ -943,6 +1014,8 @@ TARGETS = {
     "learning_vs_reference_loop": ("<=", 150),
     "campaign_target_items_read_per_loan": ("<=", 1.2),
     "console_fcp_vs_static": ("<=", 3),
+    "lake_bytes_scanned_ratio": ("<=", 1.5),
+    "query_overview_vs_count": ("<=", 3),
 }
 
 
@@ -954,7 +1027,7 @@ def main() -> int:
     p.add_argument("--repeat", type=int, default=11)
     p.add_argument(
         "--only",
-        choices=("import", "demo", "webhook", "learning", "operations"),
+        choices=("import", "demo", "lake", "webhook", "learning", "operations"),
         help="measure only the import (no days), the demo, the webhook or the learning; print, write nothing",
     )
     args = p.parse_args()
@@ -962,6 +1035,7 @@ def main() -> int:
         only = {
             "import": lambda: pipeline(args.borrowers, 0),
             "demo": demo_vs_reference,
+            "lake": lambda: lake(ROOT / "out"),  # the lake `make demo` left in out/
             "webhook": webhook,
             "learning": learning,
             "operations": operations,
@@ -1017,6 +1091,11 @@ def main() -> int:
                     "campaign_target_items_read_per_loan",
                     "campaign_start_to_first_send_s",
                     "console_fcp_vs_static",
+                    "lake_objects_per_day",
+                    "lake_median_object_kb",
+                    "lake_bytes_scanned_ratio",
+                    "query_overview_seconds_per_million_facts",
+                    "query_overview_vs_count",
                 )
             }
         )

@@ -60,7 +60,9 @@ def _parse(path: Path) -> NamedQuery:
         if key == "param":  # one a '?', in order; a name again is the same value again
             parts = value.split(maxsplit=3)
             if len(parts) < 3 or parts[1] not in _PARAM_TYPES:
-                raise QueryError(f"{path.name}: a param line is 'name type default doc' (type string or int): {value!r}")
+                raise QueryError(
+                    f"{path.name}: a param line is 'name type default doc' (type string or int): {value!r}"
+                )
             param = Param(parts[0], parts[1], parts[2], parts[3] if len(parts) > 3 else "")
             same = next((p for p in params if p.name == param.name), None)
             if same is not None and (same.type, same.default) != (param.type, param.default):
@@ -122,6 +124,7 @@ def connect(out: Path) -> Any:
     ``dt`` from the partition folders)."""
     import duckdb
 
+    from arrears.domain.compliance import RULES_COLUMNS, rules_rows
     from arrears.domain.facts import COLUMNS
 
     facts = out / "outcomes" / "facts"
@@ -129,12 +132,28 @@ def connect(out: Path) -> Any:
         raise QueryError(f"no facts under {facts}/ (arrears run --out {out} writes them)")
     columns = ", ".join(f"'{name}': '{_DUCK_TYPES[kind]}'" for name, kind in COLUMNS.items())
     con = duckdb.connect()
-    pattern = str(facts / "dt=*" / "*.json").replace("'", "''")
+    pattern = _quoted(facts / "dt=*" / "*.json")
     con.execute(
         f"CREATE VIEW outcomes AS SELECT * FROM read_json('{pattern}', format = 'newline_delimited', "
         f"columns = {{{columns}}}, hive_partitioning = true, hive_types = {{'dt': 'VARCHAR'}})"
     )
+    rules = out / "outcomes" / "rules" / "rules.json"
+    rule_columns = {name: _DUCK_TYPES[kind] for name, kind in RULES_COLUMNS.items()}
+    if rules.is_file():  # as the stack wrote them
+        listed = ", ".join(f"'{k}': '{v}'" for k, v in rule_columns.items())
+        con.execute(
+            f"CREATE VIEW compliance_rules AS SELECT * FROM read_json('{_quoted(rules)}', "
+            f"format = 'newline_delimited', columns = {{{listed}}})"
+        )
+    else:  # a lake written before the stack wrote its rules: the rules of this code
+        con.execute(f"CREATE TABLE compliance_rules ({', '.join(f'{k} {v}' for k, v in rule_columns.items())})")
+        marks = ", ".join("?" for _ in rule_columns)
+        con.executemany(f"INSERT INTO compliance_rules VALUES ({marks})", [list(r.values()) for r in rules_rows()])
     return con
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
 
 
 def run(out: Path, sql: str, values: list[Any] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -164,7 +183,9 @@ def as_table(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
     numeric = [all(isinstance(_plain(r[i]), int | float) or r[i] is None for r in rows) for i in range(len(columns))]
 
     def line(values: list[str]) -> str:
-        return "  ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric, strict=True)).rstrip()
+        return "  ".join(
+            v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric, strict=True)
+        ).rstrip()
 
     out = [line(columns), line(["-" * w for w in widths]), *(line(r) for r in cells)]
     return "\n".join(out) + f"\n({len(rows)} row{'s' if len(rows) != 1 else ''})\n"
@@ -177,7 +198,12 @@ def as_csv(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
 
 
 def as_json(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
-    return json.dumps([dict(zip(columns, map(_plain, r), strict=True)) for r in rows], default=str, ensure_ascii=False, indent=1) + "\n"
+    return (
+        json.dumps(
+            [dict(zip(columns, map(_plain, r), strict=True)) for r in rows], default=str, ensure_ascii=False, indent=1
+        )
+        + "\n"
+    )
 
 
 def listing(queries: dict[str, NamedQuery]) -> str:
@@ -187,4 +213,3 @@ def listing(queries: dict[str, NamedQuery]) -> str:
         params = " ".join(f"{k}={v}" for k, v in named.items())
         buf.write(f"{q.name}  [{params}]  {q.description}\n")
     return buf.getvalue()
-

@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 from moto.core.utils import unix_time_millis
 
 from . import faults, filters, meter
-from .stack import ACCOUNT, REGION, ROOT, Deployed
+from .stack import ACCOUNT, REGION, ROOT, Deployed, live_objects
 
 
 class Clock:
@@ -370,7 +370,7 @@ class S3Source:
 
         bucket = s3_backends[ACCOUNT]["aws"].buckets[self.bucket]
         fresh = []
-        for key, obj in list(bucket.keys.items()):
+        for key, obj in live_objects(bucket):
             if self.seen.get(key) != obj.etag and self.matches(key):
                 fresh.append({"Key": key, "ETag": obj.etag, "Size": obj.size})
             self.seen[key] = obj.etag

@@ -19,7 +19,7 @@ from .auth import local_token
 from .book import Book, Origin, RepaymentFeed, Upload
 from .platform import FakePlatform
 from .runner import Clock, LocalRunner
-from .stack import ROOT, Deployed, Emulator, deploy
+from .stack import ROOT, Deployed, Emulator, deploy, live_objects
 from .wechat import FakeWechatGateway
 
 if TYPE_CHECKING:
@@ -302,7 +302,11 @@ class Simulation:
         as their time comes, and every schedule (daily run, report, weekly training) whose time is
         passed, each fired and its work delivered. Returns what was fired, in words."""
         with self.runner.lock:
-            names = {"DailyRunFunction": "daily run", "DailyReportFunction": "daily report", "TrainFunction": "training"}
+            names = {
+                "DailyRunFunction": "daily run",
+                "DailyReportFunction": "daily report",
+                "TrainFunction": "training",
+            }
             now = self.runner.clock.now
             events: list[tuple[datetime, str]] = []
             day = (now - timedelta(days=1)).date()
@@ -353,7 +357,7 @@ class Simulation:
                     for item in table.all_items():
                         f.write(json.dumps(item.to_json()["Attributes"], sort_keys=True) + "\n")
         bucket = s3_backends[ACCOUNT]["aws"].buckets[self.outcomes_bucket]
-        for key, obj in list(bucket.keys.items()):
+        for key, obj in live_objects(bucket):
             target = folder / "outcomes" / key
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(obj.value)
@@ -380,7 +384,9 @@ class Simulation:
             counts[logical] = len(items)
         outcomes = folder / "outcomes"
         for path in sorted(p for p in outcomes.rglob("*") if p.is_file()) if outcomes.is_dir() else []:
-            s3.put_object(Bucket=self.outcomes_bucket, Key=path.relative_to(outcomes).as_posix(), Body=path.read_bytes())
+            s3.put_object(
+                Bucket=self.outcomes_bucket, Key=path.relative_to(outcomes).as_posix(), Body=path.read_bytes()
+            )
         state = json.loads((folder / "snapshot.json").read_text(encoding="utf-8"))
         self.runner.skip_streams()
         self.runner.clock.now = datetime.fromisoformat(state["now"])
@@ -395,9 +401,9 @@ class Simulation:
         bucket = s3_backends[ACCOUNT]["aws"].buckets[self.outcomes_bucket]  # a copy, not an API workload
         for old in ("outcomes", "reports", "runs"):  # this run's files only: an earlier run's must not mix in
             shutil.rmtree(self.out / old, ignore_errors=True)
-        for key, obj in list(bucket.keys.items()):
-            if key.startswith(("facts/", "reports/", "runs/")):
-                target = self.out / ("outcomes" if key.startswith("facts/") else "") / key
+        for key, obj in live_objects(bucket):
+            if key.startswith(("facts/", "rules/", "reports/", "runs/")):
+                target = self.out / ("outcomes" if key.startswith(("facts/", "rules/")) else "") / key
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(obj.value)
         (self.out / "runs").mkdir(parents=True, exist_ok=True)  # the dispatched runs, even when none was

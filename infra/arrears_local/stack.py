@@ -446,3 +446,11 @@ def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"lifecycle rule {rule['Id']}: the local stack cannot apply {sorted(unknown)}")
     return out
+
+
+def live_objects(bucket: Any) -> list[tuple[str, Any]]:
+    """A moto bucket's current objects (key, FakeKey), read in memory (a copy, not an API workload);
+    in a versioned bucket a deleted key's latest version is a delete marker, which is left out."""
+    from moto.s3.models import FakeDeleteMarker
+
+    return [(k, o) for k, o in list(bucket.keys.items()) if not isinstance(o, FakeDeleteMarker)]

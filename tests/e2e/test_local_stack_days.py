@@ -167,6 +167,31 @@ def test_no_contact_outside_contact_hours_or_on_an_opted_out_channel(run):
         assert f["channel"] not in who["opt_out"].split(";")
 
 
+def test_the_violations_query_finds_none_and_every_contact_says_where_and_what_it_cost(run):
+    """The violations named query, computed from the raw facts and the rules table the stack wrote, is
+    empty over the whole run; every contact carries what it needs (zones, jurisdiction, cost), every
+    repayment its days_late, and the day partitions were compacted to a few objects."""
+    pytest.importorskip("duckdb")
+    from arrears_local import query
+
+    _, out, _, _ = run
+    assert (out / "outcomes" / "rules" / "rules.json").is_file()
+    named = query.named_queries()["violations"]
+    columns, found = query.run(out, named.sql, query.bind(named, {}))
+    assert found == [], [dict(zip(columns, r, strict=True)) for r in found[:5]]
+    facts = [
+        json.loads(line) for p in (out / "outcomes" / "facts").glob("*/*.json") for line in p.read_text().splitlines()
+    ]
+    sent = [f for f in facts if f["fact_type"] == "action_sent"]
+    assert sent and all(f["zones"] and f["jurisdiction"] and f["cost_micros"] is not None for f in sent)
+    assert all(f["schema_version"] == 2 for f in facts)
+    repaid = [f for f in facts if f["fact_type"] == "repayment_applied"]
+    assert repaid and all(f["days_late"] is None or f["days_late"] >= 0 for f in repaid)
+    assert any(f["days_late"] and f["days_late"] > 0 for f in repaid)
+    objects = Counter(p.parent.name for p in (out / "outcomes" / "facts").glob("*/*.json"))
+    assert sorted(objects.values())[len(objects) // 2] <= 3, objects  # the median day: compacted
+
+
 def test_every_sent_contact_can_be_explained_from_the_outcomes(run):
     """arrears explain: the strategy step that produced the action, and every rule it passed."""
     from arrears_local.explain import explain, facts_in

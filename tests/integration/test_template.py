@@ -76,6 +76,20 @@ def test_models_match_the_tables_declared_in_the_template():
     assert set(models.PLANNING_ATTRIBUTES) <= set(models.LoanModel.get_attributes())
 
 
+def test_the_outcomes_table_declares_the_facts_columns_in_order():
+    """A fact's row and the Glue table agree, column for column and type for type (a new schema version
+    only adds columns at the end: files written before stay readable)."""
+    from arrears.domain.facts import COLUMNS
+
+    table = load_template()["Resources"]["OutcomesGlueTable"]["Properties"]["TableInput"]
+    declared = [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]]
+    assert declared == list(COLUMNS.items())
+    from arrears.domain.compliance import RULES_COLUMNS
+
+    table = load_template()["Resources"]["ComplianceRulesGlueTable"]["Properties"]["TableInput"]
+    assert [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]] == list(RULES_COLUMNS.items())
+
+
 def test_every_function_has_its_handler_file():
     for name, r in load_template()["Resources"].items():
         if r["Type"] == "AWS::Serverless::Function":

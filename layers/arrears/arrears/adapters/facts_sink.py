@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections import defaultdict
@@ -54,11 +55,58 @@ def _put(bucket: str, source: str, by_day: dict[str, list[str]]) -> None:
         client("s3").put_object(Bucket=bucket, Key=key, Body=("\n".join(rows) + "\n").encode())
 
 
-def read_day(bucket: str, day: str) -> list[dict]:
+def _day_objects(bucket: str, day: str) -> list[str]:
     s3 = client("s3")
-    rows: list[dict] = []
+    keys: list[str] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{PREFIX}/dt={day}/"):
-        for obj in page.get("Contents", []):
-            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode()
-            rows.extend(json.loads(line) for line in body.splitlines() if line.strip())
-    return rows
+        keys += [o["Key"] for o in page.get("Contents", [])]
+    return keys
+
+
+def _read(bucket: str, key: str) -> list[str]:
+    body = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    return [line for line in body.splitlines() if line.strip()]
+
+
+def read_day(bucket: str, day: str) -> list[dict]:
+    return [json.loads(line) for key in _day_objects(bucket, day) for line in _read(bucket, key)]
+
+
+#: a compacted object holds at most this many facts (about 100 MB of JSON Lines: Athena splits it)
+COMPACT_ROWS = 250_000
+
+
+def compact_day(bucket: str, day: str) -> tuple[list[dict], int]:
+    """The day's facts, each ``fact_id`` once, rewritten as few objects (``compacted-<digest>.json``)
+    in place of the many small ones the writers left; returns the facts and how many objects were
+    merged. The compacted objects are written before any object merged into them is deleted, and only
+    the objects read are deleted: a crash in between leaves a fact twice (queries count a ``fact_id``
+    once), never lost; a fact written meanwhile stays in its own object until the next compaction."""
+    keys = _day_objects(bucket, day)
+    lines: dict[str, str] = {}
+    for key in keys:
+        for line in _read(bucket, key):
+            lines.setdefault(json.loads(line)["fact_id"], line)
+    rows = [json.loads(line) for line in lines.values()]
+    kept = list(lines.values())
+    written: set[str] = set()
+    s3 = client("s3")
+    for i in range(0, len(kept), COMPACT_ROWS):
+        body = ("\n".join(kept[i : i + COMPACT_ROWS]) + "\n").encode()
+        key = f"{PREFIX}/dt={day}/compacted-{hashlib.sha256(body).hexdigest()[:16]}.json"
+        if key not in keys:
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+        written.add(key)
+    merged = [k for k in keys if k not in written]
+    for i in range(0, len(merged), 1000):
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in merged[i : i + 1000]], "Quiet": True})
+    return rows, len(keys)
+
+
+RULES_KEY = "rules/rules.json"
+
+
+def write_rules(bucket: str, rows: list[dict]) -> None:
+    """The compliance rules in force (``domain/compliance.rules_rows``), the lake's compliance_rules."""
+    body = "".join(json.dumps(r, separators=(",", ":"), sort_keys=True) + "\n" for r in rows)
+    client("s3").put_object(Bucket=bucket, Key=RULES_KEY, Body=body.encode())

@@ -172,6 +172,7 @@ PLANNING_ATTRIBUTES = (
     "variant",
     "segment",  # campaigns target by it
     "arrangement_check",  # under an active plan or settlement: re-evaluate after this date
+    "disbursed_on",  # the month-end snapshot's vintage
 )
 
 
@@ -211,6 +212,7 @@ class LoanModel(Model):
     product = UnicodeAttribute()
     currency = UnicodeAttribute()
     tz = UnicodeAttribute()
+    disbursed_on = UnicodeAttribute(null=True)  # YYYY-MM-DD, from the LOAN entry (vintages)
     unpaid = UnpaidAttribute(default=list)
     outstanding = DecimalAttribute(default=lambda: Decimal("0"))
     paid_total = DecimalAttribute(default=lambda: Decimal("0"))

@@ -230,11 +230,12 @@ def jurisdiction_shard(loan: LoanModel) -> str | None:
     return f"{loan.jurisdiction}#{loan.due_shard}" if loan.due_shard and loan.jurisdiction and loan.unpaid else None
 
 
-def due_loans(shard: str, cutoff: date, start_key: dict[str, Any] | None, page_size: int) -> Any:
-    """One page of loans in a shard with an unpaid installment due on or before ``cutoff``."""
+def due_loans(shard: str, cutoff: date | None, start_key: dict[str, Any] | None, page_size: int) -> Any:
+    """One page of loans in a shard with an unpaid installment due on or before ``cutoff`` (None: every
+    loan with an unpaid installment, that is with a balance: the month-end snapshot)."""
     return LoanModel.due_index.query(
         shard,
-        LoanModel.next_due <= cutoff.isoformat(),
+        LoanModel.next_due <= cutoff.isoformat() if cutoff else None,
         limit=page_size,
         page_size=page_size,
         last_evaluated_key=start_key,

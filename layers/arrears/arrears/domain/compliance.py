@@ -388,3 +388,44 @@ def record_outcome(ledger: Ledger, action_id: str, outcome: str) -> Ledger:
         raise ValueError(f"unknown contact outcome {outcome!r}")
     events = tuple(e._replace(outcome=outcome) if e.action_id == action_id else e for e in ledger.events)
     return Ledger(events, ledger.version + 1)
+
+
+# --- the rules table (the lake's compliance_rules: the violations query reads the caps in force) ------
+
+#: the rules table's columns and Athena types (template.yaml's ComplianceRulesGlueTable declares them)
+RULES_COLUMNS: dict[str, str] = {
+    "jurisdiction": "string",  # CN, US, ... or * for a jurisdiction without its own rules
+    "rule": "string",  # contact_hours, daily_cap, weekly_cap, or a voice cap's name
+    "channel": "string",  # the capped channel (null for contact hours)
+    "cap": "int",  # the most allowed (daily: per local day; weekly: in 168 hours; voice: as named)
+    "from_time": "string",  # contact_hours: first allowed local time, HH:MM
+    "until_time": "string",  # contact_hours: end of the allowed hours (exclusive), HH:MM
+}
+FALLBACK = "*"
+
+
+def rules_rows(overrides: Mapping[str, Mapping[str, object]] | None = None) -> list[dict[str, object]]:
+    """Every jurisdiction's rules in force as rows (``FALLBACK``: those of a jurisdiction without its
+    own), written by the stack beside the facts so queries check contacts against the caps in force."""
+    rows: list[dict[str, object]] = []
+    names = sorted(set(DEFAULT_RULES) | {k.upper() for k in (overrides or {})}) + [FALLBACK]
+    for name in names:
+        r = rules_for("ZZ" if name == FALLBACK else name, overrides)
+        hours = {"from_time": f"{r.allowed_from:%H:%M}", "until_time": f"{r.allowed_until:%H:%M}"}
+        caps: list[tuple[str, str | None, int | None]] = [
+            *(("daily_cap", ch, cap) for ch, cap in sorted(r.daily_caps.items())),
+            *(("weekly_cap", ch, cap) for ch, cap in sorted(r.weekly_caps.items())),
+            *(
+                (rule, "voice", getattr(r, rule))
+                for rule in (
+                    "voice_connected_per_day",
+                    "voice_attempts_per_number_per_day",
+                    "voice_attempts_per_debt_7_days",
+                    "no_call_days_after_conversation",
+                )
+                if getattr(r, rule) is not None
+            ),
+        ]
+        rows.append({"jurisdiction": name, "rule": "contact_hours", **hours})
+        rows += [{"jurisdiction": name, "rule": rule, "channel": ch, "cap": cap} for rule, ch, cap in caps]
+    return [{c: row.get(c) for c in RULES_COLUMNS} for row in rows]

@@ -42,6 +42,9 @@ FACT_TYPES = (
     "arrangement_broken",  # a due missed beyond grace (reason: which), or a settlement's payment reversed
     "arrangement_completed",  # paid as agreed (reason: plan_completed or settled)
     "settlement_written_down",  # a settlement paid in full: amount_minor what was forgiven
+    # each loan with a balance at each month end (the daily run of the month's last business date):
+    # bucket, dpd, outstanding_minor, amount_minor (overdue), product, disbursed_on (roll rates, vintages)
+    "loan_snapshot",
 )
 
 #: ``source`` of the facts that say who sent or changed something (platform_event, hold_*, opt_out_*):
@@ -74,6 +77,29 @@ COLUMNS: dict[str, str] = {
     "variant": "string",
     "step": "string",
     "source": "string",
+    # schema version 2 (see SCHEMA_VERSIONS): what analysts slice by, and what the violations query needs
+    "schema_version": "int",
+    "segment": "string",
+    "product": "string",
+    "jurisdiction": "string",
+    "days_late": "int",
+    "cost_micros": "bigint",
+    "zones": "string",
+    "disbursed_on": "string",
+    "agent": "string",
+    "agency": "string",
+}
+
+#: The outcomes table's versions. A version only ever adds columns at the end, so every file written
+#: under an older one stays readable (the JSON SerDe reads a missing key as null); a column is never
+#: renamed, retyped or dropped. ``schema_version`` is null on the rows written before version 2.
+SCHEMA_VERSION = 2
+SCHEMA_VERSIONS: dict[int, str] = {
+    1: "fact_id .. source: the first 23 columns",
+    2: "schema_version, segment, product, jurisdiction (of the loan, on every loan fact); days_late "
+    "(repayment_applied); cost_micros (action_sent, from the channel costs); zones and jurisdiction "
+    "(action_sent: the candidate zones the guard checked); disbursed_on (loan_snapshot); agent, agency "
+    "(who worked the contact, when someone did); the loan_snapshot fact",
 }
 
 
@@ -100,6 +126,15 @@ class Fact(NamedTuple):
     strategy_version: int | None = None
     variant: str | None = None
     step: str | None = None
+    segment: str | None = None
+    product: str | None = None
+    jurisdiction: str | None = None
+    days_late: int | None = None
+    cost_micros: int | None = None
+    zones: str | None = None  # comma-separated IANA zones
+    disbursed_on: str | None = None
+    agent: str | None = None
+    agency: str | None = None
     key: str = ""  # what makes the fact unique besides type and loan
 
     @property
@@ -115,6 +150,7 @@ class Fact(NamedTuple):
         data["fact_id"] = self.fact_id
         data["occurred_at"] = iso(self.occurred_at)
         data["business_date"] = self.business_date.isoformat()
+        data["schema_version"] = SCHEMA_VERSION
         return {name: data.get(name) for name in COLUMNS}
 
 

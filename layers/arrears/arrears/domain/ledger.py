@@ -14,6 +14,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import NamedTuple
 
+from .timeutil import local_date
+
 ZERO = Decimal("0")
 
 
@@ -104,3 +106,24 @@ def add_installment(unpaid: tuple[Unpaid, ...], inst: Installment) -> tuple[Unpa
     if any(u.seq == inst.seq for u in unpaid):
         raise ValueError(f"installment {inst.seq} is already on the schedule")
     return tuple(sorted((*unpaid, Unpaid(inst.seq, inst.due_date, inst.amount_due)), key=lambda u: (u.due_date, u.seq)))
+
+
+def days_late(earliest_unpaid_due: date | None, paid_at: datetime, tz: str) -> int | None:
+    """How late a repayment was: local days (the borrower's zone) from the due date of the installment
+    that was earliest unpaid when it was made to its local date; 0 when on time or early, None when
+    nothing was unpaid. A payment made after the due date is late even if no daily run saw it."""
+    if earliest_unpaid_due is None:
+        return None
+    return max(0, (local_date(paid_at, tz) - earliest_unpaid_due).days)
+
+
+def earliest_due_before(
+    installments: list[Installment], repayments: list[Repayment], payment_id: str, reversed_ids: Collection[str] = ()
+) -> date | None:
+    """The earliest unpaid due date just before ``payment_id`` was made: every repayment before it
+    (by ``paid_at``, then id, as ``allocate`` orders them) applied, reversed ones left out."""
+    this = next((r for r in repayments if r.payment_id == payment_id), None)
+    if this is None:
+        return None
+    before = [r for r in repayments if (r.paid_at, r.payment_id) < (this.paid_at, this.payment_id)]
+    return allocate(installments, before, reversed_ids=reversed_ids).earliest_unpaid_due

@@ -120,7 +120,12 @@ def advance_arms(state: Mapping[str, Any], rows: Iterable[Mapping[str, Any]], da
     day's facts. Pure and deterministic: re-running a day gives the same state."""
     cases: dict[str, dict[str, Any]] = {k: dict(v) for k, v in state.get("cases", {}).items()}
     loan_case: dict[str, str] = dict(state.get("loan_case", {}))
-    facts = sorted(dedupe(rows), key=lambda r: (str(r["occurred_at"]), str(r["fact_id"])))
+    # in time order; at one instant a repayment before the closing it causes (the stream tells both at
+    # the payment's instant), so the curing payment counts as recovered
+    facts = sorted(
+        dedupe(rows),
+        key=lambda r: (str(r["occurred_at"]), r["fact_type"] != "repayment_applied", str(r["fact_id"])),
+    )
     for f in facts:  # first the day's assignments (a contact can share its plan's instant)
         kind, case_id = f["fact_type"], f.get("case_id")
         if kind in ("action_planned", "case_escalated") and case_id and case_id not in cases and f.get("variant"):

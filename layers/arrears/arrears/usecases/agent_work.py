@@ -35,7 +35,7 @@ from ..domain.compliance import ContactRequest, rules_for
 from ..domain.facts import Fact, business_date
 from ..domain.timeutil import iso
 from .operations import Incoming, OpsSettings, Write, _digest, _key, _loan, body_of, promise_write, write_once
-from .send import holds_of, number_key
+from .send import contact_columns, holds_of, number_key
 from .webhook import Answer
 
 RESULTS = tuple(r for r in CALL_OUTCOMES if r != "unreported")
@@ -85,7 +85,27 @@ def reserve_call(p: access.Principal, incoming: Incoming, loan_id: str, s: OpsSe
             raise ApiError(409, f"the compliance guard refuses the call: {verdict.rule}: {verdict.reason}{later}")
         holder["borrower_id"] = loan.borrower_id
         body = {"loan_id": loan_id, "call_id": call_id, "guard": "passed: " + ", ".join(verdict.passed), "by": p.user}
-        return Write(body, [], {"call_id": call_id, "number_shown": True}, loan=loan)
+        sent = Fact(  # the agent's contact, as a sender's is told (the violations query reads both)
+            "action_sent",
+            now,
+            business_date(now, s.business_tz),
+            loan.loan_id,
+            f"operator/{p.role}",
+            borrower_id=loan.borrower_id,
+            case_id=loan.case_id,
+            bucket=loan.bucket,
+            currency=loan.currency,
+            product=loan.product,
+            segment=loan.segment,
+            agent=p.user,
+            action_id=call_id,
+            channel="voice",
+            step="agent_call",
+            reason="guard passed: " + ", ".join(verdict.passed),
+            key=f"{call_id}|sent",
+            **contact_columns(profile, "voice", loan.currency),
+        )
+        return Write(body, [], {"call_id": call_id, "number_shown": True}, loan=loan, facts=[sent])
 
     answer = write_once(p, incoming, "POST /v1/ops/loans/{loan_id}/calls", s, now, build)
     return _with_number(answer, holder.get("borrower_id") or _loan(loan_id).borrower_id)
@@ -139,6 +159,10 @@ def record_result(
             borrower_id=loan.borrower_id,
             case_id=loan.case_id,
             currency=loan.currency,
+            product=loan.product,
+            segment=loan.segment,
+            jurisdiction=loan.jurisdiction,
+            agent=p.user,
             action_id=call_id,
             channel="voice",
             reason=str(result),

@@ -35,6 +35,7 @@ from ..domain.campaigns import (
     rank,
 )
 from ..domain.compliance import ContactRequest, check, rules_for
+from ..domain.costs import DEFAULT_COSTS
 from ..domain.countries import zones_of
 from ..domain.delinquency import Assessment, assess
 from ..domain.facts import business_date
@@ -53,14 +54,8 @@ from .webhook import Answer
 SOURCE = "campaigns"
 PAGE = 500
 #: what one contact costs, for the dry run's estimate until an admin sets the channel costs
-#: (PUT /v1/ops/settings/channel-costs; README: Campaigns); the what-if's defaults
-COST = {
-    "sms": Decimal("0.05"),
-    "email": Decimal("0.001"),
-    "voice": Decimal("1.20"),
-    "wechat": Decimal("0.01"),
-    "letter": Decimal("1.50"),
-}
+#: (PUT /v1/ops/settings/channel-costs; README: Campaigns)
+COST = DEFAULT_COSTS["CNY"]
 
 
 # ----------------------------------------------------------------------------------- targeting
@@ -165,7 +160,7 @@ def dry_run(settings: Settings, c: Campaign, now: datetime) -> dict[str, Any]:
     left = _capacity_left(settings, day).get(c.channel)
     cap_left = c.daily_cap - campaign_store.day_used([c.campaign_id], day)[c.campaign_id]
     today = min(allowed, cap_left, left if left is not None else allowed)
-    from .offers import channel_costs
+    from ..adapters.settings_store import channel_costs
 
     currency, set_costs = channel_costs()
     cost = {**COST, **set_costs}

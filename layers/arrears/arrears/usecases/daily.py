@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from ..adapters import campaign_store, propensity_store, runs, store, strategy_store
 from ..adapters.clients import client
@@ -17,6 +18,7 @@ from ..domain.buckets import CURRENT
 from ..domain.campaigns import Campaign, matches
 from ..domain.campaigns import proposal as campaign_proposal
 from ..domain.delinquency import Assessment, assess, transition
+from ..domain.facts import Fact, business_date
 from ..domain.money import to_minor
 from ..domain.planning import PLANNING_HOLDS, Candidate, Work, plan_loans
 from ..domain.strategies import LoanView, Scorer, Strategy, expected_recovery
@@ -58,31 +60,14 @@ def run_shard(settings: Settings, work: ShardWork, time_left_ms: Callable[[], in
     live = [c for c in running_campaigns(settings, work.run_at) if c.live(work.run_at)]
     score, model_version = propensity_store.scorer(settings.outcomes_bucket, work.run_at)
     start_key = work.start_key
-    last = cutoff(work.run_at, settings.grace_days)
+    month_end = is_month_end(business_date(work.run_at, settings.business_tz))
+    # at a month end every loan with a balance, each told in a loan_snapshot fact; else the due ones only
+    last = None if month_end else cutoff(work.run_at, settings.grace_days)
     rows: list[dict] = []
     stats: Counter[str] = Counter()
     while True:
         page = store.due_loans(work.shard, last, start_key, PAGE_SIZE)
-        markers = []
-        candidates = []
-        delinquent: list[tuple[LoanModel, Assessment]] = []
-        for loan in page:
-            result.evaluated += 1
-            try:  # one loan's data must never stop the shard: it is recorded and the others go on
-                a = _assessed(settings, loan, work.run_at)
-                c = candidate(loan, a) if a.bucket != CURRENT else None
-            except DATA_ERRORS as e:
-                _loan_failed(settings, sink, loan, work.run_at, e)
-                stats["failed"] += 1
-                continue
-            if a.bucket != loan.bucket:
-                result.transitions += 1
-            if a.bucket != loan.bucket or _settles_something(loan, a):
-                markers.append(store.eval_marker(loan.loan_id, work.run_at))
-            if c is not None:
-                result.delinquent += 1
-                candidates.append(c)
-                delinquent.append((loan, a))
+        markers, candidates, delinquent = _assess_page(settings, page, work.run_at, month_end, sink, stats, result)
         result.items_read += page.total_count
         shard_plan = plan_loans(strategies, candidates, work.run_at, score)
         stats["failed"] += len(shard_plan.failed)
@@ -173,6 +158,65 @@ def _settles_something(loan: LoanModel, a: Assessment) -> bool:
     day = a.local_day.isoformat()
     return bool(loan.promise_until and day > loan.promise_until) or bool(
         loan.arrangement_check and day > loan.arrangement_check
+    )
+
+
+def _assess_page(
+    settings: Settings,
+    page: Iterable[LoanModel],
+    run_at: datetime,
+    month_end: bool,
+    sink: FactSink,
+    stats: Counter[str],
+    result: ShardResult,
+) -> tuple[list[Any], list[Candidate], list[tuple[LoanModel, Assessment]]]:
+    """Each loan of a page assessed today: the EVAL markers to write, the delinquent loans to plan (as
+    candidates, and with their assessments); a month end's snapshots go to ``sink``."""
+    markers = []
+    candidates = []
+    delinquent: list[tuple[LoanModel, Assessment]] = []
+    for loan in page:
+        result.evaluated += 1
+        try:  # one loan's data must never stop the shard: it is recorded and the others go on
+            a = _assessed(settings, loan, run_at)
+            c = candidate(loan, a) if a.bucket != CURRENT else None
+        except DATA_ERRORS as e:
+            _loan_failed(settings, sink, loan, run_at, e)
+            stats["failed"] += 1
+            continue
+        if month_end and a.outstanding > 0:
+            sink.add(_snapshot(settings, loan, a, run_at))
+        if a.bucket != loan.bucket:
+            result.transitions += 1
+        if a.bucket != loan.bucket or _settles_something(loan, a):
+            markers.append(store.eval_marker(loan.loan_id, run_at))
+        if c is not None:
+            result.delinquent += 1
+            candidates.append(c)
+            delinquent.append((loan, a))
+    return markers, candidates, delinquent
+
+
+def is_month_end(day: date) -> bool:
+    return (day + timedelta(days=1)).month != day.month
+
+
+def _snapshot(settings: Settings, loan: LoanModel, a: Assessment, run_at: datetime) -> Fact:
+    """A loan with a balance at the month's end: its bucket, DPD, balance and amount overdue, product and
+    disbursement date (roll rates from M0, cure rates and vintages are counted from these)."""
+    return fact(
+        settings,
+        "loan_snapshot",
+        run_at,
+        loan,
+        SOURCE,
+        case_id=loan.case_id,
+        bucket=a.bucket,
+        dpd=a.dpd,
+        amount_minor=to_minor(a.overdue, loan.currency),
+        outstanding_minor=to_minor(a.outstanding, loan.currency),
+        disbursed_on=loan.disbursed_on,
+        key="month-end",
     )
 
 

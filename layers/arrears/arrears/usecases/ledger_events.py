@@ -25,11 +25,19 @@ from ..domain import DATA_ERRORS
 from ..domain.buckets import CURRENT
 from ..domain.delinquency import assess
 from ..domain.facts import PLATFORM_FILE, restriction_facts
-from ..domain.ledger import ZERO, Installment, add_installment, allocate, apply_payment
+from ..domain.ledger import (
+    ZERO,
+    Installment,
+    add_installment,
+    allocate,
+    apply_payment,
+    days_late,
+    earliest_due_before,
+)
 from ..domain.money import to_minor
 from ..domain.promises import Promise
 from ..domain.restrictions import Restrictions
-from ..domain.timeutil import iso
+from ..domain.timeutil import iso, parse_instant
 from ..observability import logger
 from .arranging import apply_arrangement
 from .collect import Outcome, apply, apply_plans, finish, open_promises, resolve_promise
@@ -66,9 +74,12 @@ def _new_state(loan_id: str, change: LedgerChange, borrowers: dict[str, Any]) ->
     )
 
 
-def _incremental(loan: LoanModel, changes: list[LedgerChange]) -> tuple[bool, list[LedgerChange]]:
+def _incremental(
+    loan: LoanModel, changes: list[LedgerChange], earliest: dict[str, date | None]
+) -> tuple[bool, list[LedgerChange]]:
     """Apply changes to the stored balance. Returns (done, new repayments); done False means the
-    loan needs a full recomputation."""
+    loan needs a full recomputation. ``earliest`` gets each new repayment's earliest unpaid due date
+    before it (for its ``days_late``)."""
     unpaid = store.unpaid_of(loan)
     credit = loan.credit or ZERO
     paid_total = loan.paid_total or ZERO
@@ -98,6 +109,7 @@ def _incremental(loan: LoanModel, changes: list[LedgerChange]) -> tuple[bool, li
             pid = str(c.new["payment_id"])
             if pid in applied:
                 continue
+            earliest[pid] = min((u.due_date for u in unpaid), default=None)
             unpaid, credit = apply_payment(unpaid, credit, Decimal(c.new["amount"]))
             paid_total += Decimal(c.new["amount"])
             applied.add(pid)
@@ -161,9 +173,11 @@ def _store_balance(loan: LoanModel, unpaid: tuple, credit: Decimal, paid_total: 
     loan.credit, loan.paid_total, loan.payment_ids = credit, paid_total, applied or None
 
 
-def _recompute(loan: LoanModel, changes: list[LedgerChange]) -> tuple[list[LedgerChange], list[LedgerChange]]:
+def _recompute(
+    loan: LoanModel, changes: list[LedgerChange], earliest: dict[str, date | None]
+) -> tuple[list[LedgerChange], list[LedgerChange]]:
     """The loan's balance from its whole ledger, reversed payments left out. Returns the changes to
-    report: (repayments applied, reversals applied)."""
+    report: (repayments applied, reversals applied); ``earliest`` as ``_incremental`` fills it."""
     book = store.ledger(loan.loan_id)
     balance = allocate(book.installments, book.repayments, reversed_ids=book.reversed_ids)
     known = set(loan.payment_ids or ())
@@ -179,6 +193,9 @@ def _recompute(loan: LoanModel, changes: list[LedgerChange]) -> tuple[list[Ledge
     reversed_now = [
         c for c in fresh if c.entry.startswith("REV#") and c.event == "INSERT" and c.entry[4:] not in known_reversed
     ]
+    for c in repaid:
+        pid = str((c.new or {})["payment_id"])
+        earliest[pid] = earliest_due_before(book.installments, book.repayments, pid, book.reversed_ids)
     return repaid, reversed_now
 
 
@@ -222,6 +239,11 @@ def _failed_fact(
     return fact(settings, "loan_failed", at, who, SOURCE, reason=reason, key=f"{iso(at)}|{len(changes)}")
 
 
+def _days_late(earliest_due: date | None, new: dict[str, Any], arrived: datetime, tz: str) -> int | None:
+    paid_at = parse_instant(str(new["paid_at"])) if new.get("paid_at") else arrived
+    return days_late(earliest_due, paid_at, tz)
+
+
 class _Unknown(NamedTuple):
     """A loan the stream has no state of yet (its first entries failed)."""
 
@@ -244,14 +266,19 @@ def _evaluate(
     if loan is None:
         logger.warning("ledger entries for an unknown loan; skipped", extra={"loan_id": loan_id})
         return None
+    for c in changes:  # the platform may correct it; a loan stored before it was kept gets it here
+        if c.entry == "LOAN" and c.new and c.new.get("disbursed_on"):
+            loan.disbursed_on = str(c.new["disbursed_on"])
     loan.due_shard = store.shard_of(loan_id, settings.shard_count)
     loan.jurisdiction_shard = store.jurisdiction_shard(loan)
     hold_facts = _apply_holds(settings, loan, changes)
     from_bucket = loan.bucket
-    done, repaid = _incremental(loan, changes)
+    earliest: dict[str, date | None] = {}
+    done, repaid = _incremental(loan, changes, earliest)
     reversed_now: list[LedgerChange] = []
     if not done:
-        repaid, reversed_now = _recompute(loan, changes)
+        earliest.clear()
+        repaid, reversed_now = _recompute(loan, changes, earliest)
     at = max(c.at for c in changes)
     a = assess(store.unpaid_of(loan), loan.tz, at, settings.grace_days, settings.buckets)
     arranged = apply_arrangement(settings, loan, changes, a, SOURCE)
@@ -289,6 +316,7 @@ def _evaluate(
                 bucket=from_bucket,
                 dpd=a.dpd,
                 outstanding_minor=to_minor(a.outstanding, loan.currency),
+                days_late=_days_late(earliest.get(str(new.get("payment_id"))), new, c.at, loan.tz),
                 key=f"{new.get('payment_id')}|{new['amount']}",
             )
         )

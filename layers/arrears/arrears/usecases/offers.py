@@ -32,6 +32,7 @@ from typing import Any
 from ..adapters import api_store, store
 from ..adapters.clients import client
 from ..adapters.models import CollectionModel, ContactModel, LoanModel
+from ..adapters.settings_store import SETTINGS_PK
 from ..adapters.webhook_secrets import secrets
 from ..domain import access
 from ..domain.api import ApiError
@@ -60,7 +61,6 @@ from ..observability import logger, metrics
 from .operations import Incoming, OpsSettings, Write, _digest, _key, _loan, body_of, write_once
 from .webhook import Answer
 
-SETTINGS_PK = "#settings"  # CollectionsTable partition of the admin's settings (no loan id starts with #)
 PENDING_PK = "#offers#pending"  # CollectionsTable partition of the offers awaiting approval (sk: loan#offer)
 OFFER_CHANNELS = ("sms", "email", "wechat")
 MAX_LINK_DAYS = 30
@@ -80,16 +80,6 @@ def limits_for(product: str) -> ProductLimits:
 
 
 # ---------------------------------------------------------------------------------- settings
-
-
-def channel_costs() -> tuple[str | None, dict[str, Decimal]]:
-    """The admin's cost of one contact per channel and its currency (none set: (None, {}))."""
-    try:
-        item = CollectionModel.get(SETTINGS_PK, "channel-costs", consistent_read=True)
-    except CollectionModel.DoesNotExist:
-        return None, {}
-    value = json.loads(item.terms or "{}")
-    return value.get("currency"), {k: Decimal(v) for k, v in value.get("costs", {}).items()}
 
 
 def read_settings() -> Answer:

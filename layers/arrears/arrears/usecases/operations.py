@@ -601,6 +601,10 @@ def write_once(
         f"operator/{p.role}",
         borrower_id=w.loan.borrower_id if w.loan else None,
         currency=w.loan.currency if w.loan else None,
+        product=w.loan.product if w.loan else None,
+        segment=w.loan.segment if w.loan else None,
+        jurisdiction=w.loan.jurisdiction if w.loan else None,
+        agent=p.user,
         action_id=key[:200],
         reason=json.dumps(
             {"user": p.user, "route": route, "fields": {k: _digest(v) for k, v in sorted(w.after.items())}},

@@ -18,7 +18,14 @@ class LoanLike(Protocol):
     def currency(self) -> str: ...
 
 
+#: what every fact about a loan carries of it, for analysts to slice by (the loan's state when told)
+SLICES = ("segment", "product", "jurisdiction")
+
+
 def fact(settings: Settings, kind: str, at: datetime, loan: LoanLike, source: str, **kw: Any) -> Fact:
+    for name in SLICES:
+        if name not in kw:
+            kw[name] = getattr(loan, name, None) or None
     return Fact(
         kind,
         at,

@@ -3,7 +3,11 @@
 Besides the day's figures it carries the day's planning summaries (work dispatched per channel,
 deferred by capacity, held at planning) and the champion/challenger comparison, which is carried
 forward day by day in ``arms-state.json`` (the previous day's state plus this day's facts), so no
-report ever re-reads old days."""
+report ever re-reads old days.
+
+Reading the day's facts, it also compacts them: the many small objects the writers left become a few
+(``facts_sink.compact_day``), so Athena opens a handful of objects per day partition. And it writes the
+compliance rules in force (``rules/rules.json``, the lake's ``compliance_rules``)."""
 
 from __future__ import annotations
 
@@ -12,8 +16,9 @@ from datetime import date, timedelta
 from typing import Any
 
 from ..adapters.clients import client
-from ..adapters.facts_sink import read_day
+from ..adapters.facts_sink import compact_day, write_rules
 from ..config import Settings
+from ..domain.compliance import rules_rows
 from ..domain.report import advance_arms, arm_comparison, daily_report
 
 REPORT_PREFIX = "reports"
@@ -50,8 +55,10 @@ def run_summaries(bucket: str, day: date) -> list[dict[str, Any]]:
 
 def build_report(settings: Settings, day: date) -> dict[str, Any]:
     bucket = settings.outcomes_bucket
-    rows = read_day(bucket, day.isoformat())
+    write_rules(bucket, rules_rows())
+    rows, merged = compact_day(bucket, day.isoformat())  # the day's facts, read once, left as few objects
     report = daily_report(day, rows, settings.buckets.names)
+    report["lake"] = {"objects_merged": merged}
     report["planning"] = run_summaries(bucket, day)
     previous = _get_json(bucket, arms_key(day - timedelta(days=1))) or {}
     arms = advance_arms(previous, rows, day)

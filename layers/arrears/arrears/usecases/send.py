@@ -16,10 +16,12 @@ from ..adapters.channels import ChannelError, Message, Sender
 from ..adapters.contact_ledger import CALL_OUTCOMES, ledger_of, record_call, reserve_contact, restrictions_of
 from ..adapters.facts_sink import FactSink
 from ..adapters.models import BorrowerModel, CollectionModel, LedgerModel, LoanModel
+from ..adapters.settings_store import channel_costs_cached
 from ..config import Settings
 from ..domain import DATA_ERRORS
 from ..domain.campaigns import campaign_id_of
 from ..domain.compliance import ContactRequest, Holds, rules_for
+from ..domain.costs import cost_micros
 from ..domain.delinquency import assess
 from ..domain.money import to_minor
 from ..domain.promises import promise_from_call
@@ -90,6 +92,17 @@ def holds_of(profile: BorrowerModel, loan: LoanModel, others: Restrictions | Non
         paused="paused" in on_loan,
         promise_until=date.fromisoformat(loan.promise_until) if loan.promise_until else None,
     )
+
+
+def contact_columns(profile: BorrowerModel | None, channel: str, currency: str) -> dict[str, Any]:
+    """What a contact's fact says of it beyond the action: the candidate zones and jurisdiction the guard
+    checked it against (its ``occurred_at`` is the claim's instant), and its cost (``domain/costs.py``)."""
+    set_currency, set_costs = channel_costs_cached()
+    return {
+        "zones": profile.timezone if profile else None,
+        "jurisdiction": profile.jurisdiction if profile else None,
+        "cost_micros": cost_micros(channel, currency, set_currency, set_costs),
+    }
 
 
 def contexts(messages: list[ActionMessage]) -> dict[str, store.SendContext]:
@@ -222,6 +235,7 @@ def send_action(
         bucket=loan.bucket,
         dpd=a.dpd,
         amount_minor=to_minor(a.overdue, loan.currency),
+        **contact_columns(profile, msg.channel, loan.currency),
     )
     _campaign_count(cid, "sent", None, delivery.outcome)
     metrics.add_metric(name=f"{msg.channel.title()}Sent", unit="Count", value=1)
