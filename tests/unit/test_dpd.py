@@ -160,3 +160,36 @@ def test_assess_reports_overdue_and_outstanding():
     balance = allocate(schedule, [])
     a = assess(balance.unpaid, SH, datetime(2026, 3, 15, 1, tzinfo=UTC), 0, SCHEME)
     assert (a.dpd, a.bucket, a.overdue, a.outstanding) == (5, "M1", Decimal("100.00"), Decimal("200.00"))
+
+
+def test_days_late_counts_local_days_from_the_earliest_unpaid_due_date():
+    from arrears.domain.ledger import Installment, Repayment, days_late, earliest_due_before
+
+    sched = [
+        Installment(1, date(2026, 3, 1), Decimal(100), Decimal(0), Decimal(0)),
+        Installment(2, date(2026, 4, 1), Decimal(100), Decimal(0), Decimal(0)),
+    ]
+    late = datetime(2026, 3, 2, 16, 30, tzinfo=UTC)  # 00:30 on the 3rd in Shanghai, 20:30 on the 2nd in LA
+    assert days_late(date(2026, 3, 1), late, "Asia/Shanghai") == 2
+    assert days_late(date(2026, 3, 1), late, "America/Los_Angeles") == 1
+    assert days_late(date(2026, 3, 1), datetime(2026, 2, 20, tzinfo=UTC), "UTC") == 0  # early: on time
+    assert days_late(None, late, "UTC") is None  # nothing was unpaid
+    pays = [
+        Repayment("A", datetime(2026, 3, 5, tzinfo=UTC), Decimal(100)),
+        Repayment("B", datetime(2026, 3, 6, tzinfo=UTC), Decimal(50)),
+        Repayment("C", datetime(2026, 3, 4, tzinfo=UTC), Decimal(10)),
+    ]
+    assert earliest_due_before(sched, pays, "C") == date(2026, 3, 1)
+    assert earliest_due_before(sched, pays, "B") == date(2026, 4, 1)  # A and C paid the first (and 10 on)
+    assert earliest_due_before(sched, pays, "B", reversed_ids={"A"}) == date(2026, 3, 1)  # A taken back
+    assert earliest_due_before(sched, pays, "nope") is None
+
+
+def test_a_contact_costs_the_admins_price_in_its_currency_else_the_defaults():
+    from arrears.domain.costs import cost_micros
+
+    assert cost_micros("sms", "CNY", None, {}) == 50_000
+    assert cost_micros("sms", "USD", None, {}) == 7_900
+    assert cost_micros("sms", "CNY", "CNY", {"sms": Decimal("0.035")}) == 35_000
+    assert cost_micros("sms", "USD", "CNY", {"sms": Decimal("0.035")}) == 7_900  # another currency's price
+    assert cost_micros("sms", "EUR", None, {}) is None  # no default in that currency
