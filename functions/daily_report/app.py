@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from arrears.config import settings
+from arrears.config import analytics_target, settings
 from arrears.domain.timeutil import local_date, parse_date, parse_instant
 from arrears.observability import logger, metrics
 from arrears.usecases.reporting import build_report
@@ -12,6 +12,7 @@ from arrears.usecases.reporting import build_report
 @metrics.log_metrics
 def handler(event: dict, context: object) -> dict:
     s = settings()
+    analytics_target()  # the page's workgroup and database: a missing one fails here, loudly
     if event.get("report_date"):
         day = parse_date(event["report_date"])
     else:

@@ -15,72 +15,25 @@ from __future__ import annotations
 
 import io
 import json
-import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
+
+from arrears.domain.named_queries import NamedQuery, Param, QueryError, bind, parse, without_comments
 
 from .stack import ROOT
 
+__all__ = ["NamedQuery", "Param", "QueryError", "bind", "named_queries", "run", "connect", "to_duckdb"]
+
 QUERIES = ROOT / "infra" / "athena" / "queries"
 _DUCK_TYPES = {"string": "VARCHAR", "int": "INTEGER", "bigint": "BIGINT"}
-_PARAM_TYPES = {"string": str, "int": int}
-_HEADER = re.compile(r"^--\s*(name|description|param):\s*(.*)$")
-
-
-class QueryError(ValueError):
-    """A query that cannot run as asked; the message says why in one line."""
-
-
-class Param(NamedTuple):
-    name: str
-    type: str  # string or int
-    default: str
-    doc: str
-
-
-class NamedQuery(NamedTuple):
-    name: str
-    description: str
-    params: tuple[Param, ...]
-    sql: str  # the whole file: Athena runs it as it is
 
 
 def _parse(path: Path) -> NamedQuery:
-    text = path.read_text(encoding="utf-8")
-    fields: dict[str, str] = {}
-    params: list[Param] = []
-    for line in text.splitlines():
-        m = _HEADER.match(line.strip())
-        if not m:
-            if line.strip() and not line.strip().startswith("--"):
-                break  # the header ends at the first line of SQL
-            continue
-        key, value = m.group(1), m.group(2).strip()
-        if key == "param":  # one a '?', in order; a name again is the same value again
-            parts = value.split(maxsplit=3)
-            if len(parts) < 3 or parts[1] not in _PARAM_TYPES:
-                raise QueryError(
-                    f"{path.name}: a param line is 'name type default doc' (type string or int): {value!r}"
-                )
-            param = Param(parts[0], parts[1], parts[2], parts[3] if len(parts) > 3 else "")
-            same = next((p for p in params if p.name == param.name), None)
-            if same is not None and (same.type, same.default) != (param.type, param.default):
-                raise QueryError(f"{path.name}: parameter {param.name} is declared twice with another type or default")
-            params.append(param)
-        else:
-            fields[key] = value
-    if fields.get("name") != path.stem or not fields.get("description"):
-        raise QueryError(f"{path.name}: its header needs '-- name: {path.stem}' and a '-- description:' line")
-    query = NamedQuery(path.stem, fields["description"], tuple(params), text)
-    placeholders = len(re.findall(r"\?", _without_comments(text)))
-    if placeholders != len(params):
-        raise QueryError(f"{path.name}: {placeholders} '?' in the SQL but {len(params)} param line(s)")
-    return query
-
-
-def _without_comments(sql: str) -> str:
-    return "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
+    try:
+        return parse(path.stem, path.read_text(encoding="utf-8"))
+    except QueryError as e:
+        raise QueryError(f"{path.name}: {str(e).split(': ', 1)[1]}") from None
 
 
 def named_queries(folder: Path = QUERIES) -> dict[str, NamedQuery]:
@@ -93,30 +46,13 @@ def to_duckdb(sql: str) -> str:
     from sqlglot.errors import SqlglotError
 
     try:
-        statements = sqlglot.transpile(_without_comments(sql), read="athena", write="duckdb")
+        statements = sqlglot.transpile(without_comments(sql), read="athena", write="duckdb")
     except SqlglotError as e:
         raise QueryError(f"not Athena SQL: {str(e).splitlines()[0]}") from None
     statements = [s for s in statements if s.strip()]
     if len(statements) != 1:
         raise QueryError(f"one statement a query, not {len(statements)}")
     return statements[0]
-
-
-def bind(query: NamedQuery, given: dict[str, str]) -> list[Any]:
-    """The positional values of a named query: each param given (``--param k=v``) or its default."""
-    known = {p.name for p in query.params}
-    unknown = sorted(set(given) - known)
-    if unknown:
-        names = ", ".join(sorted(known)) or "none"
-        raise QueryError(f"{query.name} has no parameter {unknown[0]!r} (its parameters: {names})")
-    values: list[Any] = []
-    for p in query.params:
-        raw = given.get(p.name, p.default)
-        try:
-            values.append(_PARAM_TYPES[p.type](raw))
-        except ValueError:
-            raise QueryError(f"{p.name}={raw!r} is not a whole number") from None
-    return values
 
 
 def connect(out: Path) -> Any:
@@ -171,16 +107,16 @@ def run(out: Path, sql: str, values: list[Any] | None = None) -> tuple[list[str]
 # --------------------------------------------------------------------------------------- output
 
 
-def _plain(v: Any) -> Any:
+def plain(v: Any) -> Any:
     if isinstance(v, Decimal):
         return int(v) if v == v.to_integral_value() else float(v)
     return v
 
 
 def as_table(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
-    cells = [[("" if v is None else str(_plain(v))) for v in row] for row in rows]
+    cells = [[("" if v is None else str(plain(v))) for v in row] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    numeric = [all(isinstance(_plain(r[i]), int | float) or r[i] is None for r in rows) for i in range(len(columns))]
+    numeric = [all(isinstance(plain(r[i]), int | float) or r[i] is None for r in rows) for i in range(len(columns))]
 
     def line(values: list[str]) -> str:
         return "  ".join(
@@ -194,13 +130,13 @@ def as_table(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
 def as_csv(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
     from arrears.domain.csvsafe import rows_csv
 
-    return rows_csv(columns, [dict(zip(columns, map(_plain, r), strict=True)) for r in rows])
+    return rows_csv(columns, [dict(zip(columns, map(plain, r), strict=True)) for r in rows])
 
 
 def as_json(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
     return (
         json.dumps(
-            [dict(zip(columns, map(_plain, r), strict=True)) for r in rows], default=str, ensure_ascii=False, indent=1
+            [dict(zip(columns, map(plain, r), strict=True)) for r in rows], default=str, ensure_ascii=False, indent=1
         )
         + "\n"
     )

@@ -48,6 +48,7 @@ class Simulation:
     local_routes: dict[tuple[str, str], Any] = field(default_factory=dict)  # more local-only routes (arrears up)
     api_url: str | None = None
     platform: FakePlatform | None = None  # the platform's callback endpoint (signed events received)
+    page_problems: list[str] = field(default_factory=list)  # report.html's sections whose query failed
 
     def contacts(self) -> dict[str, int]:
         """What each provider received: SNS texts, SES emails, the gateway's WeChat messages, the
@@ -101,6 +102,13 @@ class Simulation:
         if self.platform is not None:
             self.platform.stop()
         self.emulator.stop()
+        from arrears.adapters import analytics
+
+        from .lake import LocalLake
+
+        if isinstance(analytics._engine, LocalLake):
+            analytics._engine.close()
+            analytics.use(None)
 
     @property
     def imports_bucket(self) -> str:
@@ -231,7 +239,7 @@ class Simulation:
         """One line per failure that remains at the end: DLQ contents, events lost without a DLQ."""
         from .health import problems
 
-        return problems(self.dep, self.runner.stats, str(self.out / "lambda.log"))
+        return problems(self.dep, self.runner.stats, str(self.out / "lambda.log")) + self.page_problems
 
     def import_reports(self) -> dict[str, dict[str, Any]]:
         """The importer's reports, one per file of the user's book, rows named as in that file."""
@@ -434,7 +442,29 @@ class Simulation:
                 f"{svc}.{op}": round(t, 2) for (svc, op), t in sorted(meter.seconds.items(), key=lambda kv: -kv[1])
             },
         }
+        summary["report_page"] = self.write_page()
         (self.out / "summary.json").write_text(json.dumps(summary, indent=1))
+
+    def write_page(self) -> dict[str, Any]:
+        """``OUT/report.html``: the readable report for the whole run, from the named queries over the
+        lake just written (the daily report function's page, over every day)."""
+        from arrears.domain.report_html import render
+        from arrears.usecases.report_page import plan, sections
+
+        from .lake import FolderLake
+
+        days = sorted(p.name[3:] for p in (self.out / "outcomes" / "facts").glob("dt=*"))
+        if not days:
+            return {"written": False, "why": "no facts"}
+        first, last = date.fromisoformat(days[0]), date.fromisoformat(days[-1])
+        got = sections(FolderLake(self.out), plan(first, last))
+        title = f"{first.isoformat()} – {last.isoformat()}"
+        page = render(f"arrears report, {title}", f"arrears 催收报告 {title}", got)
+        (self.out / "report.html").write_text(page, encoding="utf-8")
+        failed = sorted(k for k, v in got.items() if isinstance(v, str))
+        if failed:
+            self.page_problems = [f"report.html: section {k}: {got[k]}" for k in failed]
+        return {"written": True, "failed_sections": failed}
 
 
 def cycle_figures(at: datetime, before: tuple[Counter, Counter], contacts: int) -> dict[str, Any]:
@@ -497,6 +527,11 @@ def start_stack(
     published = publish_default_strategies(runner, clock.now)
     sim = Simulation(emulator, dep, runner, out, gateway, published=published)
     sim.platform = platform
+    from arrears.adapters import analytics
+
+    from .lake import LocalLake
+
+    analytics.use(LocalLake(sim.outcomes_bucket))  # the report page's queries: DuckDB, not Athena
     return sim
 
 

@@ -285,7 +285,7 @@ def deploy(overrides: dict[str, str] | None = None) -> Deployed:
         elif res["Type"] == "AWS::S3::Bucket" and "NotificationConfiguration" in res.get("Properties", {}):
             notifications[name] = res["Properties"].pop("NotificationConfiguration")
     made = _create_secrets(deployable, taken_out)
-    deployable = _with_refs(deployable, made)
+    deployable = _with_refs(deployable, {**made, **_names_of(taken_out)})
     for name in list(deployable["Resources"]):  # permissions for S3 and API Gateway to invoke: nothing invokes in moto
         res = deployable["Resources"][name]
         principal = json.dumps(res["Properties"].get("Principal")) if res["Type"] == "AWS::Lambda::Permission" else ""
@@ -357,11 +357,37 @@ def _create_secrets(deployable: dict[str, Any], taken_out: dict[str, dict[str, A
     return made
 
 
+def _names_of(taken_out: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """The names of the Glue database and the Athena workgroup taken out (created through their APIs
+    after the stack), so that what refers to them (a function's environment, a policy) resolves."""
+    names = {}
+    for name, res in taken_out.items():
+        props = res.get("Properties", {})
+        raw = (
+            props.get("DatabaseInput", {}).get("Name")
+            if res["Type"] == "AWS::Glue::Database"
+            else props.get("Name")
+            if res["Type"] == "AWS::Athena::WorkGroup"
+            else None
+        )
+        if isinstance(raw, dict) and "Fn::Sub" in raw and isinstance(raw["Fn::Sub"], str):
+            raw = raw["Fn::Sub"].replace("${AWS::StackName}", STACK)
+        if isinstance(raw, str) and "${" not in raw:
+            names[name] = raw
+    return names
+
+
 def _with_refs(value: Any, physical: dict[str, str]) -> Any:
-    """The template with each ``Ref`` to these resources replaced by their physical id."""
+    """The template with each ``Ref`` to these resources (and each ``${name}`` of a ``Fn::Sub``)
+    replaced by their physical id."""
     if isinstance(value, dict):
         if set(value) == {"Ref"} and value["Ref"] in physical:
             return physical[value["Ref"]]
+        if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+            text = value["Fn::Sub"]
+            for logical, name in physical.items():
+                text = text.replace("${" + logical + "}", name)
+            return {"Fn::Sub": text}
         return {k: _with_refs(v, physical) for k, v in value.items()}
     if isinstance(value, list):
         return [_with_refs(v, physical) for v in value]

@@ -22,7 +22,6 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "out" / "console-screens"
 START = date(2026, 3, 1)
 
@@ -51,16 +50,6 @@ def console(tmp_path_factory) -> Iterator[tuple[str, Any]]:
     SHOTS.mkdir(parents=True, exist_ok=True)
     yield url, sim
     sim.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 def page_for(browser, url: str, width: int = 1280) -> tuple[Any, list[str]]:

@@ -130,6 +130,16 @@ class Settings(NamedTuple):
         return settings
 
 
+def analytics_target(env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """The daily report function's Athena workgroup and Glue database (ANALYTICS_WORKGROUP,
+    ANALYTICS_DATABASE): the page's named queries run there. ConfigError when either is missing."""
+    env = os.environ if env is None else env
+    workgroup, database = env.get("ANALYTICS_WORKGROUP", "").strip(), env.get("ANALYTICS_DATABASE", "").strip()
+    if not (workgroup and database):
+        raise ConfigError("bad configuration: ANALYTICS_WORKGROUP and ANALYTICS_DATABASE must be set")
+    return workgroup, database
+
+
 @lru_cache(maxsize=1)
 def settings() -> Settings:
     return Settings.from_env()

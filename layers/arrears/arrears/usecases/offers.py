@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from ..adapters import api_store, store
+from ..adapters import api_store, facts_sink, store
 from ..adapters.clients import client
 from ..adapters.models import CollectionModel, ContactModel, LoanModel
 from ..adapters.settings_store import SETTINGS_PK
@@ -516,15 +516,12 @@ def _checked(loan: LoanModel, offer: CollectionModel, answer: object, s: OpsSett
     raise ApiError(403, f"that does not match our records: {MAX_ATTEMPTS - tries} tries left", "answer")
 
 
-def _identity_failed_fact(loan: LoanModel, offer: CollectionModel, tries: int, s: OpsSettings, now: datetime) -> None:
-    """A wrong answer is a fact (``offer_identity_failed``, reason: the attempt; at MAX_ATTEMPTS the
-    offer locks), written as the API's other facts are: with an idempotency item its stream carries."""
-    from ..adapters import facts_sink
-
-    offer_id = offer.sk.split("#", 1)[1]
-    key = f"offer#{offer_id}#failed#{tries}"
-    fact = Fact(
-        "offer_identity_failed",
+def _borrower_fact(
+    kind: str, loan: LoanModel, offer_id: str, reason: str, key: str, s: OpsSettings, now: datetime
+) -> Fact:
+    """What the borrower did on the self-service page, about an offer on a loan."""
+    return Fact(
+        kind,
         now,
         business_date(now, s.business_tz),
         loan.loan_id,
@@ -532,10 +529,22 @@ def _identity_failed_fact(loan: LoanModel, offer: CollectionModel, tries: int, s
         borrower_id=loan.borrower_id,
         case_id=loan.case_id,
         currency=loan.currency,
+        product=loan.product,
+        segment=loan.segment,
+        jurisdiction=loan.jurisdiction,
         action_id=offer_id,
-        reason=f"attempt {tries} of {MAX_ATTEMPTS}" + ("; locked" if tries >= MAX_ATTEMPTS else ""),
+        reason=reason,
         key=key,
     )
+
+
+def _identity_failed_fact(loan: LoanModel, offer: CollectionModel, tries: int, s: OpsSettings, now: datetime) -> None:
+    """A wrong answer is a fact (``offer_identity_failed``, reason: the attempt; at MAX_ATTEMPTS the
+    offer locks), written as the API's other facts are: with an idempotency item its stream carries."""
+    offer_id = offer.sk.split("#", 1)[1]
+    key = f"offer#{offer_id}#failed#{tries}"
+    reason = f"attempt {tries} of {MAX_ATTEMPTS}" + ("; locked" if tries >= MAX_ATTEMPTS else "")
+    fact = _borrower_fact("offer_identity_failed", loan, offer_id, reason, key, s, now)
     api_store.answer_once("", "POST /pay/{token}", 403, "{}", iso(now), [], facts_sink.lines([fact]), key=key)
 
 
@@ -601,25 +610,11 @@ def accept(token: str, incoming: Incoming, s: OpsSettings, now: datetime) -> Ans
     }
     schedule = [{"due_on": d.due_on.isoformat(), "amount": str(d.amount)} for d in terms.schedule]
     body = json.dumps({**_shown(loan, offer), "schedule": schedule, "status": "accepted", "accepted": True})
-    fact = Fact(
-        "offer_accepted",
-        now,
-        business_date(now, s.business_tz),
-        loan.loan_id,
-        SELF_SERVICE,
-        borrower_id=loan.borrower_id,
-        case_id=loan.case_id,
-        currency=loan.currency,
-        action_id=offer_id,
-        reason=terms.kind,
-        key=key,
-    )
+    fact = _borrower_fact("offer_accepted", loan, offer_id, terms.kind, key, s, now)
     writes = [
         _status_update(s, loan.loan_id, offer_id, "offered", "accepted"),
         api_store.put(s.ledger_table, entry, "attribute_not_exists(entry)"),
     ]
-    from ..adapters import facts_sink
-
     try:
         stored = api_store.answer_once(
             "", "POST /pay/{token}/accept", 200, body, iso(now), writes, facts_sink.lines([fact]), key=key

@@ -15,11 +15,14 @@ import json
 from datetime import date, timedelta
 from typing import Any
 
+from ..adapters import analytics
 from ..adapters.clients import client
 from ..adapters.facts_sink import compact_day, write_rules
 from ..config import Settings
 from ..domain.compliance import rules_rows
 from ..domain.report import advance_arms, arm_comparison, daily_report
+from ..observability import logger, metrics
+from .report_page import daily_page
 
 REPORT_PREFIX = "reports"
 RUNS_PREFIX = "runs"  # the dispatcher's run summaries
@@ -27,6 +30,10 @@ RUNS_PREFIX = "runs"  # the dispatcher's run summaries
 
 def report_key(day: date) -> str:
     return f"{REPORT_PREFIX}/dt={day.isoformat()}/daily-report.json"
+
+
+def page_key(day: date) -> str:
+    return f"{REPORT_PREFIX}/dt={day.isoformat()}/daily-report.html"
 
 
 def arms_key(day: date) -> str:
@@ -64,5 +71,24 @@ def build_report(settings: Settings, day: date) -> dict[str, Any]:
     arms = advance_arms(previous, rows, day)
     _put_json(bucket, arms_key(day), arms)
     report["arms"] = arm_comparison(arms)
+    report["page"] = _page(settings, day)
     _put_json(bucket, report_key(day), report)
     return report
+
+
+def _page(settings: Settings, day: date) -> dict[str, Any]:
+    """The readable page beside the JSON, from the named queries run in the workgroup (locally: the
+    local stack's engine). Whatever goes wrong with it, the day's JSON report is still written."""
+    try:
+        page, failed = daily_page(analytics.engine(), day)
+        client("s3").put_object(
+            Bucket=settings.outcomes_bucket,
+            Key=page_key(day),
+            Body=page.encode(),
+            ContentType="text/html; charset=utf-8",
+        )
+    except Exception as e:
+        logger.exception("report page not written")
+        metrics.add_metric(name="ReportPageFailed", unit="Count", value=1)
+        return {"key": None, "error": f"{type(e).__name__}: {str(e)[:300]}"}
+    return {"key": page_key(day), "failed_sections": failed}
