@@ -402,3 +402,117 @@ def test_arms_are_the_daily_reports_comparison_per_currency(tmp_path):
             assert (r["difference_vs_champion"], [r["ci95_low"], r["ci95_high"]]) == (d["recovery_rate"], d["ci95"])
         else:
             assert r["difference_vs_champion"] is None
+
+
+def test_agent_performance_credits_each_member_with_their_contacts_and_what_followed(tmp_path):
+    rng = random.Random(21)
+    lake = Lake()
+    start = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+    agents = ["ann", "bo", None]  # None: the automated channels
+    for n in range(80):
+        loan = f"L{n % 25}"
+        agent = rng.choice(agents)
+        at = start + timedelta(hours=rng.randrange(12 * 24))
+        cur = "USD" if n % 25 == 0 else "CNY"
+        sent = lake.add(
+            "action_sent",
+            at,
+            loan,
+            "B",
+            case_id=f"C-{loan}",
+            action_id=f"A{n}",
+            agent=agent,
+            currency=cur,
+            channel="voice" if agent else "sms",
+        )
+        if agent:
+            lake.add(
+                "call_outcome",
+                at,
+                loan,
+                "B",
+                action_id=sent["action_id"],
+                agent=agent,
+                currency=cur,
+                reason=rng.choice(["no_answer", "conversation", "promise"]),
+            )
+        if rng.random() < 0.4:
+            lake.add(
+                "repayment_applied",
+                at + timedelta(days=rng.uniform(0, 9)),
+                loan,
+                "B",
+                currency=cur,
+                amount_minor=rng.randrange(100, 9000),
+                payment_id=f"P{n}",
+            )
+        if rng.random() < 0.2:
+            lake.add("promise_made", at + timedelta(hours=1), loan, "B", case_id=f"C-{loan}", currency=cur)
+        if rng.random() < 0.1:
+            lake.add(
+                "action_blocked", at, loan, "B", case_id=f"C-{loan}", agent=agent, currency=cur, reason="daily_cap"
+            )
+    out = lake.write(tmp_path)
+
+    def at_(f: dict) -> datetime:
+        return datetime.fromisoformat(f["occurred_at"].replace("Z", "+00:00"))
+
+    sent = [f for f in lake.facts if f["fact_type"] == "action_sent"]
+    results = {f["action_id"]: f["reason"] for f in lake.facts if f["fact_type"] == "call_outcome"}
+    credited: dict[str, int] = defaultdict(int)
+    for p in (f for f in lake.facts if f["fact_type"] == "repayment_applied"):
+        before = [s for s in sent if s["loan_id"] == p["loan_id"] and at_(s) <= at_(p) < at_(s) + timedelta(days=7)]
+        if before:
+            last = max(before, key=lambda s: (at_(s), s["action_id"]))
+            credited[last["action_id"]] += p["amount_minor"]
+    last_contact = {}
+    for s in sorted(sent, key=lambda s: (at_(s), s["action_id"])):
+        last_contact[s["case_id"]] = (s["agent"] or "", s["currency"])
+    expected: dict = {}
+    for key in {((s["agent"] or ""), s["currency"]) for s in sent}:
+        mine = [s for s in sent if ((s["agent"] or ""), s["currency"]) == key]
+        cases = [c for c, who in last_contact.items() if who == key]
+        expected[key] = {
+            "cases_worked": len({s["case_id"] for s in mine}),
+            "contacts": len(mine),
+            "right_party_contacts": sum(results.get(s["action_id"]) in ("conversation", "promise") for s in mine),
+            "repaid_within_7_days_minor": sum(credited[s["action_id"]] for s in mine),
+            "promises": sum(f["fact_type"] == "promise_made" and f["case_id"] in cases for f in lake.facts),
+            "compliance_blocks": sum(
+                f["fact_type"] == "action_blocked" and ((f["agent"] or ""), f["currency"]) == key for f in lake.facts
+            ),
+        }
+    got = {
+        (r["agent"], r["currency"]): {k: r[k] for k in expected[(r["agent"], r["currency"])]}
+        for r in _named(out, "agent_performance")
+    }
+    for key in expected:
+        assert got[key] == expected[key], key
+    assert set(got) == set(expected)
+
+
+def test_imports_by_day_reads_what_became_of_each_file(tmp_path):
+    lake = Lake()
+    at = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+    lake.add(
+        "platform_event",
+        at,
+        None,
+        None,
+        source="platform/file",
+        reason="loans/a.csv: 8 of 10 rows accepted, 2 rejected",
+    )
+    lake.add(
+        "platform_event",
+        at,
+        None,
+        None,
+        source="platform/file",
+        reason="repayments/b: x.csv: rejected whole: not UTF-8: byte 0xff",
+    )
+    lake.add("platform_event", at, None, None, source="platform/api", reason="POST /v1/repayments")
+    got = _named(lake.write(tmp_path), "imports_by_day")
+    assert [(r["file"], r["rows"], r["accepted"], r["rejected"], r["rejected_whole"]) for r in got] == [
+        ("loans/a.csv", 10, 8, 2, None),
+        ("repayments/b: x.csv", None, None, None, "not UTF-8: byte 0xff"),  # a key may hold ': '
+    ]

@@ -61,7 +61,7 @@ per_member AS (
     SELECT c.agent, c.agency, c.currency,
            count(DISTINCT c.case_id) AS cases_worked,
            count(*) AS contacts,
-           count_if(r.result IN ('conversation', 'promise')) AS right_party_contacts,
+           count_if(coalesce(r.result IN ('conversation', 'promise'), false)) AS right_party_contacts,
            coalesce(sum(cr.amount_minor), 0) AS repaid_within_7_days_minor
     FROM contacts c
     LEFT JOIN results r ON r.action_id = c.action_id

@@ -5,7 +5,7 @@
 -- param: last_bucket string M6+ the last bucket: entering it counts as write-off
 WITH snap AS (
     SELECT loan_id, month, bucket, currency, outstanding_minor,
-           cast(regexp_extract(bucket, '[0-9]+') AS integer) + IF(bucket LIKE '%+', 1, 0) AS rank
+           cast(nullif(regexp_extract(bucket, '[0-9]+'), '') AS integer) + IF(bucket LIKE '%+', 1, 0) AS rank
     FROM (
         SELECT DISTINCT fact_id, loan_id, bucket, currency, outstanding_minor, substr(dt, 1, 7) AS month
         FROM outcomes

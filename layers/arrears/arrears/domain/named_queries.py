@@ -61,14 +61,25 @@ def parse(name: str, text: str) -> NamedQuery:
     if fields.get("name") != name or not fields.get("description"):
         raise QueryError(f"{name}: its header needs '-- name: {name}' and a '-- description:' line")
     query = NamedQuery(name, fields["description"], tuple(params), text)
-    placeholders = len(re.findall(r"\?", without_comments(text)))
+    placeholders = len(re.findall(r"\?", re.sub(r"'(?:[^']|'')*'", "''", without_comments(text))))
     if placeholders != len(params):
         raise QueryError(f"{name}: {placeholders} '?' in the SQL but {len(params)} param line(s)")
     return query
 
 
 def without_comments(sql: str) -> str:
-    return "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
+    """The SQL without its ``--`` comments (a ``--`` inside a string literal is kept)."""
+    out = []
+    for line in sql.splitlines():
+        quoted, cut = False, len(line)
+        for i, ch in enumerate(line):
+            if ch == "'":
+                quoted = not quoted
+            elif not quoted and line.startswith("--", i):
+                cut = i
+                break
+        out.append(line[:cut])
+    return "\n".join(out)
 
 
 def bind(query: NamedQuery, given: dict[str, str]) -> list[Any]:
