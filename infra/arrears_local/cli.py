@@ -437,6 +437,18 @@ def _start_world(world: Any, name: str, sim: Any, book: Book, seed: int, out: Pa
     return run
 
 
+def _where_things_are(out: Path, seconds: float, snapshot: bool) -> None:
+    print(f"done in {seconds:.1f}s; reports and outcomes in {out}/", flush=True)
+    if (out / "report.html").is_file():
+        print(f"the readable report (open it in a browser): {out}/report.html", flush=True)
+    if snapshot:
+        print(
+            f"open the console on this run's final state: .venv/bin/arrears up --snapshot {out}/snapshot, "
+            "then http://127.0.0.1:3000/console (user sue, role supervisor)",
+            flush=True,
+        )
+
+
 def _run(args: argparse.Namespace) -> int:
     docs, dry, book, start = _run_inputs(args)
     world_name, world = _world(args, book)
@@ -483,13 +495,7 @@ def _run(args: argparse.Namespace) -> int:
         warning = warning_line(sim.import_reports(), f"{out}/imports/")
     finally:
         sim.stop()
-    print(f"done in {time.perf_counter() - t0:.1f}s; reports and outcomes in {out}/", flush=True)
-    if args.snapshot:
-        print(
-            f"open the console on this run's final state: .venv/bin/arrears up --snapshot {out}/snapshot, "
-            "then http://127.0.0.1:3000/console (user sue, role supervisor)",
-            flush=True,
-        )
+    _where_things_are(out, time.perf_counter() - t0, args.snapshot)
     for line in ([warning] if warning else []) + problems:
         print(line, file=sys.stderr)
     if problems:

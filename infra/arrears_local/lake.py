@@ -39,6 +39,8 @@ class DuckLake:
         self.con.executemany(f"INSERT INTO compliance_rules VALUES ({marks})", [list(r.values()) for r in rules_rows()])
         self._columns = "{" + ", ".join(f"'{n}': '{_TYPES[t]}'" for n, t in COLUMNS.items()) + "}"
         self._rule_columns = "{" + ", ".join(f"'{n}': '{_TYPES[t]}'" for n, t in RULES_COLUMNS.items()) + "}"
+        self._queries: dict[str, NamedQuery] | None = None
+        self._translated: dict[str, str] = {}
 
     def drop(self, key: str) -> None:
         self.con.execute("DELETE FROM facts_raw WHERE object_key = ?", [key])
@@ -62,13 +64,17 @@ class DuckLake:
         )
 
     def queries(self) -> dict[str, NamedQuery]:
-        return query.named_queries()
+        if self._queries is None:  # read and parsed once: the files do not change under a running stack
+            self._queries = query.named_queries()
+        return self._queries
 
     def execute(self, q: NamedQuery, values: list[Any]) -> list[dict[str, Any]]:
         import duckdb
 
+        if q.sql not in self._translated:
+            self._translated[q.sql] = query.to_duckdb(q.sql)
         try:
-            cursor = self.con.execute(query.to_duckdb(q.sql), values)
+            cursor = self.con.execute(self._translated[q.sql], values)
         except duckdb.Error as e:
             raise query.QueryError(str(e).splitlines()[0]) from None
         columns = [d[0] for d in cursor.description]
