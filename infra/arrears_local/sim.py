@@ -457,7 +457,7 @@ class Simulation:
         if not days:
             return {"written": False, "why": "no facts"}
         first, last = date.fromisoformat(days[0]), date.fromisoformat(days[-1])
-        got = sections(FolderLake(self.out), plan(first, last))
+        got = sections(FolderLake(self.out), plan(first, last, violations=True))
         title = f"{first.isoformat()} – {last.isoformat()}"
         page = render(f"arrears report, {title}", f"arrears 催收报告 {title}", got)
         (self.out / "report.html").write_text(page, encoding="utf-8")

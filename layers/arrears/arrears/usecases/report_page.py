@@ -13,9 +13,10 @@ from ..observability import logger, metrics
 Plan = dict[str, tuple[str, dict[str, str]]]
 
 
-def plan(first: date, last: date) -> Plan:
+def plan(first: date, last: date, violations: bool = False) -> Plan:
     """Each section's named query and parameters for the page of ``last`` (a daily page: the history it
-    draws starts at ``first``)."""
+    draws starts at ``first``); with ``violations``, the count of the violations query over the last 7
+    days too (the run's page shows it; a daily page leaves that heavier query to the analysts)."""
 
     def d(day: date) -> str:
         return day.isoformat()
@@ -33,9 +34,8 @@ def plan(first: date, last: date) -> Plan:
         "channels": ("channel_effectiveness", {"from_date": d(week), "to_date": d(last)}),
         "arms": ("arms", {"to_date": d(last)}),
         "compliance": ("deferred_and_blocked_by_rule", {"from_date": d(week), "to_date": d(last)}),
-        "violations": ("violations", {"from_date": d(week), "to_date": d(last)}),
         "imports": ("imports_by_day", {"from_date": d(last), "to_date": d(last)}),
-    }
+    } | ({"violations": ("violations", {"from_date": d(week), "to_date": d(last)})} if violations else {})
 
 
 def sections(engine: analytics.Engine, queries: Plan) -> dict[str, analytics.Rows | str]:
