@@ -29,34 +29,53 @@ facts AS (
                         'repayment_reversed')
       AND dt <= ?
 ),
-mapped AS (  -- each fact on its case: the one it names, or the loan's latest case assigned by its day
-    SELECT f.*, coalesce(f.case_id, (
-        SELECT max_by(a.case_id, a.since_at) FROM assigned a
-        WHERE a.loan_id = f.loan_id AND a.since <= f.business_date
-    )) AS on_case
+linked AS (  -- a fact without a case: the loan's latest case assigned by its day
+    SELECT f.fact_id, max_by(a.case_id, a.since_at) AS case_id
     FROM facts f
+    JOIN assigned a ON a.loan_id = f.loan_id AND a.since <= f.business_date
+    WHERE f.case_id IS NULL
+    GROUP BY f.fact_id
 ),
-cures AS (  -- a case's closings and reopenings, in order
+mapped AS (
+    SELECT f.*, coalesce(f.case_id, l.case_id) AS on_case
+    FROM facts f
+    LEFT JOIN linked l ON l.fact_id = f.fact_id
+),
+cures AS (  -- a case's closings as cured and its reopenings
     SELECT on_case, occurred_at, fact_type FROM mapped
     WHERE fact_type = 'case_reopened' OR (fact_type = 'case_closed' AND reason = 'cured')
 ),
+counts AS (
+    SELECT on_case, count_if(fact_type = 'action_sent') AS contacts, count_if(fact_type = 'promise_made') AS promises
+    FROM mapped GROUP BY on_case
+),
+cured AS (
+    SELECT on_case, max_by(fact_type, occurred_at) = 'case_closed' AS cured FROM cures GROUP BY on_case
+),
+paid AS (  -- repayments while delinquent since assignment, each with the case's last cure event before it
+    SELECT m.fact_id, m.on_case, m.amount_minor, max_by(k.fact_type, k.occurred_at) AS state_before
+    FROM mapped m
+    JOIN cases c ON c.case_id = m.on_case
+    LEFT JOIN cures k ON k.on_case = m.on_case AND k.occurred_at < m.occurred_at
+    WHERE m.fact_type = 'repayment_applied' AND coalesce(m.from_bucket, 'M0') <> 'M0' AND m.occurred_at >= c.since_at
+    GROUP BY m.fact_id, m.on_case, m.amount_minor
+),
+recovered AS (  -- not once the case was cured; a reversal of a recovered payment takes it back
+    SELECT on_case, sum(amount_minor) AS recovered_minor FROM (
+        SELECT on_case, amount_minor FROM paid WHERE coalesce(state_before, '') <> 'case_closed'
+        UNION ALL
+        SELECT on_case, amount_minor FROM mapped
+        WHERE fact_type = 'repayment_reversed' AND coalesce(bucket, 'M0') <> 'M0'
+    ) GROUP BY on_case
+),
 per_case AS (
     SELECT c.case_id, c.strategy, c.arm, c.currency, c.overdue_minor,
-           (SELECT count(*) FROM mapped m WHERE m.on_case = c.case_id AND m.fact_type = 'action_sent') AS contacts,
-           (SELECT count(*) FROM mapped m WHERE m.on_case = c.case_id AND m.fact_type = 'promise_made') AS promises,
-           coalesce((SELECT max_by(k.fact_type, k.occurred_at) FROM cures k WHERE k.on_case = c.case_id), '')
-               = 'case_closed' AS cured,
-           coalesce((
-               SELECT sum(m.amount_minor) FROM mapped m
-               WHERE m.on_case = c.case_id
-                 AND ((m.fact_type = 'repayment_applied' AND coalesce(m.from_bucket, 'M0') <> 'M0'
-                       AND m.occurred_at >= c.since_at
-                       AND coalesce((SELECT max_by(k.fact_type, k.occurred_at) FROM cures k
-                                     WHERE k.on_case = c.case_id AND k.occurred_at < m.occurred_at), '')
-                           <> 'case_closed')
-                      OR (m.fact_type = 'repayment_reversed' AND coalesce(m.bucket, 'M0') <> 'M0'))
-           ), 0) AS recovered_minor
+           coalesce(n.contacts, 0) AS contacts, coalesce(n.promises, 0) AS promises,
+           coalesce(k.cured, false) AS cured, coalesce(r.recovered_minor, 0) AS recovered_minor
     FROM cases c
+    LEFT JOIN counts n ON n.on_case = c.case_id
+    LEFT JOIN cured k ON k.on_case = c.case_id
+    LEFT JOIN recovered r ON r.on_case = c.case_id
 ),
 rated AS (
     SELECT *, IF(overdue_minor > 0, cast(recovered_minor AS double) / overdue_minor, 0.0) AS rate FROM per_case
