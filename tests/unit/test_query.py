@@ -149,8 +149,14 @@ def test_buckets_by_day_is_the_reports_book(lake):
         loans: dict[str, int] = defaultdict(int)
         for r in mine:
             loans[r["bucket"]] += r["loans"]
-            assert to_minor(Decimal(rep["balance_by_bucket"][r["bucket"]][r["currency"]]), r["currency"]) == r["balance_minor"]
-            assert to_minor(Decimal(rep["overdue_by_bucket"][r["bucket"]][r["currency"]]), r["currency"]) == r["overdue_minor"]
+            assert (
+                to_minor(Decimal(rep["balance_by_bucket"][r["bucket"]][r["currency"]]), r["currency"])
+                == r["balance_minor"]
+            )
+            assert (
+                to_minor(Decimal(rep["overdue_by_bucket"][r["bucket"]][r["currency"]]), r["currency"])
+                == r["overdue_minor"]
+            )
         assert {b: n for b, n in rep["loans_by_bucket"].items() if n} == dict(loans)
         shown = {(b, c) for b, money in rep["balance_by_bucket"].items() for c in money}
         assert shown == {(r["bucket"], r["currency"]) for r in mine}
@@ -163,7 +169,11 @@ def test_recovered_by_day_is_the_reports_money(lake):
     for day, rep in reports.items():
         for r in (r for r in rows if r["dt"] == day):
             c = r["currency"]
-            for col, key in (("repaid_minor", "amount_repaid"), ("recovered_minor", "amount_recovered"), ("reversed_minor", "amount_reversed")):
+            for col, key in (
+                ("repaid_minor", "amount_repaid"),
+                ("recovered_minor", "amount_recovered"),
+                ("reversed_minor", "amount_reversed"),
+            ):
                 assert r[col] == to_minor(Decimal(rep[key].get(c, "0")), c), (day, c, col)
 
 
@@ -215,7 +225,6 @@ def test_cli_answers_and_refuses_in_one_line(lake):
         assert says in r.stderr and "Traceback" not in r.stderr
 
 
-
 @pytest.fixture(scope="module")
 def contacts_lake(tmp_path_factory) -> tuple[Path, list[dict]]:
     """Contacts, call results, promises and repayments on 12 loans over 10 days, some written twice."""
@@ -244,14 +253,35 @@ def contacts_lake(tmp_path_factory) -> tuple[Path, list[dict]]:
         loan = f"L{rng.randrange(12)}"
         if rng.random() < 0.5:
             channel = rng.choice(["sms", "voice", "email"])
-            sent = add("action_sent", at, loan, action_id=f"A{n}", channel=channel, step=f"{channel}-{rng.randrange(2)}")
+            sent = add(
+                "action_sent",
+                at,
+                loan,
+                action_id=f"A{n}",
+                channel=channel,
+                step=f"{channel}-{rng.randrange(2)}",
+                cost_micros=rng.choice([50_000, 1_200_000, None]),
+            )
             if channel == "voice":
-                add("call_outcome", at, loan, action_id=sent["action_id"], channel="voice", reason=rng.choice(["promise", "no_answer", "connected"]))
+                add(
+                    "call_outcome",
+                    at,
+                    loan,
+                    action_id=sent["action_id"],
+                    channel="voice",
+                    reason=rng.choice(["promise", "no_answer", "connected", "conversation"]),
+                )
         elif rng.random() < 0.7:
             add("repayment_applied", at, loan, amount_minor=rng.randrange(1, 50_000), payment_id=f"P{n}")
         else:
             kind = rng.choice(["promise_made", "promise_kept", "promise_broken"])
             add(kind, at, loan, action_id=f"PR{n}", amount_minor=rng.randrange(1000, 90_000))
+    # a promise kept: what was paid on its loan between its making and its keeping (not after)
+    t1 = start + timedelta(days=2)
+    add("promise_made", t1, "L97", action_id="PRX", amount_minor=5000)
+    add("repayment_applied", t1 + timedelta(days=1), "L97", amount_minor=3000, payment_id="PX1")
+    add("promise_kept", t1 + timedelta(days=3), "L97", action_id="PRX", amount_minor=5000)
+    add("repayment_applied", t1 + timedelta(days=4), "L97", amount_minor=999, payment_id="PX2")
     # the window's edges: paid 6.5 days after the only contact (credited), exactly 7 days after (not)
     t0 = start + timedelta(days=3, hours=5)
     add("action_sent", t0, "L98", action_id="EDGE1", channel="sms", step="sms-edge")
@@ -279,7 +309,8 @@ def test_channel_effectiveness_is_a_last_touch_count_of_the_facts(contacts_lake,
     out, facts = contacts_lake
     sent = [f for f in facts if f["fact_type"] == "action_sent" and first <= f["business_date"] <= last]
     paid = [f for f in facts if f["fact_type"] == "repayment_applied"]
-    promised = {f["action_id"] for f in facts if f["fact_type"] == "call_outcome" and f["reason"] == "promise"}
+    results = {f["action_id"]: f["reason"] for f in facts if f["fact_type"] == "call_outcome"}
+    promised = {a for a, r in results.items() if r == "promise"}
     week = timedelta(days=7)
     want: dict[tuple, dict] = defaultdict(lambda: defaultdict(int))
     loans: dict[tuple, set] = defaultdict(set)
@@ -288,21 +319,33 @@ def test_channel_effectiveness_is_a_last_touch_count_of_the_facts(contacts_lake,
         g["contacts"] += 1
         loans[(s["channel"], s["step"], s["currency"])].add(s["loan_id"])
         g["promises"] += s["action_id"] in promised
+        g["right_party_contacts"] += results.get(s["action_id"]) in ("conversation", "promise")
+        g["delivered_or_connected"] += s["channel"] != "voice" or results.get(s["action_id"]) in (
+            "connected",
+            "conversation",
+            "promise",
+        )
+        g["cost_micros"] += s["cost_micros"] or 0
         g["followed_by_payment"] += any(p["loan_id"] == s["loan_id"] and _at(s) <= _at(p) < _at(s) + week for p in paid)
         g["repaid_within_7_days_minor"] += 0
     for p in paid:
         before = [s for s in sent if s["loan_id"] == p["loan_id"] and _at(s) <= _at(p) < _at(s) + week]
         if before:
             touch = max(before, key=lambda s: (_at(s), s["action_id"]))
-            want[(touch["channel"], touch["step"], touch["currency"])]["repaid_within_7_days_minor"] += p["amount_minor"]
+            want[(touch["channel"], touch["step"], touch["currency"])]["repaid_within_7_days_minor"] += p[
+                "amount_minor"
+            ]
     got = {
         (r["channel"], r["step"], r["currency"]): r
         for r in _named(out, "channel_effectiveness", from_date=first, to_date=last)
     }
     assert set(got) == set(want)
     for key, g in want.items():
-        assert {k: got[key][k] for k in g} == dict(g), key
+        assert {k: (got[key][k] or 0) for k in g} == dict(g), key
         assert got[key]["loans"] == len(loans[key])
+        assert got[key]["repaid_per_contact_minor"] == round(g["repaid_within_7_days_minor"] / g["contacts"], 2)
+        per_cost = round(g["repaid_within_7_days_minor"] * 1e6 / g["cost_micros"], 2) if g["cost_micros"] else None
+        assert got[key]["repaid_minor_per_unit_cost"] == per_cost
     assert sum(g["repaid_within_7_days_minor"] for g in want.values()) > 0 and any(g["promises"] for g in want.values())
     edge = got[("sms", "sms-edge", "CNY")]
     assert (edge["contacts"], edge["followed_by_payment"], edge["repaid_within_7_days_minor"]) == (2, 1, 777)
@@ -310,16 +353,47 @@ def test_channel_effectiveness_is_a_last_touch_count_of_the_facts(contacts_lake,
 
 def test_promises_by_day_counts_each_promise_once(contacts_lake):
     out, facts = contacts_lake
-    want: dict[tuple, dict] = defaultdict(lambda: {"made": 0, "kept": 0, "broken": 0, "promised_minor": 0})
+    want: dict[tuple, dict] = defaultdict(
+        lambda: {
+            "made": 0,
+            "kept": 0,
+            "broken": 0,
+            "promised_minor": 0,
+            "rpc": 0,
+            "resolved_promised_minor": 0,
+            "resolved_paid_minor": 0,
+        }
+    )
+    made = {(f["action_id"], f["loan_id"]): f for f in facts if f["fact_type"] == "promise_made"}
     for f in facts:
+        key = (f["business_date"], f["currency"])
         if f["fact_type"].startswith("promise_"):
-            g = want[(f["business_date"], f["currency"])]
+            g = want[key]
             g[f["fact_type"].removeprefix("promise_")] += 1
             if f["fact_type"] == "promise_made":
                 g["promised_minor"] += f["amount_minor"]
+            else:
+                g["resolved_promised_minor"] += f["amount_minor"]
+                m = made.get((f["action_id"], f["loan_id"]))
+                if m is not None:
+                    g["resolved_paid_minor"] += sum(
+                        p["amount_minor"]
+                        for p in facts
+                        if p["fact_type"] == "repayment_applied"
+                        and p["loan_id"] == f["loan_id"]
+                        and _at(m) <= _at(p) <= _at(f)
+                    )
+    for f in facts:
+        if f["fact_type"] == "call_outcome" and f["reason"] in ("conversation", "promise"):
+            key = (f["business_date"], f["currency"])
+            if key in want:
+                want[key]["rpc"] += 1
     got = {(r["dt"], r["currency"]): r for r in _named(out, "promises_by_day")}
     assert set(got) == set(want)
     for key, g in want.items():
+        rpc = g.pop("rpc")
         assert {k: got[key][k] for k in g} == g, key
         resolved = g["kept"] + g["broken"]
         assert got[key]["kept_rate"] == (round(g["kept"] / resolved, 4) if resolved else None)
+        assert got[key]["promise_rate"] == (round(g["made"] / rpc, 4) if rpc else None)
+    assert sum(g["resolved_paid_minor"] for g in want.values()) == 3000  # the kept promise: paid before, not after

@@ -1,12 +1,12 @@
 -- name: channel_effectiveness
--- description: Per channel, step (the template or contact flow) and currency, for contacts sent in the date range: contacts, loans contacted, calls that ended in a promise, contacts followed by a repayment on the loan within 7 days, and the amount repaid within 7 days of a contact credited to the last contact before each payment (last touch), in minor units.
+-- description: Per channel, step (the template or contact flow) and currency, for contacts sent in the date range: contacts (attempts), loans contacted, delivered or connected (messages: accepted by the provider, as delivery receipts are not ingested yet; calls: answered), right-party contacts (calls ending in a conversation or a promise), calls that ended in a promise, contacts followed by a repayment on the loan within 7 days, the amount repaid within 7 days of a contact credited to the last contact before each payment (last touch, minor units), the contacts' cost (cost_micros: millionths of the currency), the amount repaid per contact and per unit of cost (minor units repaid per 1 unit of the currency spent).
 -- param: from_date string 2026-01-01 first business date of the contacts, yyyy-MM-dd (in Athena pass it quoted: '2026-01-01')
 -- param: to_date string 2099-12-31 last business date of the contacts, yyyy-MM-dd
 -- param: from_date string 2026-01-01 again (Athena: pass the same value again), bounding the repayments and call results read
 -- param: to_date string 2099-12-31 again (Athena: pass the same value again), bounding the repayments read to 7 days after it
 -- param: from_date string 2026-01-01 once more (Athena: the same value a third time), bounding the call results read
 WITH sent AS (
-    SELECT DISTINCT fact_id, action_id, loan_id, channel, step, currency,
+    SELECT DISTINCT fact_id, action_id, loan_id, channel, step, currency, cost_micros,
            from_iso8601_timestamp(occurred_at) AS at
     FROM outcomes
     WHERE fact_type = 'action_sent' AND dt BETWEEN ? AND ?
@@ -26,18 +26,30 @@ followed AS (
 credited AS (
     SELECT action_id, sum(amount_minor) AS amount_minor FROM followed WHERE nth = 1 GROUP BY action_id
 ),
-promised AS (
-    SELECT DISTINCT action_id FROM outcomes
-    WHERE fact_type = 'call_outcome' AND reason = 'promise' AND dt >= ?
+results AS (
+    SELECT action_id, max(reason) AS result FROM outcomes
+    WHERE fact_type = 'call_outcome' AND dt >= ?
+    GROUP BY action_id
+),
+per_group AS (
+    SELECT s.channel, s.step, s.currency,
+           count(*) AS contacts,
+           count(DISTINCT s.loan_id) AS loans,
+           count_if(coalesce(IF(s.channel = 'voice', r.result IN ('connected', 'conversation', 'promise'), true), false))
+               AS delivered_or_connected,
+           count_if(coalesce(r.result IN ('conversation', 'promise'), false)) AS right_party_contacts,
+           count_if(coalesce(r.result = 'promise', false)) AS promises,
+           count_if(s.action_id IN (SELECT action_id FROM followed)) AS followed_by_payment,
+           coalesce(sum(c.amount_minor), 0) AS repaid_within_7_days_minor,
+           sum(s.cost_micros) AS cost_micros
+    FROM sent s
+    LEFT JOIN credited c ON c.action_id = s.action_id
+    LEFT JOIN results r ON r.action_id = s.action_id
+    GROUP BY s.channel, s.step, s.currency
 )
-SELECT s.channel, s.step, s.currency,
-       count(*) AS contacts,
-       count(DISTINCT s.loan_id) AS loans,
-       count(pr.action_id) AS promises,
-       count_if(s.action_id IN (SELECT action_id FROM followed)) AS followed_by_payment,
-       coalesce(sum(c.amount_minor), 0) AS repaid_within_7_days_minor
-FROM sent s
-LEFT JOIN credited c ON c.action_id = s.action_id
-LEFT JOIN promised pr ON pr.action_id = s.action_id
-GROUP BY s.channel, s.step, s.currency
-ORDER BY s.channel, s.step, s.currency
+SELECT channel, step, currency, contacts, loans, delivered_or_connected, right_party_contacts, promises,
+       followed_by_payment, repaid_within_7_days_minor, cost_micros,
+       round(cast(repaid_within_7_days_minor AS double) / contacts, 2) AS repaid_per_contact_minor,
+       IF(cost_micros > 0, round(repaid_within_7_days_minor * 1e6 / cost_micros, 2)) AS repaid_minor_per_unit_cost
+FROM per_group
+ORDER BY channel, step, currency
