@@ -30,6 +30,7 @@ class DuckLake:
         import duckdb
 
         self.con = duckdb.connect()
+        query.shims(self.con)
         facts = ", ".join(f"{n} {_TYPES[t]}" for n, t in COLUMNS.items())
         rules = ", ".join(f"{n} {_TYPES[t]}" for n, t in RULES_COLUMNS.items())
         self.con.execute(f"CREATE TABLE facts_raw ({facts}, dt VARCHAR, object_key VARCHAR)")

@@ -68,6 +68,7 @@ def connect(out: Path) -> Any:
         raise QueryError(f"no facts under {facts}/ (arrears run --out {out} writes them)")
     columns = ", ".join(f"'{name}': '{_DUCK_TYPES[kind]}'" for name, kind in COLUMNS.items())
     con = duckdb.connect()
+    shims(con)
     pattern = _quoted(facts / "dt=*" / "*.json")
     con.execute(
         f"CREATE VIEW outcomes AS SELECT * FROM read_json('{pattern}', format = 'newline_delimited', "
@@ -86,6 +87,12 @@ def connect(out: Path) -> Any:
         marks = ", ".join("?" for _ in rule_columns)
         con.executemany(f"INSERT INTO compliance_rules VALUES ({marks})", [list(r.values()) for r in rules_rows()])
     return con
+
+
+def shims(con: Any) -> None:
+    """Athena's functions that sqlglot leaves as they are and DuckDB lacks, as DuckDB macros.
+    ``at_timezone(ts, zone)``: the instant in that zone (Athena: AT TIME ZONE takes a literal only)."""
+    con.execute("CREATE MACRO at_timezone(ts, zone) AS timezone(zone, ts)")
 
 
 def _quoted(path: Path) -> str:

@@ -24,7 +24,7 @@ sent AS (
 ),
 zoned AS (
     SELECT s.fact_id, s.action_id, s.loan_id, s.borrower_id, s.case_id, s.channel, s.occurred_at, s.dt, s.at,
-           s.rules_of, z.zone, s.at AT TIME ZONE z.zone AS local_at
+           s.rules_of, z.zone, at_timezone(s.at, z.zone) AS local_at
     FROM sent s
     CROSS JOIN UNNEST(split(s.zones, ',')) AS z (zone)
     WHERE s.zones IS NOT NULL
