@@ -407,10 +407,15 @@ class Simulation:
         from .stack import ACCOUNT
 
         bucket = s3_backends[ACCOUNT]["aws"].buckets[self.outcomes_bucket]  # a copy, not an API workload
-        for old in ("outcomes", "reports", "runs"):  # this run's files only: an earlier run's must not mix in
+        for old in (
+            "outcomes",
+            "reports",
+            "runs",
+            "proposals",
+        ):  # this run's files only: an earlier run's must not mix in
             shutil.rmtree(self.out / old, ignore_errors=True)
         for key, obj in live_objects(bucket):
-            if key.startswith(("facts/", "rules/", "reports/", "runs/")):
+            if key.startswith(("facts/", "rules/", "reports/", "runs/", "proposals/")):
                 target = self.out / ("outcomes" if key.startswith(("facts/", "rules/")) else "") / key
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(obj.value)

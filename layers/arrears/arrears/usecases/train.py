@@ -14,8 +14,12 @@ from ..domain.timeutil import iso
 from ..observability import logger, metrics
 
 
-def train_propensity(s: Settings, now: datetime, test_days: int) -> dict[str, Any]:
-    rows = propensity.decisions(propensity_store.read_facts(s.outcomes_bucket))
+def train_propensity(
+    s: Settings, now: datetime, test_days: int, facts: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """``facts``: the outcomes table's rows, when the caller has read them already."""
+    facts = propensity_store.read_facts(s.outcomes_bucket) if facts is None else facts
+    rows = propensity.decisions(facts)
     if not rows:
         return _untrained("no decisions with a known label yet (the outcomes need 7 days past a delinquent evaluation)")
     incumbent, incumbent_version = propensity_store.read_current(s.outcomes_bucket)
