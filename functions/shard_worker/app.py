@@ -10,12 +10,13 @@ from arrears.adapters.models import bind
 from arrears.config import settings
 from arrears.domain.timeutil import parse_instant
 from arrears.observability import logger, metrics
-from arrears.usecases.daily import run_shard
+from arrears.usecases.daily import exploration_share, run_shard
 from arrears.usecases.dispatch import dispatch, watch_run
 from arrears.usecases.dry_run import DryRunShard, run_job_shard
 from arrears.usecases.fanout import Dispatch, ShardWork
 
 processor = BatchProcessor(event_type=EventType.SQS)
+exploration_share()  # checked at start-up: a bad BANDIT_EXPLORATION fails loudly
 
 
 def parse_work(body: str) -> ShardWork | Dispatch | DryRunShard:

@@ -292,6 +292,7 @@ class CollectionModel(Model):
     variant = UnicodeAttribute(null=True)
     segment = UnicodeAttribute(null=True)
     why = UnicodeAttribute(null=True)  # the strategy's reason for the step (explainability)
+    not_before = UnicodeAttribute(null=True)  # ACT#: not sent before this instant (the bandit's send hour)
     expected_recovery = DecimalAttribute(null=True)
     escalation = UnicodeAttribute(null=True)
     outcome = UnicodeAttribute(null=True)  # voice: no_answer, connected, conversation, promise

@@ -338,6 +338,7 @@ def action_item(a: PlannedAction, status: str = "planned") -> CollectionModel:
         why=a.why,
         expected_recovery=a.expected_recovery,
         escalation=a.step.split(":", 1)[1] if not a.channel else None,
+        not_before=iso(a.not_before) if a.not_before else None,
     )
 
 

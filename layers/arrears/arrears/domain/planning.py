@@ -16,7 +16,17 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from . import DATA_ERRORS
-from .strategies import LoanView, Proposal, Scorer, Strategy, arm_for, propose, segment_for, variant_named
+from .strategies import (
+    Chooser,
+    LoanView,
+    Proposal,
+    Scorer,
+    Strategy,
+    arm_for,
+    propose,
+    segment_for,
+    variant_named,
+)
 from .timeutil import iso, parse_instant
 
 #: loan holds that stop all collection work on the loan at planning already
@@ -59,7 +69,7 @@ class Work(NamedTuple):
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Work:
-        fields = {k: row[k] for k in Proposal._fields}
+        fields: dict[str, Any] = {k: row.get(k) for k in Proposal._fields}  # .get: rows from before a field
         fields["expected_recovery"] = Decimal(str(row["expected_recovery"]))
         fields["version"] = int(row["version"])
         return cls(
@@ -94,7 +104,11 @@ class ShardPlan(NamedTuple):
 
 
 def plan_loans(
-    strategies: Mapping[str, Strategy], loans: Iterable[Candidate], now: datetime, score: Scorer | None = None
+    strategies: Mapping[str, Strategy],
+    loans: Iterable[Candidate],
+    now: datetime,
+    score: Scorer | None = None,
+    choose: Chooser | None = None,
 ) -> ShardPlan:
     """Propose today's work for each loan with the strategy of its jurisdiction, in the arm its case
     already has (a loan never switches arm mid-cycle) or its deterministic arm, valued with the
@@ -126,8 +140,10 @@ def plan_loans(
             outcome[loan_id] = f"no segment of {arm} matches {c.view.bucket} at DPD {c.view.dpd}"
             continue
         try:  # one loan's absurd data must not stop the others' planning
-            proposed = propose(strategy, c.view, c.today, now, variant, score)
-            loan_work = [Work(p, c.borrower_id, c.currency, c.view.bucket, c.view.dpd, now, c.view.overdue) for p in proposed]
+            proposed = propose(strategy, c.view, c.today, now, variant, score, choose)
+            loan_work = [
+                Work(p, c.borrower_id, c.currency, c.view.bucket, c.view.dpd, now, c.view.overdue) for p in proposed
+            ]
         except DATA_ERRORS as e:
             failed[loan_id] = f"{type(e).__name__}: {e}"[:300]
             outcome[loan_id] = f"not planned: {failed[loan_id]}"

@@ -52,6 +52,16 @@ class Step(NamedTuple):
     channel: str
     template: str
     conditions: tuple[str, ...] = ()
+    # a choice the bandit learns (domain/bandit.py): other channels with their templates, and the
+    # local hours to send at; none: the step's channel, sent as soon as dispatched
+    options: tuple[tuple[str, str], ...] = ()
+    hours: tuple[int, ...] = ()
+
+    def choices(self) -> list[tuple[str, str, int | None]]:
+        """Every (channel, template, hour) the step allows, its own channel first."""
+        channels = [(self.channel, self.template), *[o for o in self.options if o[0] != self.channel]]
+        hours: list[int | None] = list(self.hours) or [None]
+        return [(c, t, h) for c, t in channels for h in hours]
 
 
 class Escalation(NamedTuple):
@@ -172,7 +182,7 @@ def _step(e: _Errors, sp: str, s: Any) -> Step | None:
     if not isinstance(s, dict):
         e.add(sp, "must be a mapping")
         return None
-    _unknown(e, sp, s, ("id", "after_days", "from", "channel", "template", "when"))
+    _unknown(e, sp, s, ("id", "after_days", "from", "channel", "template", "when", "options", "hours"))
     step = Step(
         id=_text(e, f"{sp}.id", s.get("id")),
         after_days=_int(e, f"{sp}.after_days", s.get("after_days", 0)),
@@ -181,6 +191,7 @@ def _step(e: _Errors, sp: str, s: Any) -> Step | None:
         template=_text(e, f"{sp}.template", s.get("template")),
         conditions=tuple(sorted(_words(e, f"{sp}.when", s.get("when", []), CONDITIONS) or ())),
     )
+    step = step._replace(options=_options(e, sp, s.get("options")), hours=_hours(e, sp, s.get("hours")))
     if step.anchor not in ANCHORS:
         e.add(f"{sp}.from", f"{step.anchor!r} is not one of {', '.join(ANCHORS)}")
     if step.channel not in CHANNELS:
@@ -188,6 +199,46 @@ def _step(e: _Errors, sp: str, s: Any) -> Step | None:
     elif step.template and (why := templates.problem(step.channel, step.template)):
         e.add(f"{sp}.template", why)
     return step
+
+
+def _options(e: _Errors, sp: str, raw: Any) -> tuple[tuple[str, str], ...]:
+    """``options: [{channel: wechat, template: ...}, ...]``: other channels the bandit may use."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not raw:
+        e.add(f"{sp}.options", "must be a list of {channel, template}")
+        return ()
+    out = []
+    for i, o in enumerate(raw):
+        op = f"{sp}.options[{i}]"
+        if not isinstance(o, dict):
+            e.add(op, "must be a mapping with channel and template")
+            continue
+        _unknown(e, op, o, ("channel", "template"))
+        channel, template = o.get("channel", ""), _text(e, f"{op}.template", o.get("template"))
+        if channel not in CHANNELS:
+            e.add(f"{op}.channel", f"{channel!r} is not one of {', '.join(CHANNELS)}")
+        elif template and (why := templates.problem(channel, template)):
+            e.add(f"{op}.template", why)
+        out.append((str(channel), template))
+    if len({c for c, _ in out}) != len(out):
+        e.add(f"{sp}.options", "a channel is offered twice")
+    return tuple(out)
+
+
+def _hours(e: _Errors, sp: str, raw: Any) -> tuple[int, ...]:
+    """``hours: [9, 12, 18]``: the local hours the bandit may send at (the guard's hours still apply)."""
+    if raw is None:
+        return ()
+    if (
+        not isinstance(raw, list)
+        or not raw
+        or any(isinstance(h, bool) or not isinstance(h, int) or not 0 <= h <= 23 for h in raw)
+        or len(set(raw)) != len(raw)
+    ):
+        e.add(f"{sp}.hours", "must be a list of distinct whole hours from 0 to 23")
+        return ()
+    return tuple(sorted(raw))
 
 
 def _segment(e: _Errors, path: str, raw: Any) -> Segment:
@@ -373,6 +424,11 @@ class Proposal(NamedTuple):
     template: str | None
     expected_recovery: Decimal
     why: str
+    send_hour: int | None = None  # the local hour to send at (a step with hours: the bandit's choice)
+
+
+#: picks a step's channel, template and send hour for a loan today (domain/bandit.py); None: the step's own
+Chooser = Callable[[str, "Step", "Segment", "LoanView", date], tuple[str, str, int | None, str]]
 
 
 def variant_named(strategy: Strategy, name: str | None) -> Variant | None:
@@ -386,10 +442,12 @@ def propose(
     now: datetime,
     variant: Variant | None = None,
     score: Scorer | None = None,
+    choose: Chooser | None = None,
 ) -> list[Proposal]:
     """Today's work for one loan. ``variant``: the arm already recorded on the loan's case (a loan
     never switches arm mid-cycle); by default the loan's deterministic arm. ``score``: a trained
-    model's probability of payment (the heuristic's without one)."""
+    model's probability of payment (the heuristic's without one). ``choose``: the bandit's pick
+    among a step's options and hours (without: the step's own channel, sent when dispatched)."""
     variant = variant or arm_for(strategy, loan.loan_id)
     seg = segment_for(variant, loan)
     if seg is None:
@@ -424,17 +482,12 @@ def propose(
             else (loan.last_contact_at.date() if loan.last_contact_at else loan.bucket_since)
         )
         if (today - start).days >= step.after_days:
-            out.append(
-                Proposal(
-                    *base,
-                    "contact",
-                    step.id,
-                    step.channel,
-                    step.template,
-                    value,
-                    f"{step.after_days} days after {step.anchor.replace('_', ' ')}",
-                )
-            )
+            why = f"{step.after_days} days after {step.anchor.replace('_', ' ')}"
+            channel, template, hour = step.channel, step.template, None
+            if choose is not None and len(step.choices()) > 1:
+                channel, template, hour, how = choose(strategy.id, step, seg, loan, today)
+                why = f"{why}; {how}"
+            out.append(Proposal(*base, "contact", step.id, channel, template, value, why, hour))
             break  # one contact step a day per loan; the next one waits for its own day
     return out
 

@@ -7,7 +7,7 @@ blocks (the compliance guard comes after).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -30,6 +30,7 @@ class PlannedAction(NamedTuple):
     segment: str
     why: str
     expected_recovery: Decimal
+    not_before: datetime | None = None  # the bandit's send hour, as an instant (None: when dispatched)
 
 
 class SendDecision(NamedTuple):

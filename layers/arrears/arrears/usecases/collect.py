@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -32,7 +32,7 @@ from ..domain.money import to_minor
 from ..domain.planning import Work
 from ..domain.promises import Promise, PromiseState, resolve
 from ..domain.strategy import PlannedAction
-from ..domain.timeutil import iso
+from ..domain.timeutil import iso, local_date, zone
 from ..observability import logger
 from .recording import fact
 
@@ -114,6 +114,14 @@ def apply(
     return out
 
 
+def send_at(run_at: datetime, tz: str, hour: int | None) -> datetime | None:
+    """The instant of the local ``hour`` on the borrower's day of the run (None: no send hour)."""
+    if hour is None:
+        return None
+    day = local_date(run_at, tz)
+    return datetime(day.year, day.month, day.day, int(hour), tzinfo=zone(tz)).astimezone(UTC)
+
+
 def apply_plans(settings: Settings, loan: LoanModel, plans: list[dict[str, Any]], source: str) -> Outcome:
     """Work the dispatcher wrote for this loan (PLAN entries): contacts become planned actions for
     their channel's sender, escalations raise the case's level. Each step once per case; the case
@@ -165,6 +173,7 @@ def apply_plans(settings: Settings, loan: LoanModel, plans: list[dict[str, Any]]
             p.segment,
             p.why,
             p.expected_recovery,
+            send_at(w.run_at, loan.tz, p.send_hour),
         )
         if p.kind == "escalate":
             loan.escalation = p.step_id.split(":", 1)[1]

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from ..adapters import campaign_store, propensity_store, runs, store, strategy_store
+from ..adapters import bandit_store, campaign_store, propensity_store, runs, store, strategy_store
 from ..adapters.clients import client
 from ..adapters.facts_sink import FactSink
 from ..adapters.models import LoanModel
-from ..config import Settings
-from ..domain import DATA_ERRORS
+from ..config import ConfigError, Settings
+from ..domain import DATA_ERRORS, bandit
 from ..domain.buckets import CURRENT
 from ..domain.campaigns import Campaign, matches
 from ..domain.campaigns import proposal as campaign_proposal
@@ -31,6 +32,18 @@ SOURCE = "daily-run"
 PAGE_SIZE = 500
 #: The furthest-ahead zone (UTC+14): no borrower anywhere is on a later local date than this.
 MAX_UTC_OFFSET = timedelta(hours=14)
+
+
+def exploration_share() -> float:
+    """BANDIT_EXPLORATION: the share of a step's choices the bandit makes at random (0 to 0.5)."""
+    raw = os.environ.get("BANDIT_EXPLORATION", str(bandit.DEFAULT_SHARE))
+    try:
+        share = float(raw)
+    except ValueError:
+        share = -1.0
+    if not 0 <= share <= 0.5:
+        raise ConfigError(f"bad configuration: BANDIT_EXPLORATION={raw!r}: a fraction from 0 to 0.5")
+    return share
 
 
 def cutoff(run_at: datetime, grace_days: int) -> date:
@@ -59,6 +72,7 @@ def run_shard(settings: Settings, work: ShardWork, time_left_ms: Callable[[], in
     strategies = active_strategies(settings, work.run_at)
     live = [c for c in running_campaigns(settings, work.run_at) if c.live(work.run_at)]
     score, model_version = propensity_store.scorer(settings.outcomes_bucket, work.run_at)
+    choose = bandit.chooser(bandit_store.counts(settings.outcomes_bucket, work.run_at), exploration_share())
     start_key = work.start_key
     month_end = is_month_end(business_date(work.run_at, settings.business_tz))
     # at a month end every loan with a balance, each told in a loan_snapshot fact; else the due ones only
@@ -69,7 +83,7 @@ def run_shard(settings: Settings, work: ShardWork, time_left_ms: Callable[[], in
         page = store.due_loans(work.shard, last, start_key, PAGE_SIZE)
         markers, candidates, delinquent = _assess_page(settings, page, work.run_at, month_end, sink, stats, result)
         result.items_read += page.total_count
-        shard_plan = plan_loans(strategies, candidates, work.run_at, score)
+        shard_plan = plan_loans(strategies, candidates, work.run_at, score, choose)
         stats["failed"] += len(shard_plan.failed)
         for loan, a in delinquent:
             sink.add(

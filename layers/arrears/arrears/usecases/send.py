@@ -28,7 +28,7 @@ from ..domain.promises import promise_from_call
 from ..domain.restrictions import Restrictions, effective
 from ..domain.strategy import SendDecision, decide_send
 from ..domain.templates import LINK_TEMPLATES, render
-from ..domain.timeutil import iso
+from ..domain.timeutil import iso, parse_instant
 from ..observability import logger, metrics
 from .recording import fact
 
@@ -190,6 +190,8 @@ def send_action(
     early = _before_sending(settings, msg, action, ctx, cid, now, record)
     if early is not None:
         return early
+    if action.not_before and now < parse_instant(action.not_before):  # the bandit's send hour
+        raise Deferred(parse_instant(action.not_before), "its send hour")
     decision = decide_send(
         action_case_id=msg.case_id,
         channel=msg.channel,

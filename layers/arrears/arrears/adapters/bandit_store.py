@@ -1,0 +1,45 @@
+"""The bandit's learned counts in the outcomes bucket (``models/bandit/current.json``): written by the
+weekly training, read by the shard workers at most once an hour of event time."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..observability import logger, metrics
+from .clients import client
+
+KEY = "models/bandit/current.json"
+REFRESH = timedelta(hours=1)
+_cache: dict[str, tuple[datetime, dict[str, Any]]] = {}
+
+
+def publish(bucket: str, doc: dict[str, Any]) -> None:
+    client("s3").put_object(Bucket=bucket, Key=KEY, Body=json.dumps(doc, sort_keys=True).encode())
+
+
+def counts(bucket: str, now: datetime) -> dict[str, Any]:
+    """The counts in use ({} before the first training, or when unreadable and none read before: every
+    option then draws from Beta(1, 1), which explores)."""
+    cached = _cache.get(bucket)
+    if cached is not None and abs(now - cached[0]) < REFRESH:
+        return cached[1]
+    try:
+        got = json.loads(client("s3").get_object(Bucket=bucket, Key=KEY)["Body"].read()).get("counts") or {}
+    except ClientError as e:
+        if e.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+            return _unreadable(bucket, now, f"ClientError: {e}", cached)
+        got = {}
+    except (BotoCoreError, ValueError, TypeError) as e:
+        return _unreadable(bucket, now, f"{type(e).__name__}: {e}", cached)
+    _cache[bucket] = (now, got)
+    return got
+
+
+def _unreadable(bucket: str, now: datetime, why: str, cached: tuple[datetime, dict[str, Any]] | None) -> dict[str, Any]:
+    logger.warning("bandit counts unreadable; the ones read before (or none) are used", extra={"error": why[:300]})
+    metrics.add_metric(name="BanditCountsUnreadable", unit="Count", value=1)
+    return cached[1] if cached is not None else {}

@@ -1,0 +1,116 @@
+"""Channel and send hour learned online, per strategy segment and step: a Thompson-sampling bandit
+over the options a step allows, always within the compliance guard (it only picks among what the
+strategy allows; the guard still checks every contact at send time).
+
+A step that lists ``options`` (channels, each with its template) or ``hours`` (local hours to send at)
+is a choice; each option and hour is an arm with a Beta(1 + paid, 1 + not paid) posterior, "paid"
+meaning the loan was repaid (any amount) within 7 days after a contact made with it. Each day the
+planner draws one sample per arm and takes the best; with the configured exploration share it takes
+an arm at random instead. The draw is seeded by the case, the step and the day, so planning the same
+day again chooses the same. Every action says what was chosen and how (exploring or not, and the
+share) in its ``why``, which the action and its ``action_planned`` fact keep.
+
+Pure: ``learn`` counts from the facts; ``choose`` picks."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
+
+WEEK = timedelta(days=7)
+DEFAULT_SHARE = 0.1
+
+
+class Option(NamedTuple):
+    channel: str
+    template: str
+    hour: int | None  # local hour to send at (None: as soon as dispatched)
+
+    def key(self) -> str:
+        return f"{self.channel}@{'' if self.hour is None else self.hour}"
+
+
+class Choice(NamedTuple):
+    option: Option
+    explored: bool
+    share: float
+    samples: Mapping[str, float]  # each arm's draw (none when exploring)
+
+    def why(self) -> str:
+        hour = f" at {self.option.hour:02d}:00 local" if self.option.hour is not None else ""
+        how = "exploring" if self.explored else "Thompson sampling"
+        return f"bandit: {self.option.channel}{hour} ({how}, exploration share {self.share:.0%})"
+
+
+#: learned counts: "strategy|segment|step" -> arm key -> [paid, contacts]
+Counts = Mapping[str, Mapping[str, Sequence[int]]]
+
+
+def context(strategy: str, segment: str, step: str) -> str:
+    return f"{strategy}|{segment}|{step}"
+
+
+def choose(options: Sequence[Option], counts: Counts, ctx: str, seed: str, share: float = DEFAULT_SHARE) -> Choice:
+    """One option for today: at random with probability ``share``, else the best of one Beta draw
+    per option (an option never tried draws from Beta(1, 1))."""
+    if not options:
+        raise ValueError("a choice needs at least one option")
+    rng = random.Random(int(hashlib.sha256(seed.encode()).hexdigest()[:16], 16))
+    if len(options) == 1:
+        return Choice(options[0], False, share, {})
+    if rng.random() < share:
+        return Choice(options[rng.randrange(len(options))], True, share, {})
+    seen = counts.get(ctx, {})
+    samples: dict[str, float] = {}
+    for o in options:
+        paid, n = (list(seen.get(o.key(), (0, 0))) + [0, 0])[:2]
+        samples[o.key()] = rng.betavariate(1 + paid, 1 + max(0, n - paid))
+    best = max(options, key=lambda o: (samples[o.key()], -options.index(o)))
+    return Choice(best, False, share, samples)
+
+
+def _at(row: Mapping[str, Any]) -> datetime:
+    return datetime.fromisoformat(str(row["occurred_at"]).replace("Z", "+00:00"))
+
+
+def learn(rows: Iterable[Mapping[str, Any]], until: datetime) -> dict[str, dict[str, list[int]]]:
+    """Per strategy, segment and step, per channel and local hour sent at: contacts and those followed
+    by a repayment on the loan within 7 days. Only contacts whose 7 days had passed by ``until``."""
+    facts = {str(r["fact_id"]): r for r in rows}.values()
+    paid: dict[str, list[datetime]] = defaultdict(list)
+    for r in facts:
+        if r["fact_type"] == "repayment_applied":
+            paid[str(r["loan_id"])].append(_at(r))
+    out: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    for s in facts:
+        if s["fact_type"] != "action_sent" or not s.get("strategy") or not s.get("segment"):
+            continue
+        at = _at(s)
+        if at + WEEK > until:
+            continue
+        zone = str(s.get("zones") or "UTC").split(",")[0]
+        hour = at.astimezone(ZoneInfo(zone)).hour
+        got = any(at <= p < at + WEEK for p in paid.get(str(s["loan_id"]), ()))
+        ctx = context(str(s["strategy"]), str(s["segment"]), str(s["step"]))
+        for key in (f"{s['channel']}@{hour}", f"{s['channel']}@"):  # the hour's arm, and the channel's
+            counts = out[ctx][key]
+            counts[0] += int(got)
+            counts[1] += 1
+    return {ctx: dict(arms) for ctx, arms in out.items()}
+
+
+def chooser(counts: Counts, share: float) -> Any:
+    """The planner's ``choose`` (domain/strategies.Chooser) over these counts."""
+
+    def pick(strategy_id: str, step: Any, segment: Any, loan: Any, today: Any) -> tuple[str, str, int | None, str]:
+        options = [Option(c, t, h) for c, t, h in step.choices()]
+        seed = f"{loan.case_id}|{step.id}|{today}"
+        got = choose(options, counts, context(strategy_id, segment.name, step.id), seed, share)
+        return got.option.channel, got.option.template, got.option.hour, got.why()
+
+    return pick

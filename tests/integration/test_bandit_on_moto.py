@@ -1,0 +1,98 @@
+"""The bandit on the local stack: a strategy step that offers a second channel and send hours is
+planned with the bandit's pick (said on the action and its fact, with the exploration share), the
+action waits for its send hour, then goes out once; the weekly training learns the counts the shard
+workers read."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.conftest import csv_bytes
+from tests.integration.test_pipeline_on_moto import BORROWERS, INSTALLMENTS, LOANS, ddb_items
+
+pytestmark = pytest.mark.integration
+
+STRATEGY = {
+    "id": "cn-default",
+    "name": "China, learning M1",
+    "segments": [
+        {
+            "name": "m1-learning",
+            "match": {"buckets": ["M1"], "jurisdictions": ["CN"]},
+            "cooldown_hours": 20,
+            "steps": [
+                {
+                    "id": "m1-first",
+                    "after_days": 0,
+                    "channel": "sms",
+                    "template": "zh-CN/m1_reminder",
+                    "options": [{"channel": "wechat", "template": "zh-CN/m1_wechat_reminder"}],
+                    "hours": [18],
+                }
+            ],
+        }
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def book(stack):
+    from arrears.adapters import strategy_store
+
+    strategy_store.publish(STRATEGY, stack.runner.clock.now)
+    borrowers = [{**b, "wechat_openid": f"o{n}"} for n, b in enumerate(BORROWERS)]
+    stack.upload("borrowers/b.csv", csv_bytes(borrowers))
+    stack.upload("loans/l.csv", csv_bytes(LOANS))
+    stack.upload("installments/i.csv", csv_bytes(INSTALLMENTS))
+    return stack
+
+
+def _facts(stack, day: str) -> list[dict]:
+    from arrears.adapters.facts_sink import read_day
+
+    return list({r["fact_id"]: r for r in read_day(stack.outcomes_bucket, day)}.values())
+
+
+def test_the_bandits_pick_waits_for_its_send_hour_and_goes_out_once(book):
+    run_at = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
+    book.runner.clock.now = run_at
+    book.runner.schedule("DailyRunFunction").fire(run_at)
+    book.runner.pump()
+    actions = {i["loan_id"]["S"]: i for i in ddb_items(book, "CollectionsTable") if i["sk"]["S"].startswith("ACT#")}
+    il1 = actions["IL1"]
+    assert il1["channel"]["S"] in ("sms", "wechat") and il1["not_before"]["S"] == "2026-03-02T10:00:00Z"
+    assert (
+        "bandit: " in il1["why"]["S"]
+        and "at 18:00 local" in il1["why"]["S"]
+        and "exploration share 10%" in il1["why"]["S"]
+    )
+    assert il1["status"]["S"] == "planned"  # 09:00: before its hour
+    planned = [f for f in _facts(book, "2026-03-02") if f["fact_type"] == "action_planned" and f["loan_id"] == "IL1"]
+    assert planned and "exploration share 10%" in planned[0]["reason"]
+    book.runner.clock.now = datetime(2026, 3, 2, 9, 59, tzinfo=UTC)
+    book.runner.pump()
+    assert (
+        next(i for i in ddb_items(book, "CollectionsTable") if i["sk"]["S"] == il1["sk"]["S"])["status"]["S"]
+        == "planned"
+    )
+    book.runner.clock.now = datetime(2026, 3, 2, 10, 1, tzinfo=UTC)  # 18:01 local
+    book.runner.pump()
+    after = next(i for i in ddb_items(book, "CollectionsTable") if i["sk"]["S"] == il1["sk"]["S"])
+    assert after["status"]["S"] == "sent"
+    sent = [f for f in _facts(book, "2026-03-02") if f["fact_type"] == "action_sent" and f["loan_id"] == "IL1"]
+    assert len(sent) == 1 and sent[0]["channel"] == il1["channel"]["S"] and sent[0]["segment"] == "m1-learning"
+
+
+def test_the_weekly_training_leaves_the_counts_the_shard_workers_read(book):
+    from arrears.adapters import bandit_store
+    from arrears.adapters.clients import client
+
+    book.runner.clock.now = datetime(2026, 3, 9, 20, 0, tzinfo=UTC)  # Monday 04:00 in Shanghai, 7 days on
+    result = book.runner.schedule("TrainFunction").fire(book.runner.clock.now)
+    assert result["bandit"]["contacts"] >= 1
+    doc = json.loads(client("s3").get_object(Bucket=book.outcomes_bucket, Key=bandit_store.KEY)["Body"].read())
+    (ctx,) = [k for k in doc["counts"] if k.startswith("cn-default|m1-learning|m1-first")]
+    assert any(key.endswith("@18") for key in doc["counts"][ctx])  # sent at 18:00 local, as chosen
