@@ -414,8 +414,12 @@ def _whatif(args: argparse.Namespace) -> int:
         raise Failure(str(e)) from None
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "whatif.json").write_text(json.dumps(result, indent=1))
+    from arrears.domain.report_html import render_whatif
+
+    (args.out / "whatif.html").write_text(render_whatif(result), encoding="utf-8")
     print(table(result))
     print(f"means over {len(plan.seeds)} seeds, ± half the 95% interval; all figures in {args.out / 'whatif.json'}")
+    print(f"the same as charts (open it in a browser): {args.out / 'whatif.html'}")
     return 0
 
 

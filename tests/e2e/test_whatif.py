@@ -57,6 +57,9 @@ def test_whatif_compares_strategies_on_the_same_book_and_world(book, tmp_path, c
     runs = s["wechat-only"]["runs"]
     assert s["wechat-only"]["contacts"]["mean"] == sum(r["contacts"] for r in runs) / 2
     assert "recovery rate" in printed and "wechat-only" in printed and "contacts per cure" in printed
+    page = (out / "whatif.html").read_text()  # the same means and intervals as charts
+    assert page.count('class="pt"') >= 2 * 5 and "static-cn" in page and "策略推演" in page
+    assert f"{s['static-cn']['recovery_rate']['mean']:.1%}" in page
 
 
 @pytest.mark.parametrize(

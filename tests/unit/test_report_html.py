@@ -107,3 +107,30 @@ def test_a_failed_query_leaves_its_section_saying_why_and_the_others_draw():
     assert _points(page, "buckets") == 6
     empty = render("Daily report", "日报", {})
     assert empty.count('class="empty"') >= 5  # every chart says it has no data, none fails
+
+
+def test_the_whatif_page_charts_each_figure_with_its_interval():
+    from arrears.domain.report_html import render_whatif
+
+    result = {
+        "world": "default",
+        "days": 30,
+        "seeds": [7, 8, 9],
+        "strategies": {
+            "static-cn": {
+                "recovery_rate": {"mean": 0.31, "ci95": [0.28, 0.34]},
+                "recovered.CNY": {"mean": 1200.0, "ci95": None},
+                "cures": {"mean": 40.0, "ci95": [35.0, 45.0]},
+                "contacts_per_cure": {"mean": None, "ci95": None},
+            },
+            "adaptive": {
+                "recovery_rate": {"mean": 0.36, "ci95": [0.33, 0.39]},
+                "cures": {"mean": 44.0, "ci95": [41.0, 47.0]},
+            },
+        },
+    }
+    page = render_whatif(result)
+    assert _points(page, "whatif-recovery_rate") == 2 and "31.0%" in page and "28.0% – 34.0%" in page
+    assert _points(page, "whatif-recovered.CNY") == 1  # a figure only one strategy has
+    assert 'data-chart="whatif-contacts_per_cure"' in page and 'class="empty"' in page  # none has it: said so
+    assert not re.search(r'(src|href)="https?:', page)

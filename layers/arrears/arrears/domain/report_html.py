@@ -458,6 +458,58 @@ def _belongs(section_key: str, shown_in: str) -> bool:
     )
 
 
+WHATIF_FIGURES: tuple[tuple[str, str, str, bool], ...] = (
+    ("recovery_rate", "Recovery rate", "回收率", True),
+    ("cures", "Cures", "结清", False),
+    ("contacts", "Contacts", "触达次数", False),
+    ("cost", "Contact cost", "触达成本", False),
+    ("contacts_per_cure", "Contacts per cure", "每笔结清所需触达", False),
+    ("complaints", "Complaints", "投诉", False),
+)
+
+
+def render_whatif(result: Mapping[str, Any]) -> str:
+    """``arrears whatif``'s page: each figure per strategy, its mean over the seeds with the 95%
+    interval (the same numbers as whatif.json), in both languages."""
+    strategies: Mapping[str, Mapping[str, Any]] = result.get("strategies") or {}
+    sections = []
+    currencies = sorted({k.split(".", 1)[1] for s in strategies.values() for k in s if k.startswith("recovered.")})
+    figures = [(f"recovered.{c}", f"Recovered ({c})", f"回收金额（{c}）", False) for c in currencies] + list(
+        WHATIF_FIGURES
+    )
+    for key, en, zh, percent in figures:
+        rows = []
+        for label, s in strategies.items():
+            got = s.get(key) or {}
+            if got.get("mean") is None:
+                continue
+            low, high = got["ci95"] if got.get("ci95") else (None, None)
+            rows.append((label, float(got["mean"]), low, high))
+        chart = interval_chart(f"whatif-{key}", rows) if rows else _empty(f"whatif-{key}")
+        values = "".join(
+            f"<tr><td>{html.escape(label)}</td><td class=n>{_fmt(mean, percent)}</td>"
+            f"<td class=n>{'' if low is None else _fmt(low, percent) + ' – ' + _fmt(high or 0.0, percent)}</td></tr>"
+            for label, mean, low, high in rows
+        )
+        head = f"<tr><th>{t('Strategy', '策略')}</th><th>{t('Mean', '均值')}</th><th>{t('95% interval', '95% 区间')}</th></tr>"
+        sections.append(
+            f'<section id="{html.escape(key)}"><h2>{t(en, zh)}</h2>{chart}'
+            f'<div class="scroll"><table>{head}{values}</table></div></section>'
+        )
+    seeds = ", ".join(str(x) for x in result.get("seeds") or [])
+    note = t(
+        f"The same book and world ({result.get('world')}, {result.get('days')} days) under each strategy; means "
+        f"over seeds {seeds} with their 95% intervals.",
+        f"相同账本与模拟世界（{result.get('world')}，{result.get('days')} 天）下的各策略；种子 {seeds} 的均值及其 95% 区间。",
+    )
+    return PAGE.format(
+        title="arrears what-if / 策略推演",
+        heading=t("What-if: strategies side by side", "策略推演：并列比较"),
+        body=f'<p class="note">{note}</p>' + "".join(sections),
+        data=html.escape(json.dumps(sorted(strategies))),
+    )
+
+
 PAGE = """<!doctype html>
 <html lang="zh-CN" data-lang="zh-CN">
 <head>
