@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 WEEK = timedelta(days=7)
 DEFAULT_SHARE = 0.1
@@ -78,6 +78,13 @@ def _at(row: Mapping[str, Any]) -> datetime:
     return datetime.fromisoformat(str(row["occurred_at"]).replace("Z", "+00:00"))
 
 
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ValueError, ZoneInfoNotFoundError):  # a fact from before zones were checked: count it in UTC
+        return ZoneInfo("UTC")
+
+
 def learn(rows: Iterable[Mapping[str, Any]], until: datetime) -> dict[str, dict[str, list[int]]]:
     """Per strategy, segment and step, per channel and local hour sent at: contacts and those followed
     by a repayment on the loan within 7 days. Only contacts whose 7 days had passed by ``until``."""
@@ -93,8 +100,7 @@ def learn(rows: Iterable[Mapping[str, Any]], until: datetime) -> dict[str, dict[
         at = _at(s)
         if at + WEEK > until:
             continue
-        zone = str(s.get("zones") or "UTC").split(",")[0]
-        hour = at.astimezone(ZoneInfo(zone)).hour
+        hour = at.astimezone(_zone(str(s.get("zones") or "UTC").split(",")[0])).hour
         got = any(at <= p < at + WEEK for p in paid.get(str(s["loan_id"]), ()))
         ctx = context(str(s["strategy"]), str(s["segment"]), str(s["step"]))
         for key in (f"{s['channel']}@{hour}", f"{s['channel']}@"):  # the hour's arm, and the channel's
