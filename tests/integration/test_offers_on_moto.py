@@ -95,6 +95,11 @@ def test_limits_are_set_by_an_admin_only_and_an_agent_beyond_them_needs_a_superv
     assert ops(book, "PUT", "/v1/ops/settings/channel-costs", "admin", {**costs, "costs": {"fax": "1"}})[0] == 400
     assert ops(book, "PUT", "/v1/ops/settings/channel-costs", "admin", costs)[0] == 202
     assert ops(book, "GET", "/v1/ops/settings", "agent")[1]["channel_costs"] == costs
+    usd = {"currency": "USD", "costs": {"sms": "0.01"}}
+    assert ops(book, "PUT", "/v1/ops/settings/channel-costs", "admin", usd)[0] == 202
+    got = ops(book, "GET", "/v1/ops/settings", "agent")[1]
+    assert got["channel_costs"] == usd  # the last set
+    assert got["channel_costs_by_currency"] == {costs["currency"]: costs["costs"], "USD": {"sms": "0.01"}}
     campaign = {
         "campaign_id": "cost-check",
         "name": "cost check",

@@ -188,8 +188,10 @@ def test_days_late_counts_local_days_from_the_earliest_unpaid_due_date():
 def test_a_contact_costs_the_admins_price_in_its_currency_else_the_defaults():
     from arrears.domain.costs import cost_micros
 
-    assert cost_micros("sms", "CNY", None, {}) == 50_000
-    assert cost_micros("sms", "USD", None, {}) == 7_900
-    assert cost_micros("sms", "CNY", "CNY", {"sms": Decimal("0.035")}) == 35_000
-    assert cost_micros("sms", "USD", "CNY", {"sms": Decimal("0.035")}) == 7_900  # another currency's price
-    assert cost_micros("sms", "EUR", None, {}) is None  # no default in that currency
+    assert cost_micros("sms", "CNY", {}) == 50_000
+    assert cost_micros("sms", "USD", {}) == 7_900
+    admin = {"CNY": {"sms": Decimal("0.035")}, "USD": {"voice": Decimal("0.25")}}
+    assert cost_micros("sms", "CNY", admin) == 35_000
+    assert cost_micros("sms", "USD", admin) == 7_900  # USD's SMS not set: its default
+    assert cost_micros("voice", "USD", admin) == 250_000
+    assert cost_micros("sms", "EUR", {}) is None  # no default in that currency

@@ -453,6 +453,7 @@ CAMPAIGN_DRY_RUN: dict[str, Any] = {
         "guard_refuses_now": {"type": "object", "additionalProperties": {"type": "integer"}},
         "would_send_today": {"type": "integer"},
         "estimated_cost": {"type": "string"},
+        "estimated_cost_by_currency": {"type": "object", "additionalProperties": {"type": "string"}},
     },
 }
 CAMPAIGN_VIEW: dict[str, Any] = {
@@ -557,6 +558,7 @@ SETTINGS: dict[str, Any] = {
         "plan_limits": {"type": "object"},
         "default_plan_limits": {"type": "object"},
         "channel_costs": {"type": "object"},
+        "channel_costs_by_currency": {"type": "object"},
     },
 }
 IDENTITY: dict[str, Any] = {

@@ -35,7 +35,7 @@ from ..domain.campaigns import (
     rank,
 )
 from ..domain.compliance import ContactRequest, check, rules_for
-from ..domain.costs import DEFAULT_COSTS
+from ..domain.costs import costs_in
 from ..domain.countries import zones_of
 from ..domain.delinquency import Assessment, assess
 from ..domain.facts import business_date
@@ -53,9 +53,6 @@ from .webhook import Answer
 
 SOURCE = "campaigns"
 PAGE = 500
-#: what one contact costs, for the dry run's estimate until an admin sets the channel costs
-#: (PUT /v1/ops/settings/channel-costs; README: Campaigns)
-COST = DEFAULT_COSTS["CNY"]
 
 
 # ----------------------------------------------------------------------------------- targeting
@@ -139,6 +136,7 @@ def dry_run(settings: Settings, c: Campaign, now: datetime) -> dict[str, Any]:
     ledgers = {m.borrower_id: m for m in _contact_ledgers({loan.borrower_id for loan, _ in found})}
     verdicts: Counter[str] = Counter()
     allowed = 0
+    allowed_by_currency: Counter[str] = Counter()
     for loan, _ in found:
         profile = profiles.get(loan.borrower_id)
         if profile is None:
@@ -154,16 +152,27 @@ def dry_run(settings: Settings, c: Campaign, now: datetime) -> dict[str, Any]:
         )
         if v.allowed:
             allowed += 1
+            allowed_by_currency[loan.currency] += 1
         else:
             verdicts[("later: " if v.retry_at else "") + str(v.rule)] += 1
     day = business_date(now, settings.business_tz).isoformat()
     left = _capacity_left(settings, day).get(c.channel)
     cap_left = c.daily_cap - campaign_store.day_used([c.campaign_id], day)[c.campaign_id]
     today = min(allowed, cap_left, left if left is not None else allowed)
-    from ..adapters.settings_store import channel_costs
+    from ..adapters.settings_store import channel_costs_by_currency
 
-    currency, set_costs = channel_costs()
-    cost = {**COST, **set_costs}
+    set_costs = channel_costs_by_currency()
+    share = max(0, today) / allowed if allowed else 0.0  # the day's capacity and cap, spread evenly
+    by_currency = {
+        cur: str(
+            (costs_in(cur, set_costs).get(c.channel, Decimal(0)) * Decimal(n) * Decimal(str(share))).quantize(
+                Decimal("0.01")
+            )
+        )
+        for cur, n in sorted(allowed_by_currency.items())
+    }
+    matched = allowed_by_currency or Counter(loan.currency for loan, _ in found)
+    main = matched.most_common(1)[0][0] if matched else None
     return {
         "campaign_id": c.campaign_id,
         "matched": len(found),
@@ -172,8 +181,9 @@ def dry_run(settings: Settings, c: Campaign, now: datetime) -> dict[str, Any]:
         "capacity_left_today": left,
         "cap_left_today": cap_left,
         "would_send_today": max(0, today),
-        "estimated_cost": str(cost.get(c.channel, Decimal(0)) * max(0, today)),
-        "cost_currency": currency,
+        "estimated_cost": by_currency.get(main, "0.00") if main else "0.00",  # in the loans' main currency
+        "cost_currency": main,
+        "estimated_cost_by_currency": by_currency,
         "items_read": read,
     }
 

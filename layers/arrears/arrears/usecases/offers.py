@@ -85,20 +85,38 @@ def limits_for(product: str) -> ProductLimits:
 def read_settings() -> Answer:
     limits: dict[str, Any] = {}
     costs: dict[str, Any] = {}
+    by_currency: dict[str, Any] = {}
     for item in CollectionModel.query(SETTINGS_PK):
         if item.sk.startswith("plan-limits#") and item.terms:
             limits[item.sk.split("#", 1)[1]] = json.loads(item.terms)
         elif item.sk == "channel-costs" and item.terms:
             costs = json.loads(item.terms)
-    return Answer(
-        200,
-        json.dumps({"plan_limits": limits, "default_plan_limits": DEFAULT_LIMITS.to_json(), "channel_costs": costs}),
-    )
+        elif item.sk.startswith("channel-costs#") and item.terms:
+            by_currency[item.sk.split("#", 1)[1]] = json.loads(item.terms)["costs"]
+    if costs and costs.get("currency") not in by_currency:  # set before costs were kept per currency
+        by_currency[costs["currency"]] = costs.get("costs", {})
+    body = {
+        "plan_limits": limits,
+        "default_plan_limits": DEFAULT_LIMITS.to_json(),
+        "channel_costs": costs,  # the last set
+        "channel_costs_by_currency": by_currency,
+    }
+    return Answer(200, json.dumps(body))
 
 
 def _settings_write(
-    p: access.Principal, incoming: Incoming, sk: str, value: dict[str, Any], route: str, s: OpsSettings, now: datetime
+    p: access.Principal,
+    incoming: Incoming,
+    sk: str,
+    value: dict[str, Any],
+    route: str,
+    s: OpsSettings,
+    now: datetime,
+    also: tuple[str, ...] = (),
 ) -> Answer:
+    """The setting written (and the same value under the keys ``also`` names), audited with its
+    value before and after."""
+
     def build() -> Write:
         try:
             before_item = CollectionModel.get(SETTINGS_PK, sk, consistent_read=True)
@@ -114,7 +132,8 @@ def _settings_write(
             "entered_on": {"S": iso(now)},
         }
         body = {"setting": sk, "value": value, "by": p.user, "at": iso(now)}
-        return Write(body, [api_store.put(s.collections_table, item)], value, before, target={"setting": sk})
+        puts = [api_store.put(s.collections_table, {**item, "sk": {"S": key}}) for key in (sk, *also)]
+        return Write(body, puts, value, before, target={"setting": sk})
 
     return write_once(p, incoming, route, s, now, build)
 
@@ -154,7 +173,10 @@ def put_channel_costs(p: access.Principal, incoming: Incoming, s: OpsSettings, n
             raise ApiError(400, f"costs.{channel} must be an amount from 0 to 1000", f"costs.{channel}")
         clean[channel] = str(v)
     value = {"currency": currency.upper(), "costs": clean}
-    return _settings_write(p, incoming, "channel-costs", value, "PUT /v1/ops/settings/channel-costs", s, now)
+    route = "PUT /v1/ops/settings/channel-costs"
+    return _settings_write(
+        p, incoming, "channel-costs", value, route, s, now, also=(f"channel-costs#{currency.upper()}",)
+    )
 
 
 # ------------------------------------------------------------------------------------ offers

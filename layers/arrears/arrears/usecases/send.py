@@ -97,11 +97,10 @@ def holds_of(profile: BorrowerModel, loan: LoanModel, others: Restrictions | Non
 def contact_columns(profile: BorrowerModel | None, channel: str, currency: str) -> dict[str, Any]:
     """What a contact's fact says of it beyond the action: the candidate zones and jurisdiction the guard
     checked it against (its ``occurred_at`` is the claim's instant), and its cost (``domain/costs.py``)."""
-    set_currency, set_costs = channel_costs_cached()
     return {
         "zones": profile.timezone if profile else None,
         "jurisdiction": profile.jurisdiction if profile else None,
-        "cost_micros": cost_micros(channel, currency, set_currency, set_costs),
+        "cost_micros": cost_micros(channel, currency, channel_costs_cached()),
     }
 
 
