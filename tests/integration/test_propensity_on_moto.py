@@ -51,7 +51,7 @@ def test_training_keeps_versions_and_the_workers_read_the_one_in_use(stack):
     got = schedule.fn.invoke(event)
     assert got["trained"] and got["version"] == 1 and got["in_use"] == "v1", got
     assert got["test_auc"] > got["heuristic_test_auc"]  # DPD is the same for all: the heuristic cannot rank
-    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="models/")["Contents"]}
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="models/propensity/")["Contents"]}
     assert keys == {"models/propensity/v0001.json", "models/propensity/current.json"}
     model, version = propensity_store.read_current(bucket)
     assert version == 1 and model is not None
