@@ -276,6 +276,23 @@ def test_an_agents_call_is_reserved_through_the_guard_before_the_number_is_shown
     assert status == 202 and [e.outcome for e in _load(borrower).events if e.action_id == call["call_id"]] == [
         "conversation"
     ]
+    book.runner.pump()  # the API's facts reach the lake (ApiFactsFunction)
+    from arrears.adapters.facts_sink import read_day
+
+    told = {
+        f["fact_type"]: f
+        for day in ("2026-03-01", "2026-03-02")
+        for f in read_day(book.outcomes_bucket, day)
+        if f.get("action_id") == call["call_id"]
+    }
+    sent, result = told["action_sent"], told["call_outcome"]
+    assert (sent["agent"], sent["step"], sent["source"], sent["zones"]) == (
+        "ann",
+        "agent_call",
+        "operator/agent",
+        "Asia/Shanghai",
+    )
+    assert sent["cost_micros"] == 1_200_000 and (result["agent"], result["reason"]) == ("ann", "conversation")
     assert ops(book, "POST", "/v1/ops/loans/AL1/calls/agent-nope/result", "agent", {"result": "busy"})[0] == 404
     assert ops(book, "POST", f"/v1/ops/loans/AL1/calls/{call['call_id']}/result", "agent", {"result": "x"})[0] == 400
 

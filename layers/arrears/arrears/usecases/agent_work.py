@@ -28,7 +28,7 @@ from ..adapters.contact_ledger import (
     reserve_contact,
     restrictions_of,
 )
-from ..adapters.models import BorrowerModel, ContactLedgerModel, ContactModel
+from ..adapters.models import BorrowerModel, ContactLedgerModel, ContactModel, LoanModel
 from ..domain import access
 from ..domain.api import ApiError
 from ..domain.compliance import ContactRequest, rules_for
@@ -85,24 +85,16 @@ def reserve_call(p: access.Principal, incoming: Incoming, loan_id: str, s: OpsSe
             raise ApiError(409, f"the compliance guard refuses the call: {verdict.rule}: {verdict.reason}{later}")
         holder["borrower_id"] = loan.borrower_id
         body = {"loan_id": loan_id, "call_id": call_id, "guard": "passed: " + ", ".join(verdict.passed), "by": p.user}
-        sent = Fact(  # the agent's contact, as a sender's is told (the violations query reads both)
+        sent = _agent_fact(  # the agent's contact, as a sender's is told (the violations query reads both)
             "action_sent",
+            p,
+            loan,
+            call_id,
+            "guard passed: " + ", ".join(verdict.passed),
+            s,
             now,
-            business_date(now, s.business_tz),
-            loan.loan_id,
-            f"operator/{p.role}",
-            borrower_id=loan.borrower_id,
-            case_id=loan.case_id,
             bucket=loan.bucket,
-            currency=loan.currency,
-            product=loan.product,
-            segment=loan.segment,
-            agent=p.user,
-            action_id=call_id,
-            channel="voice",
             step="agent_call",
-            reason="guard passed: " + ", ".join(verdict.passed),
-            key=f"{call_id}|sent",
             **contact_columns(profile, "voice", loan.currency),
         )
         return Write(body, [], {"call_id": call_id, "number_shown": True}, loan=loan, facts=[sent])
@@ -150,28 +142,42 @@ def record_result(
             raise ApiError(404, f"no call {call_id[:64]!r} reserved for this borrower") from None
         except ReservationConflict as e:
             raise ApiError(409, str(e)) from None
-        fact = Fact(
-            "call_outcome",
-            now,
-            business_date(now, s.business_tz),
-            loan.loan_id,
-            f"operator/{p.role}",
-            borrower_id=loan.borrower_id,
-            case_id=loan.case_id,
-            currency=loan.currency,
-            product=loan.product,
-            segment=loan.segment,
-            jurisdiction=loan.jurisdiction,
-            agent=p.user,
-            action_id=call_id,
-            channel="voice",
-            reason=str(result),
-            key=f"{call_id}|outcome",
-        )
+        fact = _agent_fact("call_outcome", p, loan, call_id, str(result), s, now, jurisdiction=loan.jurisdiction)
         body = {"loan_id": loan_id, "call_id": call_id, "result": result, **({"promise": extra} if extra else {})}
         return Write(body, writes, {"result": result, **extra}, loan=loan, facts=[fact])
 
     return write_once(p, incoming, "POST /v1/ops/loans/{loan_id}/calls/{call_id}/result", s, now, build)
+
+
+def _agent_fact(
+    kind: str,
+    p: access.Principal,
+    loan: LoanModel,
+    call_id: str,
+    reason: str,
+    s: OpsSettings,
+    now: datetime,
+    **more: Any,
+) -> Fact:
+    """A fact about an agent's call on a loan (source ``operator/<role>``, the agent named)."""
+    return Fact(
+        kind,
+        now,
+        business_date(now, s.business_tz),
+        loan.loan_id,
+        f"operator/{p.role}",
+        borrower_id=loan.borrower_id,
+        case_id=loan.case_id,
+        currency=loan.currency,
+        product=loan.product,
+        segment=loan.segment,
+        agent=p.user,
+        action_id=call_id,
+        channel="voice",
+        reason=reason,
+        key=f"{call_id}|{'sent' if kind == 'action_sent' else 'outcome'}",
+        **more,
+    )
 
 
 def _reserved(borrower_id: str, call_id: str) -> bool:

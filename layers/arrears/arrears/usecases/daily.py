@@ -85,23 +85,9 @@ def run_shard(settings: Settings, work: ShardWork, time_left_ms: Callable[[], in
         result.items_read += page.total_count
         shard_plan = plan_loans(strategies, candidates, work.run_at, score, choose)
         stats["failed"] += len(shard_plan.failed)
-        for loan, a in delinquent:
-            sink.add(
-                fact(
-                    settings,
-                    "loan_evaluated",
-                    work.run_at,
-                    loan,
-                    SOURCE,
-                    case_id=loan.case_id,
-                    bucket=a.bucket,
-                    dpd=a.dpd,
-                    amount_minor=to_minor(a.overdue, loan.currency),
-                    outstanding_minor=to_minor(a.outstanding, loan.currency),
-                    reason=shard_plan.outcome.get(loan.loan_id),  # what planning decided (arrears explain)
-                    key=iso(work.run_at),
-                )
-            )
+        for loan, a in delinquent:  # with what planning decided (arrears explain)
+            reason = shard_plan.outcome.get(loan.loan_id)
+            sink.add(_state_fact(settings, "loan_evaluated", loan, a, work.run_at, iso(work.run_at), reason=reason))
         rows += [w.row() for w in shard_plan.work]
         rows += [w.row() for w in campaign_work(live, delinquent, work.run_at, score)]
         stats.update({f"gated:{k}": n for k, n in shard_plan.gated.items()})
@@ -199,7 +185,9 @@ def _assess_page(
             stats["failed"] += 1
             continue
         if month_end and a.outstanding > 0:
-            sink.add(_snapshot(settings, loan, a, run_at))
+            sink.add(
+                _state_fact(settings, "loan_snapshot", loan, a, run_at, "month-end", disbursed_on=loan.disbursed_on)
+            )
         if a.bucket != loan.bucket:
             result.transitions += 1
         if a.bucket != loan.bucket or _settles_something(loan, a):
@@ -215,12 +203,15 @@ def is_month_end(day: date) -> bool:
     return (day + timedelta(days=1)).month != day.month
 
 
-def _snapshot(settings: Settings, loan: LoanModel, a: Assessment, run_at: datetime) -> Fact:
-    """A loan with a balance at the month's end: its bucket, DPD, balance and amount overdue, product and
-    disbursement date (roll rates from M0, cure rates and vintages are counted from these)."""
+def _state_fact(
+    settings: Settings, kind: str, loan: LoanModel, a: Assessment, run_at: datetime, key: str, **more: Any
+) -> Fact:
+    """A loan's state at the run: bucket, DPD, amount overdue and balance (``loan_evaluated`` for each
+    delinquent loan; ``loan_snapshot`` at a month end for each loan with a balance, with its
+    disbursement date: roll rates from M0, cure rates and vintages are counted from these)."""
     return fact(
         settings,
-        "loan_snapshot",
+        kind,
         run_at,
         loan,
         SOURCE,
@@ -229,8 +220,8 @@ def _snapshot(settings: Settings, loan: LoanModel, a: Assessment, run_at: dateti
         dpd=a.dpd,
         amount_minor=to_minor(a.overdue, loan.currency),
         outstanding_minor=to_minor(a.outstanding, loan.currency),
-        disbursed_on=loan.disbursed_on,
-        key="month-end",
+        key=key,
+        **more,
     )
 
 
