@@ -1,6 +1,6 @@
 """EventBridge Scheduler (weekly) -> the propensity-to-pay model trained from the outcomes table and
 kept as its next version in the outcomes bucket (models/propensity/); then each strategy's weekly
-proposal (usecases/proposals.py) and the bandit's counts (models/bandit/), from the same facts."""
+proposal (usecases/proposals.py), from the same facts."""
 
 import os
 
@@ -10,7 +10,7 @@ from arrears.config import ConfigError, settings
 from arrears.domain.timeutil import parse_instant
 from arrears.observability import logger, metrics
 from arrears.usecases.proposals import ADOPTIONS, propose_strategies
-from arrears.usecases.train import learn_bandit, train_propensity
+from arrears.usecases.train import train_propensity
 
 
 def _test_days() -> int:
@@ -39,5 +39,4 @@ def handler(event: dict, context: object) -> dict:
     rows = read_facts(s.outcomes_bucket)  # read once for both
     result = train_propensity(s, now, TEST_DAYS, rows)
     result["proposals"] = propose_strategies(s, now, ADOPT, rows)
-    result["bandit"] = learn_bandit(s, now, rows)
     return result

@@ -1,12 +1,12 @@
 """The bandit on the local stack: a strategy step that offers a second channel and send hours is
 planned with the bandit's pick (said on the action and its fact, with the exploration share), the
-action waits for its send hour, then goes out once; the weekly training learns the counts the shard
-workers read."""
+action waits for its send hour, then goes out once; the daily report learns the counts the shard
+workers read, a day once its contacts have had their 7 days."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -86,13 +86,27 @@ def test_the_bandits_pick_waits_for_its_send_hour_and_goes_out_once(book):
     assert len(sent) == 1 and sent[0]["channel"] == il1["channel"]["S"] and sent[0]["segment"] == "m1-learning"
 
 
-def test_the_weekly_training_leaves_the_counts_the_shard_workers_read(book):
+def test_the_daily_report_learns_the_day_whose_contacts_have_had_their_7_days(book):
     from arrears.adapters import bandit_store
     from arrears.adapters.clients import client
+    from arrears.config import Settings
+    from arrears.usecases.reporting import build_report
 
-    book.runner.clock.now = datetime(2026, 3, 9, 20, 0, tzinfo=UTC)  # Monday 04:00 in Shanghai, 7 days on
-    result = book.runner.schedule("TrainFunction").fire(book.runner.clock.now)
-    assert result["bandit"]["contacts"] >= 1
-    doc = json.loads(client("s3").get_object(Bucket=book.outcomes_bucket, Key=bandit_store.KEY)["Body"].read())
-    (ctx,) = [k for k in doc["counts"] if k.startswith("cn-default|m1-learning|m1-first")]
-    assert any(key.endswith("@18") for key in doc["counts"][ctx])  # sent at 18:00 local, as chosen
+    settings = Settings.from_env(book.runner.functions["DailyReportFunction"].env)
+    book.runner.clock.now = datetime(2026, 3, 10, 16, 15, tzinfo=UTC)  # 00:15 on the 11th in Shanghai
+    report = build_report(settings, date(2026, 3, 10))
+    sent = [
+        f for f in _facts(book, "2026-03-02") if f["fact_type"] == "action_sent" and f.get("segment") == "m1-learning"
+    ]
+    assert report["bandit"] == {"learned": "2026-03-02", "contacts": len(sent)} and sent  # that day's contacts
+    s3 = client("s3")
+    day = json.loads(
+        s3.get_object(Bucket=book.outcomes_bucket, Key=f"{bandit_store.DAYS}2026-03-02.json")["Body"].read()
+    )
+    (ctx,) = [k for k in day if k.startswith("cn-default|m1-learning|m1-first")]
+    assert any(key.endswith("@18") for key in day[ctx])  # sent at 18:00 local, as chosen
+    again = build_report(settings, date(2026, 3, 10))  # a re-run: the same day's counts, not twice
+    current = json.loads(s3.get_object(Bucket=book.outcomes_bucket, Key=bandit_store.KEY)["Body"].read())
+    assert (
+        current["counts"] == day and current["learned_through"] == "2026-03-02" and again["bandit"] == report["bandit"]
+    )

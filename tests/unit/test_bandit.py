@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from arrears.domain.bandit import Option, choose, chooser, context, learn
+from arrears.domain.bandit import Option, choose, chooser, context, learn, merge
 from arrears.domain.strategies import LoanView, StrategyError, parse_strategy, propose
 from arrears.usecases.collect import send_at
 
@@ -68,6 +68,11 @@ def test_learning_counts_each_contact_and_whether_the_loan_paid_within_7_days():
     ]
     got = learn(rows + rows[:1], t0 + timedelta(days=21))
     assert got == {CTX: {"sms@9": [1, 1], "sms@": [1, 2], "sms@18": [0, 1], "wechat@9": [0, 1], "wechat@": [0, 1]}}
+    for r in rows:
+        r["business_date"] = r["occurred_at"][:10]
+    one_day = learn(rows, t0 + timedelta(days=30), "2026-03-02")  # only that day's contacts
+    assert one_day == got
+    assert merge([got, got]) == {ctx: {k: [2 * a, 2 * b] for k, (a, b) in arms.items()} for ctx, arms in got.items()}
 
 
 STRATEGY = {

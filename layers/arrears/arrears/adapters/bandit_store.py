@@ -1,5 +1,6 @@
-"""The bandit's learned counts in the outcomes bucket (``models/bandit/current.json``): written by the
-weekly training, read by the shard workers at most once an hour of event time."""
+"""The bandit's learned counts in the outcomes bucket: each day's (``models/bandit/days/<date>.json``,
+written by the daily report) and their sum over the window (``models/bandit/current.json``), which the
+shard workers read at most once an hour of event time."""
 
 from __future__ import annotations
 
@@ -17,8 +18,26 @@ REFRESH = timedelta(hours=1)
 _cache: dict[str, tuple[datetime, dict[str, Any]]] = {}
 
 
+DAYS = "models/bandit/days/"
+
+
 def publish(bucket: str, doc: dict[str, Any]) -> None:
     client("s3").put_object(Bucket=bucket, Key=KEY, Body=json.dumps(doc, sort_keys=True).encode())
+
+
+def publish_day(bucket: str, day: str, counts: dict[str, Any]) -> None:
+    client("s3").put_object(Bucket=bucket, Key=f"{DAYS}{day}.json", Body=json.dumps(counts, sort_keys=True).encode())
+
+
+def days_since(bucket: str, first: str) -> list[dict[str, Any]]:
+    """Each day's counts from ``first`` (a business date) on."""
+    s3 = client("s3")
+    out = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=DAYS, StartAfter=f"{DAYS}{first}"):
+        for o in page.get("Contents", []):
+            if o["Key"][len(DAYS) : -len(".json")] >= first:
+                out.append(json.loads(s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()))
+    return out
 
 
 def counts(bucket: str, now: datetime) -> dict[str, Any]:

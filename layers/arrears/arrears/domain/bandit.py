@@ -10,7 +10,11 @@ an arm at random instead. The draw is seeded by the case, the step and the day, 
 day again chooses the same. Every action says what was chosen and how (exploring or not, and the
 share) in its ``why``, which the action and its ``action_planned`` fact keep.
 
-Pure: ``learn`` counts from the facts; ``choose`` picks."""
+Learned online: each daily report adds the day whose contacts' 7 days have just passed (``learn`` with
+its ``day``), and the counts in use are the sum of the last ``WINDOW_DAYS`` days (``merge``): old
+evidence leaves, so a borrower base that changes is followed.
+
+Pure: ``learn`` counts from the facts; ``merge`` adds days up; ``choose`` picks."""
 
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 WEEK = timedelta(days=7)
 DEFAULT_SHARE = 0.1
+WINDOW_DAYS = 180  # the days of contacts the counts in use are summed over
 
 
 class Option(NamedTuple):
@@ -85,9 +90,12 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def learn(rows: Iterable[Mapping[str, Any]], until: datetime) -> dict[str, dict[str, list[int]]]:
+def learn(
+    rows: Iterable[Mapping[str, Any]], until: datetime, day: str | None = None
+) -> dict[str, dict[str, list[int]]]:
     """Per strategy, segment and step, per channel and local hour sent at: contacts and those followed
-    by a repayment on the loan within 7 days. Only contacts whose 7 days had passed by ``until``."""
+    by a repayment on the loan within 7 days. Only contacts whose 7 days had passed by ``until`` (and,
+    with ``day``, only those of that business date)."""
     facts = {str(r["fact_id"]): r for r in rows}.values()
     paid: dict[str, list[datetime]] = defaultdict(list)
     for r in facts:
@@ -96,6 +104,8 @@ def learn(rows: Iterable[Mapping[str, Any]], until: datetime) -> dict[str, dict[
     out: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     for s in facts:
         if s["fact_type"] != "action_sent" or not s.get("strategy") or not s.get("segment"):
+            continue
+        if day is not None and str(s.get("business_date")) != day:
             continue
         at = _at(s)
         if at + WEEK > until:
@@ -107,6 +117,17 @@ def learn(rows: Iterable[Mapping[str, Any]], until: datetime) -> dict[str, dict[
             counts = out[ctx][key]
             counts[0] += int(got)
             counts[1] += 1
+    return {ctx: dict(arms) for ctx, arms in out.items()}
+
+
+def merge(parts: Iterable[Counts]) -> dict[str, dict[str, list[int]]]:
+    """The sum of several days' counts."""
+    out: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    for part in parts:
+        for ctx, arms in part.items():
+            for key, (paid, n) in arms.items():
+                out[ctx][key][0] += int(paid)
+                out[ctx][key][1] += int(n)
     return {ctx: dict(arms) for ctx, arms in out.items()}
 
 

@@ -12,15 +12,17 @@ compliance rules in force (``rules/rules.json``, the lake's ``compliance_rules``
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from ..adapters import analytics
+from ..adapters import analytics, bandit_store
 from ..adapters.clients import client
-from ..adapters.facts_sink import compact_day, write_rules
+from ..adapters.facts_sink import compact_day, read_day, write_rules
 from ..config import Settings
+from ..domain import bandit
 from ..domain.compliance import rules_rows
 from ..domain.report import advance_arms, arm_comparison, daily_report
+from ..domain.timeutil import zone
 from ..observability import logger, metrics
 from .report_page import daily_page
 
@@ -72,8 +74,32 @@ def build_report(settings: Settings, day: date) -> dict[str, Any]:
     _put_json(bucket, arms_key(day), arms)
     report["arms"] = arm_comparison(arms)
     report["page"] = _page(settings, day)
+    report["bandit"] = _learn_bandit(settings, day, rows)
     _put_json(bucket, report_key(day), report)
     return report
+
+
+def _learn_bandit(settings: Settings, day: date, today_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The bandit learns online: the contacts of the day 8 days back (their 7 days have passed by the
+    end of this one), counted from the facts of that day to this one, kept as that day's counts; the
+    counts in use are the sum of the last ``bandit.WINDOW_DAYS`` days. Never costs the report."""
+    learned = day - timedelta(days=8)
+    try:
+        rows = [
+            r for d in range(8) for r in read_day(settings.outcomes_bucket, (learned + timedelta(days=d)).isoformat())
+        ]
+        until = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone(settings.business_tz))
+        counts = bandit.learn(rows + today_rows, until, learned.isoformat())
+        bandit_store.publish_day(settings.outcomes_bucket, learned.isoformat(), counts)
+        first = (learned - timedelta(days=bandit.WINDOW_DAYS - 1)).isoformat()
+        merged = bandit.merge(bandit_store.days_since(settings.outcomes_bucket, first))
+        bandit_store.publish(settings.outcomes_bucket, {"learned_through": learned.isoformat(), "counts": merged})
+    except Exception as e:
+        logger.exception("bandit counts not learned today")
+        metrics.add_metric(name="BanditLearningFailed", unit="Count", value=1)
+        return {"learned": None, "error": f"{type(e).__name__}: {str(e)[:300]}"}
+    contacts = sum(n for arms in counts.values() for key, (_, n) in arms.items() if key.endswith("@"))
+    return {"learned": learned.isoformat(), "contacts": contacts}
 
 
 def _page(settings: Settings, day: date) -> dict[str, Any]:

@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..adapters import bandit_store, propensity_store
+from ..adapters import propensity_store
 from ..config import Settings
-from ..domain import bandit, propensity
+from ..domain import propensity
 from ..domain.timeutil import iso
 from ..observability import logger, metrics
 
@@ -43,16 +43,6 @@ def train_propensity(
         "decisions": doc["train"]["decisions"] + doc["test"]["decisions"],
     }
     logger.info("propensity model trained", extra=result)
-    return result
-
-
-def learn_bandit(s: Settings, now: datetime, facts: list[dict[str, Any]]) -> dict[str, Any]:
-    """The bandit's counts from the contacts whose 7 days have passed, for the shard workers."""
-    counts = bandit.learn(facts, now)
-    bandit_store.publish(s.outcomes_bucket, {"trained_at": iso(now), "counts": counts})
-    contacts = sum(n for arms in counts.values() for key, (_, n) in arms.items() if key.endswith("@"))
-    result = {"contexts": len(counts), "contacts": contacts}
-    logger.info("bandit counts learned", extra=result)
     return result
 
 
