@@ -113,6 +113,26 @@ def test_step_stats_credit_each_payment_to_the_last_contact_within_7_days():
     rows.append(dict(rows[0]))  # written twice: counted once
     got = {s.step: s for s in step_stats(rows, T0 - timedelta(days=1), T0 + timedelta(days=10))}
     assert (got["m1-sms"].contacts, got["m1-sms"].paid_7d, got["m1-sms"].recovered) == (1, 1, 0.0)
-    assert (got["m1-wechat"].paid_7d, got["m1-wechat"].recovered) == (1, 0.5)  # 40 + 10 of the 100 CNY overdue: both within 7 days of A2
+    assert (got["m1-wechat"].paid_7d, got["m1-wechat"].recovered) == (
+        1,
+        0.5,
+    )  # 40 + 10 of the 100 CNY overdue: both within 7 days of A2
     assert got["m1-wechat"].cost_share == 0.01 / 100 and got["m1-call"].blocked == {"opt_out": 1}
     assert wilson(0, 0) == (0.0, 1.0) and wilson(50, 100)[0] < 0.5 < wilson(50, 100)[1]
+
+
+def test_a_step_the_bandit_chooses_for_is_left_to_the_bandit():
+    doc = {
+        **CN,
+        "segments": [
+            {
+                **CN["segments"][0],
+                "steps": [
+                    CN["segments"][0]["steps"][0],
+                    {**CN["segments"][0]["steps"][1], "hours": [9, 18]},
+                ],
+            }
+        ],
+    }
+    got = [stats("m1-sms", "sms", 400, 120), stats("m1-wechat", "wechat", 300, 30)]
+    assert propose(doc, got, None, "w") == (None, [])

@@ -7,7 +7,8 @@ strategy as it is (the champion unchanged) with the changes as a challenger arm,
 can publish and activate it and the arms then measure it. A challenger that has beaten the champion
 is proposed as the new champion instead. Nothing here activates anything.
 
-The rules, each needing enough contacts (``MIN_CONTACTS``) to speak:
+The rules, each needing enough contacts (``MIN_CONTACTS``) to speak (a step that offers the bandit
+options or hours is left to the bandit):
 - a step most of whose contacts the compliance guard refused for a reason that does not pass (the
   channel not used in that jurisdiction, opt-outs, no address) is dropped;
 - a step that pays clearly worse than the best step of its segment (the upper end of its 95% Wilson
@@ -179,7 +180,7 @@ def propose(
         kept = []
         for st in steps:
             s = by_step.get(("champion", st["id"]))
-            if s is None:
+            if s is None or st.get("options") or st.get("hours"):  # a step the bandit chooses for: its own
                 kept.append(st)
                 continue
             stuck = _stuck(s)
