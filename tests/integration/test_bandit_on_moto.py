@@ -110,3 +110,33 @@ def test_the_daily_report_learns_the_day_whose_contacts_have_had_their_7_days(bo
     assert (
         current["counts"] == day and current["learned_through"] == "2026-03-02" and again["bandit"] == report["bandit"]
     )
+
+
+def test_a_step_sent_at_the_payment_hour_waits_for_the_hour_the_borrower_last_paid_at(book):
+    from arrears.adapters import strategy_store
+    from arrears.adapters.models import LoanModel
+
+    steps = STRATEGY["segments"][0]["steps"]
+    again = {"id": "m1-again", "after_days": 3, "channel": "sms", "template": "zh-CN/m1_second_reminder"}
+    doc = {
+        **STRATEGY,
+        "segments": [{**STRATEGY["segments"][0], "steps": [*steps, {**again, "send_at": "payment_hour"}]}],
+    }
+    book.runner.clock.now = datetime(2026, 3, 11, 0, 0, tzinfo=UTC)
+    strategy_store.publish(doc, book.runner.clock.now)
+    paid = [{"payment_id": "IP-hour", "loan_id": "IL1", "paid_at": "2026-03-11T14:30:00+08:00", "amount": "10.00"}]
+    book.runner.clock.now = datetime(2026, 3, 11, 7, 0, tzinfo=UTC)
+    book.upload("repayments/hour.csv", csv_bytes(paid))
+    assert LoanModel.get("IL1").last_paid_at == "2026-03-11T06:30:00Z"  # the stream keeps the latest paid_at
+    run_at = datetime(2026, 3, 12, 1, 0, tzinfo=UTC)
+    book.runner.clock.now = run_at
+    book.runner.schedule("DailyRunFunction").fire(run_at)
+    book.runner.pump()
+    planned = {
+        i["loan_id"]["S"]: i
+        for i in ddb_items(book, "CollectionsTable")
+        if i["sk"]["S"].startswith("ACT#") and i.get("step", {}).get("S") == "m1-again"
+    }
+    assert planned["IL1"]["not_before"]["S"] == "2026-03-12T06:00:00Z"  # 14:00 local
+    assert "the hour the borrower last paid at" in planned["IL1"]["why"]["S"]
+    assert "not_before" not in planned["IL3"]  # the same borrower's other loan: no payment on it yet, sent at once

@@ -143,6 +143,7 @@ def test_a_step_offers_options_and_hours_and_the_planner_takes_the_bandits_pick(
     [
         ({"hours": [25]}, "hours: must be a list of distinct whole hours from 0 to 23"),
         ({"hours": [9, 9]}, "hours: must be a list of distinct whole hours"),
+        ({"send_at": "noon"}, "send_at: 'noon' is not one of payment_hour"),
         ({"options": [{"channel": "fax", "template": "x"}]}, "options[0].channel: 'fax' is not one of"),
         (
             {"options": [{"channel": "wechat", "template": "zh-CN/m1_wechat_reminder"}] * 2},
@@ -158,3 +159,24 @@ def test_a_steps_choices_are_checked_with_every_problem_named(change, problem):
     with pytest.raises(StrategyError) as e:
         parse_strategy(doc)
     assert problem in str(e.value)
+
+
+def test_a_step_sent_at_the_payment_hour_goes_at_the_hour_the_borrower_last_paid_at():
+    doc = {
+        **STRATEGY,
+        "segments": [
+            {**STRATEGY["segments"][0], "steps": [{**STRATEGY["segments"][0]["steps"][0], "send_at": "payment_hour"}]}
+        ],
+    }
+    strategy = parse_strategy(doc)
+    assert strategy.champion.segments[0].steps[0].send_at == "payment_hour"
+    loan = LoanView("L1", "C1", "M1", 3, Decimal(500), Decimal(100), None, None, "p", "CN", "zh-CN", date(2026, 3, 1))
+    now = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
+    counts = {CTX: {"wechat@18": [60, 100], "sms@9": [5, 100], "sms@18": [5, 100], "wechat@9": [5, 100]}}
+    (p,) = propose(strategy, loan._replace(payment_hour=14), date(2026, 3, 4), now, choose=chooser(counts, 0.0))
+    assert (p.channel, p.send_hour) == ("wechat", 14)  # the bandit's channel, the borrower's hour
+    assert p.why.endswith("sent at 14:00 local, the hour the borrower last paid at")
+    (unknown,) = propose(strategy, loan, date(2026, 3, 4), now, choose=chooser(counts, 0.0))
+    assert unknown.send_hour == 18  # no payment known yet: the bandit's hour
+    (static,) = propose(strategy, loan._replace(payment_hour=7), date(2026, 3, 4), now)
+    assert (static.channel, static.send_hour) == ("sms", 7)  # without the bandit: the step's channel at that hour

@@ -13,9 +13,9 @@ import yaml
 
 from arrears.adapters.channels import SIMULATED_OUTCOMES, simulated_outcome
 from arrears.domain import templates
-from arrears.domain.planning import Candidate, Work, action_id_for, plan_loans
+from arrears.domain.planning import Candidate, Work, action_id_for, plan_loans, with_risk
 from arrears.domain.promises import Promise, PromiseState, promise_from_call, resolve
-from arrears.domain.strategies import LoanView, arm_for, parse_strategy
+from arrears.domain.strategies import LoanView, arm_for, parse_strategy, probability_of_payment
 
 DEFAULTS = Path(__file__).resolve().parents[2] / "layers" / "arrears" / "arrears" / "strategies"
 NOW = datetime(2026, 4, 10, 1, 0, tzinfo=UTC)
@@ -59,6 +59,23 @@ def test_each_jurisdiction_gets_its_strategy_and_unknown_ones_are_counted():
     later = plan_loans({"CN": CN}, [cand(1, done_steps=frozenset({"m1-sms"}))], NOW).work
     assert [w.proposal.step_id for w in later] == ["m1-wechat"]  # day 4 of M1: the WeChat step is due
     assert "L3" not in by_loan and plan.unassigned == Counter({"SG": 1})
+
+
+def test_a_segment_may_match_on_risk_one_minus_the_probability_of_payment_that_ranks_the_work():
+    doc = yaml.safe_load((DEFAULTS / "cn-default.yaml").read_text())
+    unlikely = {**doc["segments"][0], "name": "m1-unlikely", "match": {**doc["segments"][0]["match"], "risk": [0.8, 1]}}
+    unlikely["steps"] = [{"id": "m1-letter", "after_days": 0, "channel": "letter", "template": "zh-CN/demand_letter"}]
+    risky = parse_strategy({**doc, "segments": [unlikely, *doc["segments"]]})
+    view = cand(1).view
+    assert with_risk(view, NOW).risk == round(1 - probability_of_payment(view), 4)  # the heuristic's, without a model
+    assert with_risk(view, NOW, lambda v, at: 0.1).risk == 0.9
+    assert with_risk(view._replace(risk=0.5), NOW, lambda v, at: 0.1).risk == 0.5  # a risk it has is kept
+    (heuristic,) = plan_loans({"CN": risky}, [cand(1)], NOW).work
+    assert heuristic.proposal.segment == "m1-reminders"  # the heuristic gives this loan a risk below 0.8
+    (modelled,) = plan_loans({"CN": risky}, [cand(1)], NOW, score=lambda v, at: 0.1).work
+    assert (modelled.proposal.segment, modelled.proposal.channel) == ("m1-unlikely", "letter")
+    nowhere = plan_loans({"CN": parse_strategy({**doc, "segments": [unlikely]})}, [cand(1)], NOW)
+    assert nowhere.outcome["L1"].endswith("at DPD 5, risk 0.2052")
 
 
 def test_loan_holds_stop_planning_and_are_reported_by_hold():

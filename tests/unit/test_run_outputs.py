@@ -194,7 +194,7 @@ def test_planning_says_per_loan_what_it_decided():
     )
     assert plan.outcome["L1"] == "held at planning: dispute hold on the loan"
     assert plan.outcome["L2"] == "no strategy for jurisdiction SG"
-    assert plan.outcome["L3"] == "no segment of cn-default v1 champion matches M9 at DPD 5"
+    assert plan.outcome["L3"] == "no segment of cn-default v1 champion matches M9 at DPD 5, risk 0.2052"
     assert plan.outcome["L4"].startswith("proposed m1-sms (cn-default v1 champion, segment m1-reminders)")
 
 

@@ -173,6 +173,7 @@ PLANNING_ATTRIBUTES = (
     "segment",  # campaigns target by it
     "arrangement_check",  # under an active plan or settlement: re-evaluate after this date
     "disbursed_on",  # the month-end snapshot's vintage
+    "last_paid_at",  # a step sent at the borrower's payment hour
 )
 
 
@@ -249,6 +250,7 @@ class LoanModel(Model):
     promise_id = UnicodeAttribute(null=True)
     paid_at_promise = DecimalAttribute(null=True)  # paid_total when the promise was made
     broken_promises = NumberAttribute(null=True)
+    last_paid_at = UnicodeAttribute(null=True)  # the latest paid_at of its repayments (steps sent at its hour)
     # an accepted plan or settlement (JSON, domain/arrangements.py), its case's stage (plan) while active,
     # the local date after which a missed due breaks it (the daily run re-evaluates then), and what a
     # settlement wrote down

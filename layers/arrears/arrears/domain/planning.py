@@ -23,6 +23,7 @@ from .strategies import (
     Scorer,
     Strategy,
     arm_for,
+    probability_of_payment,
     propose,
     segment_for,
     variant_named,
@@ -103,6 +104,16 @@ class ShardPlan(NamedTuple):
     failed: dict[str, str] = {}  # loan id -> why it could not be planned (its data broke a rule's arithmetic)
 
 
+def with_risk(view: LoanView, now: datetime, score: Scorer | None = None) -> LoanView:
+    """The loan with its ``risk``, what a strategy's ``match.risk`` compares: the probability that it is
+    not paid, 1 - the probability of payment the work is ranked with (the trained model's, else the
+    heuristic's), to 4 places. A risk the loan already has is kept."""
+    if view.risk is not None:
+        return view
+    p = score(view, now) if score is not None else probability_of_payment(view)
+    return view._replace(risk=round(1.0 - min(1.0, max(0.0, p)), 4))
+
+
 def plan_loans(
     strategies: Mapping[str, Strategy],
     loans: Iterable[Candidate],
@@ -134,16 +145,20 @@ def plan_loans(
             continue
         variant = variant_named(strategy, c.arm) or arm_for(strategy, loan_id)
         arm = f"{strategy.id} v{strategy.version} {variant.name}"
-        segment = segment_for(variant, c.view)
+        try:  # one loan's absurd data must not stop the others' planning
+            view = with_risk(c.view, now, score)
+        except DATA_ERRORS as e:
+            failed[loan_id] = f"{type(e).__name__}: {e}"[:300]
+            outcome[loan_id] = f"not planned: {failed[loan_id]}"
+            continue
+        segment = segment_for(variant, view)
         if segment is None:
             no_segment += 1
-            outcome[loan_id] = f"no segment of {arm} matches {c.view.bucket} at DPD {c.view.dpd}"
+            outcome[loan_id] = f"no segment of {arm} matches {view.bucket} at DPD {view.dpd}, risk {view.risk}"
             continue
-        try:  # one loan's absurd data must not stop the others' planning
-            proposed = propose(strategy, c.view, c.today, now, variant, score, choose)
-            loan_work = [
-                Work(p, c.borrower_id, c.currency, c.view.bucket, c.view.dpd, now, c.view.overdue) for p in proposed
-            ]
+        try:
+            proposed = propose(strategy, view, c.today, now, variant, score, choose)
+            loan_work = [Work(p, c.borrower_id, c.currency, view.bucket, view.dpd, now, view.overdue) for p in proposed]
         except DATA_ERRORS as e:
             failed[loan_id] = f"{type(e).__name__}: {e}"[:300]
             outcome[loan_id] = f"not planned: {failed[loan_id]}"

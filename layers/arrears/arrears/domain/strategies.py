@@ -25,6 +25,8 @@ CHANNELS = ("sms", "email", "voice", "wechat", "letter")
 CONDITIONS = ("no_open_promise", "no_contact_today", "reachable")
 ESCALATIONS = ("high_risk", "legal", "agency")
 ANCHORS = ("bucket_entry", "last_contact")
+#: when a step may be sent besides as dispatched or at the bandit's hour
+SEND_AT = ("payment_hour",)
 MATCH_KEYS = ("buckets", "dpd", "outstanding", "credit_grades", "risk", "products", "jurisdictions", "languages")
 
 
@@ -56,6 +58,8 @@ class Step(NamedTuple):
     # local hours to send at; none: the step's channel, sent as soon as dispatched
     options: tuple[tuple[str, str], ...] = ()
     hours: tuple[int, ...] = ()
+    # ``payment_hour``: sent at the local hour the borrower last paid the loan at, when a payment is known
+    send_at: str | None = None
 
     def choices(self) -> list[tuple[str, str, int | None]]:
         """Every (channel, template, hour) the step allows, its own channel first."""
@@ -116,6 +120,7 @@ class LoanView(NamedTuple):
     reachable: bool = True
     done_steps: frozenset[str] = frozenset()
     escalation: str | None = None
+    payment_hour: int | None = None  # the local hour of the loan's latest repayment (None: none yet)
 
 
 # --- parsing --------------------------------------------------------------------------------------
@@ -182,7 +187,7 @@ def _step(e: _Errors, sp: str, s: Any) -> Step | None:
     if not isinstance(s, dict):
         e.add(sp, "must be a mapping")
         return None
-    _unknown(e, sp, s, ("id", "after_days", "from", "channel", "template", "when", "options", "hours"))
+    _unknown(e, sp, s, ("id", "after_days", "from", "channel", "template", "when", "options", "hours", "send_at"))
     step = Step(
         id=_text(e, f"{sp}.id", s.get("id")),
         after_days=_int(e, f"{sp}.after_days", s.get("after_days", 0)),
@@ -192,6 +197,11 @@ def _step(e: _Errors, sp: str, s: Any) -> Step | None:
         conditions=tuple(sorted(_words(e, f"{sp}.when", s.get("when", []), CONDITIONS) or ())),
     )
     step = step._replace(options=_options(e, sp, s.get("options")), hours=_hours(e, sp, s.get("hours")))
+    if s.get("send_at") is not None:
+        if s["send_at"] not in SEND_AT:
+            e.add(f"{sp}.send_at", f"{s['send_at']!r} is not one of {', '.join(SEND_AT)}")
+        else:
+            step = step._replace(send_at=str(s["send_at"]))
     if step.anchor not in ANCHORS:
         e.add(f"{sp}.from", f"{step.anchor!r} is not one of {', '.join(ANCHORS)}")
     if step.channel not in CHANNELS:
@@ -487,6 +497,9 @@ def propose(
             if choose is not None and len(step.choices()) > 1:
                 channel, template, hour, how = choose(strategy.id, step, seg, loan, today)
                 why = f"{why}; {how}"
+            if step.send_at == "payment_hour" and loan.payment_hour is not None:
+                hour = loan.payment_hour
+                why = f"{why}; sent at {hour:02d}:00 local, the hour the borrower last paid at"
             out.append(Proposal(*base, "contact", step.id, channel, template, value, why, hour))
             break  # one contact step a day per loan; the next one waits for its own day
     return out

@@ -23,7 +23,7 @@ from ..domain.facts import Fact, business_date
 from ..domain.money import to_minor
 from ..domain.planning import PLANNING_HOLDS, Candidate, Work, plan_loans
 from ..domain.strategies import LoanView, Scorer, Strategy, expected_recovery
-from ..domain.timeutil import iso, parse_instant
+from ..domain.timeutil import iso, parse_instant, zone
 from ..observability import logger, metrics
 from .fanout import Dispatch, ShardWork
 from .recording import fact
@@ -277,6 +277,7 @@ def candidate(loan: LoanModel, a: Assessment) -> Candidate:
         reachable=True,
         done_steps=frozenset(loan.done_steps or ()) if same_case else frozenset(),
         escalation=loan.escalation if same_case else None,
+        payment_hour=parse_instant(loan.last_paid_at).astimezone(zone(loan.tz)).hour if loan.last_paid_at else None,
     )
     return Candidate(
         view,

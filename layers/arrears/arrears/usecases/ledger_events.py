@@ -239,6 +239,14 @@ def _failed_fact(
     return fact(settings, "loan_failed", at, who, SOURCE, reason=reason, key=f"{iso(at)}|{len(changes)}")
 
 
+def _latest_payment(loan: LoanModel, new: dict[str, Any], arrived: datetime) -> None:
+    """Keep the latest ``paid_at`` of the loan's repayments (a step ``send_at: payment_hour`` goes at
+    its local hour)."""
+    paid_at = parse_instant(str(new["paid_at"])) if new.get("paid_at") else arrived
+    if loan.last_paid_at is None or paid_at > parse_instant(loan.last_paid_at):
+        loan.last_paid_at = iso(paid_at)
+
+
 def _days_late(earliest_due: date | None, new: dict[str, Any], arrived: datetime, tz: str) -> int | None:
     paid_at = parse_instant(str(new["paid_at"])) if new.get("paid_at") else arrived
     return days_late(earliest_due, paid_at, tz)
@@ -299,6 +307,7 @@ def _evaluate(
     recovered = json.loads(loan.recovered_from) if loan.recovered_from else {}
     for c in repaid:
         new = c.new or {}
+        _latest_payment(loan, new, c.at)
         amount = Decimal(new["amount"]) - (c.old_amount or Decimal(0))  # a corrected repayment: the difference
         if from_bucket != CURRENT:
             recovered[str(new.get("payment_id"))] = from_bucket
