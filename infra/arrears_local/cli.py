@@ -144,6 +144,12 @@ def parser() -> argparse.ArgumentParser:
     what.add_argument("--seed", type=int, default=7, help="the first seed (then seed+1, ...)")
     what.add_argument("--jobs", type=_positive, default=2, help="runs at a time")
     what.add_argument(
+        "--core",
+        action="store_true",
+        help="run the domain core in process instead of the whole local stack (seconds, not minutes; the same "
+        "figures: tests/e2e/test_core_matches_stack.py)",
+    )
+    what.add_argument(
         "--cost",
         type=_costs,
         default={},
@@ -389,6 +395,18 @@ def _whatif(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     params = dict(args.param)
     check_params(params, shipped_strategy_ids() | {load_strategy(p)[1].id for p in args.strategy})
+    if args.core:
+        from .whatif import CORE_PARAMS, core_config
+
+        if args.world == "scripted":
+            raise UsageError("--core needs a world that answers (default, fatigued or module:Name), not scripted")
+        beyond = sorted(set(params) - set(CORE_PARAMS))
+        if beyond:
+            raise UsageError(f"--core does not model --param {beyond[0]} (it models {', '.join(CORE_PARAMS)})")
+        try:
+            core_config(check_params(params))
+        except ValueError as e:
+            raise UsageError(f"--param: {e}") from None
     if args.book:
         _load_book(args)  # readable before anything runs
     book = args.book or scratch_book(args.borrowers)
@@ -403,10 +421,12 @@ def _whatif(args: argparse.Namespace) -> int:
         cost={**DEFAULT_COST, **args.cost},
         start=args.start.isoformat() if args.start else None,
         parallel=args.jobs,
+        core=args.core,
     )
     runs = len(plan.strategies) * len(plan.seeds)
     print(
         f"what-if: {runs} runs ({len(plan.strategies)} strategies x seeds {plan.seeds}), world {args.world}, {args.days} days"
+        + (", the domain core in process" if args.core else "")
     )
     try:
         result = run_all(plan)

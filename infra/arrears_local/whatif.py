@@ -54,14 +54,24 @@ class Plan:
     cost: dict[str, float]
     start: str | None = None
     parallel: int = 2
+    core: bool = False  # the domain core in process (core.py) instead of the whole stack
+
+
+#: the template parameters the core in process models (``--core`` refuses an override of any other)
+CORE_PARAMS = ("Strategies", "GraceDays", "Buckets", "ChannelCapacity", "BanditExploration", "BusinessTimeZone")
 
 
 def run_all(plan: Plan, progress: Any = print) -> dict[str, Any]:
-    """Every (strategy, seed) run, two at a time; the figures by strategy."""
+    """Every (strategy, seed) run, two at a time (with ``core``: one after the other, in process); the
+    figures by strategy."""
     jobs = [(s, seed) for s in plan.strategies for seed in plan.seeds]
 
     def one(job: tuple[Path, int]) -> tuple[Path, int, dict[str, Any]]:
         strategy, seed = job
+        if plan.core:
+            got = core_figures(plan, strategy, seed)
+            progress(f"  {strategy.name} seed {seed}: done")
+            return strategy, seed, got
         out = plan.out / "runs" / f"{_label(strategy, plan.strategies)}-seed{seed}"
         argv = [
             sys.executable, "-m", "arrears_local.cli", "run", "--book", str(plan.book), "--days", str(plan.days),
@@ -76,7 +86,7 @@ def run_all(plan: Plan, progress: Any = print) -> dict[str, Any]:
         progress(f"  {strategy.name} seed {seed}: done")
         return strategy, seed, figures(out, plan.cost)
 
-    with ThreadPoolExecutor(max(1, plan.parallel)) as pool:
+    with ThreadPoolExecutor(1 if plan.core else max(1, plan.parallel)) as pool:
         results = list(pool.map(one, jobs))
     by_strategy: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for strategy, _, f in results:
@@ -85,10 +95,76 @@ def run_all(plan: Plan, progress: Any = print) -> dict[str, Any]:
         "book": str(plan.book),
         "days": plan.days,
         "world": plan.world,
+        "engine": "the domain core in process (arrears whatif --core)" if plan.core else "the local stack (arrears run)",
         "seeds": plan.seeds,
         "cost_per_contact": plan.cost,
         "strategies": {label: {"file": str(_file(label, plan.strategies)), **summarise(runs)} for label, runs in by_strategy.items()},
     }
+
+
+def core_figures(plan: Plan, strategy: Path, seed: int) -> dict[str, Any]:
+    """One run of the domain core in process (``core.py``): the shipped strategies with ``strategy``
+    published over the one of its id, as ``arrears run --publish`` does; the bandit and the model
+    learning as the stack learns them."""
+    from datetime import date, timedelta
+
+    from arrears.config import parse_pairs
+    from arrears.domain.strategies import parse_strategy
+
+    from . import world as worlds
+    from .adaptive import run_figures
+    from .book import Book
+    from .checks import check_params, read_document
+    from .core import CoreRun, Learning
+    from .sim import STRATEGIES
+
+    params = check_params(dict(p.split("=", 1) for p in plan.params))  # type: ignore[arg-type]
+    docs = {str(d["id"]): d for d in map(read_document, sorted(STRATEGIES.glob("*.yaml")))}
+    doc = read_document(strategy)
+    docs[str(doc["id"])] = doc
+    strategies = {j.upper(): parse_strategy(docs[sid]) for j, sid in parse_pairs(params["Strategies"]).items() if sid in docs}
+    config = core_config(params)
+    book = Book.load(plan.book)
+    start = date.fromisoformat(plan.start) if plan.start else book.earliest_due() - timedelta(days=1)
+    world = worlds.load(plan.world)
+    if world is None:
+        raise WhatIfError("--core needs a world that answers (default, fatigued or module:Name), not scripted")
+    run = CoreRun(book, world, seed, strategies, config, Learning(online=True)).run(start, plan.days)
+    got = run_figures(run, plan.cost)
+    out = plan.out / "runs" / f"{_label(strategy, plan.strategies)}-seed{seed}"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "facts.jsonl").write_text("".join(json.dumps(r, default=str) + "\n" for r in run.rows()), encoding="utf-8")
+    return got
+
+
+def core_config(params: dict[str, str]) -> Any:
+    """The core's settings from the template's parameters (each checked as the functions check their
+    configuration: ValueError naming the first bad one)."""
+    from arrears.config import CHANNELS, ConfigError, Settings
+
+    from .core import Config
+
+    names = ["LEDGER", "LOANS", "BORROWERS", "CONTACTS", "COLLECTIONS", "CONTACT_LEDGER", "STRATEGIES", "RUNS",
+             "IDEMPOTENCY", "CAMPAIGNS"]  # fmt: skip
+    resources = {f"{n}_TABLE": "in-process" for n in names} | {"OUTCOMES_BUCKET": "in-process"}
+    queues = {f"{q.upper()}_QUEUE_URL": "in-process" for q in ("work", "callback", *CHANNELS)}
+    env = {
+        **resources,
+        **queues,
+        "BUSINESS_TZ": params["BusinessTimeZone"],
+        "GRACE_DAYS": params["GraceDays"],
+        "BUCKETS": params["Buckets"],
+        "CHANNEL_CAPACITY": params["ChannelCapacity"],
+        "STRATEGIES": params["Strategies"],
+    }
+    try:
+        s = Settings.from_env(env)
+    except ConfigError as e:
+        raise ValueError(str(e).removeprefix("bad configuration: ")) from None
+    share = float(params["BanditExploration"])
+    if not 0 <= share <= 0.5:
+        raise ValueError(f"BanditExploration={params['BanditExploration']}: a fraction from 0 to 0.5")
+    return Config(s.business_tz, grace_days=s.grace_days, buckets=s.buckets, capacity=s.capacity, exploration=share)
 
 
 def _label(path: Path, all_paths: list[Path]) -> str:
@@ -105,6 +181,15 @@ def figures(out: Path, cost: dict[str, float]) -> dict[str, Any]:
     """One run's figures, from what it wrote."""
     reports = sorted((out / "reports").glob("dt=*/arms-state.json"))
     cases = json.loads(reports[-1].read_text())["cases"] if reports else {}
+    world = json.loads((out / "world.json").read_text()) if (out / "world.json").exists() else {"reactions": {}}
+    return figures_of(cases, _facts(out), world["reactions"], cost)
+
+
+def figures_of(
+    cases: dict[str, Any], facts: list[dict[str, Any]], reactions: dict[str, int], cost: dict[str, float]
+) -> dict[str, Any]:
+    """The figures of a run: its cases as the arms comparison keeps them (``report.advance_arms``), its
+    facts (each once) and the world's reactions by kind."""
     recovered: dict[str, Decimal] = defaultdict(Decimal)
     rates = []
     for c in cases.values():
@@ -112,27 +197,28 @@ def figures(out: Path, cost: dict[str, float]) -> dict[str, Any]:
         rates.append(c["recovered_minor"] / c["overdue_minor"] if c["overdue_minor"] else 0.0)
     sent: Counter[str] = Counter()
     rules: Counter[str] = Counter()
-    for f in _facts(out):
+    for f in facts:
         if f["fact_type"] == "action_sent":
             sent[f["channel"]] += 1
         elif f["fact_type"] in ("action_blocked", "action_deferred"):
             kind = "blocked" if f["fact_type"] == "action_blocked" else "deferred"
             rules[f"{kind}:{str(f['reason'] or '').split(':', 1)[0]}"] += 1
-    world = json.loads((out / "world.json").read_text()) if (out / "world.json").exists() else {"reactions": {}}
     cures = sum(1 for c in cases.values() if c["cured"])
     contacts = sum(sent.values())
+    total = sum(rates)
     return {
         "cases": len(cases),
         "recovered": {cur: float(a) for cur, a in sorted(recovered.items())},
-        "recovery_rate": sum(rates) / len(rates) if rates else 0.0,
+        "recovery_rate": total / len(rates) if rates else 0.0,
+        "recovered_per_contact": total / contacts if contacts else None,
         "cures": cures,
         "contacts": contacts,
         "contacts_by_channel": {ch: sent[ch] for ch in CHANNELS},
         "cost": round(sum(n * cost.get(ch, 0.0) for ch, n in sent.items()), 2),
         "cost_by_channel": {ch: round(sent[ch] * cost.get(ch, 0.0), 2) for ch in CHANNELS},
         "contacts_per_cure": contacts / cures if cures else None,
-        "complaints": world["reactions"].get("complaint", 0),
-        "opt_outs": world["reactions"].get("optout", 0),
+        "complaints": reactions.get("complaint", 0),
+        "opt_outs": reactions.get("optout", 0),
         "guard_by_rule": dict(sorted(rules.items())),
     }
 

@@ -69,6 +69,9 @@ def test_whatif_compares_strategies_on_the_same_book_and_world(book, tmp_path, c
         (["--cost", "sms=-1"], "at least 0"),
         (["--world", "nosuch:W"], "cannot load nosuch"),
         (["--seeds", "0"], "--seeds"),
+        (["--core", "--world", "scripted"], "--core needs a world that answers"),
+        (["--core", "--param", "ShardCount=2"], "--core does not model --param ShardCount"),
+        (["--core", "--param", "ChannelCapacity=fax=1"], "ChannelCapacity=fax=1: fax=1: a channel"),
     ],
 )
 def test_whatif_usage_errors_are_one_line(argv, says, tmp_path, capsys):
@@ -81,3 +84,23 @@ def test_whatif_usage_errors_are_one_line(argv, says, tmp_path, capsys):
     _, err = capsys.readouterr()
     assert code == 2 and says in err.strip().splitlines()[-1] and "Traceback" not in err
     assert not (tmp_path / "whatif.json").exists()
+
+
+def test_whatif_core_runs_the_domain_core_in_process(book, tmp_path, capsys):
+    from arrears_local.stack import ROOT
+
+    out = tmp_path / "whatif"
+    argv = ["whatif", "--core", "--strategy", str(ROOT / "bench" / "static-cn.yaml"), "--strategy",
+            str(ROOT / "bench" / "adaptive-cn.yaml"), "--book", str(book), "--days", "20", "--seeds", "2",
+            "--out", str(out), "--param", "ChannelCapacity=sms=0"]  # fmt: skip
+    code = main(argv)
+    printed, err = capsys.readouterr()
+    assert code == 0, err
+    result = json.loads((out / "whatif.json").read_text())
+    assert result["engine"].startswith("the domain core in process") and "domain core in process" in printed
+    s = result["strategies"]
+    assert s["static-cn"]["contacts_by_channel.wechat"]["mean"] == 0 and s["adaptive-cn"]["contacts"]["mean"] > 0
+    assert s["static-cn"]["contacts_by_channel.sms"]["mean"] == 0  # the overridden capacity holds: no texts
+    assert s["static-cn"]["guard_by_rule.deferred:capacity"]["mean"] > 0
+    facts = (out / "runs" / "adaptive-cn-seed7" / "facts.jsonl").read_text().splitlines()
+    assert sum(json.loads(f)["fact_type"] == "action_sent" for f in facts) == s["adaptive-cn"]["runs"][0]["contacts"]
