@@ -54,7 +54,7 @@ from arrears.domain.strategy import decide_send
 from arrears.domain.timeutil import iso, local_date, zone
 
 from .book import Book
-from .world import CallResult, Contact, Payment, World
+from .world import CallResult, Contact, Payment, Reaction, World, WorldError, asked
 
 #: what a channel sends to (the senders' ``address``): a borrower without one is blocked, as in the stack
 ADDRESS = {"sms": "phone", "voice": "phone", "email": "email", "wechat": "wechat_openid", "letter": "address"}
@@ -189,10 +189,16 @@ class CoreRun:
         self.loans: dict[str, _Loan] = {}
         self.actions: dict[str, _Action] = {}
         self.pending_by_loan: dict[str, set[str]] = defaultdict(set)
+        self.refused: list[str] = []  # what the world answered that arrears cannot take (as WorldRun's)
+        self.pending_payments = 0  # the world's payments dated after the run's end
+        self.now = datetime.min.replace(tzinfo=UTC)
         self._events: list[tuple[datetime, int, int, str, Any]] = []
         self._order = itertools.count()
         self._load(book)
-        world.start(book, seed)
+        try:
+            world.start(book, seed)
+        except Exception as e:  # noqa: BLE001 - the world's own failure, named in one line
+            raise WorldError(f"the world's start() failed: {type(e).__name__}: {e}") from None
 
     # ------------------------------------------------------------------------------ the book
 
@@ -243,10 +249,11 @@ class CoreRun:
         end = datetime.combine(start + timedelta(days=days), self.cfg.report_at, tz).astimezone(UTC)
         while self._events and self._events[0][0] <= end:
             at, _, _, kind, payload = heapq.heappop(self._events)
+            self.now = at
             if kind == "payment":
                 self._payment(payload, at)
             elif kind == "day":
-                self._react(self.world.on_day(payload), "")
+                self._react(asked(self.world.on_day, payload, f"on_day({payload})", self.loans, self.refused.append))
             elif kind == "daily":
                 self._daily(at)
             elif kind == "send":
@@ -282,13 +289,17 @@ class CoreRun:
 
     # ------------------------------------------------------------------------------ the world
 
-    def _react(self, reactions: Iterable[Any], cause: str) -> str | None:
+    def _react(self, reactions: Iterable[Reaction], contact: Contact | None = None) -> str | None:
+        """Take the world's (checked) reactions; a call's result, after a call."""
         result = None
-        for r in reactions or ():
-            if isinstance(r, Payment):
-                if r.loan_id in self.loans and r.amount > 0:
-                    self._at(r.paid_at.astimezone(UTC), "payment", r)
+        for r in reactions:
+            if isinstance(r, Payment):  # one dated before now is reported late: applied now, as the stack does
+                self._at(max(r.paid_at.astimezone(UTC), self.now), "payment", r)
             elif isinstance(r, CallResult):
+                if contact is None or contact.channel != "voice" or r.action_id != contact.action_id:
+                    what = f"a {contact.channel} contact ({contact.action_id})" if contact else "on_day"
+                    self.refused.append(f"a CallResult for {r.action_id} after {what}: call results answer a call")
+                    continue
                 result = r.result
                 self.reactions[f"call_{r.result}"] += 1
             else:
@@ -509,7 +520,10 @@ class CoreRun:
             template=act.template, local_time=now.astimezone(zone(loan.tz)), language=loan.language, dpd=a.dpd,
             amount_overdue=a.overdue, currency=loan.currency,
         )  # fmt: skip
-        result = self._react(self.world.on_contact(contact), act.action_id)
+        result = self._react(
+            asked(self.world.on_contact, contact, f"on_contact({act.action_id})", self.loans, self.refused.append),
+            contact,
+        )
         if act.channel != "voice":
             return
         result = result or "no_answer"

@@ -129,7 +129,14 @@ def core_figures(plan: Plan, strategy: Path, seed: int) -> dict[str, Any]:
     world = worlds.load(plan.world)
     if world is None:
         raise WhatIfError("--core needs a world that answers (default, fatigued or module:Name), not scripted")
-    run = CoreRun(book, world, seed, strategies, config, Learning(online=True)).run(start, plan.days)
+    try:
+        run = CoreRun(book, world, seed, strategies, config, Learning(online=True)).run(start, plan.days)
+    except worlds.WorldError as e:
+        raise WhatIfError(f"{strategy.name} seed {seed}: {e}") from None
+    if run.refused:
+        raise WhatIfError(
+            f"{strategy.name} seed {seed}: the world's reactions refused: {len(run.refused)} (first: {run.refused[0]})"
+        )
     got = run_figures(run, plan.cost)
     out = plan.out / "runs" / f"{_label(strategy, plan.strategies)}-seed{seed}"
     out.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,7 @@ import importlib.util
 import json
 import sys
 from collections import Counter
+from collections.abc import Callable, Container
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -343,33 +344,7 @@ class WorldRun:
         )
 
     def _asked(self, ask: Any, what: Any, where: str) -> list[Reaction]:
-        """The world's answer, checked; a world that fails is recorded (refused), never stops the stack."""
-        try:
-            reactions = ask(what)
-        except Exception as e:  # noqa: BLE001 - the world's own failure: the contact stands, the run goes on
-            self._refuse(f"{where} failed: {type(e).__name__}: {e}")
-            return []
-        if reactions is None:
-            return []
-        if not isinstance(reactions, list | tuple):
-            self._refuse(f"{where} returned {type(reactions).__name__}, not a list of reactions")
-            return []
-        kinds = (Payment, CallResult, Reply, OptOut, Complaint, Dispute)
-        good = []
-        for r in reactions:
-            if not isinstance(r, kinds):
-                self._refuse(f"{where} returned a {type(r).__name__}, not a reaction (README: Worlds)")
-            elif isinstance(r, Payment) and r.paid_at.tzinfo is None:
-                self._refuse(f"{where}: a payment on {r.loan_id} paid_at {r.paid_at} has no time zone")
-            elif isinstance(r, Payment) and not (isinstance(r.amount, Decimal) and r.amount > 0):
-                self._refuse(f"{where}: a payment on {r.loan_id} of {r.amount!r} (a positive Decimal)")
-            elif isinstance(r, Payment) and r.loan_id not in self._currency:
-                self._refuse(f"{where}: a payment on {r.loan_id}, a loan not in the book")
-            elif isinstance(r, CallResult) and r.result not in CALL_RESULTS:
-                self._refuse(f"{where}: call result {r.result!r} is not one of {', '.join(CALL_RESULTS)}")
-            else:
-                good.append(r)
-        return good
+        return asked(ask, what, where, self._currency, self._refuse)
 
     def _take(self, r: Reaction, cause: str) -> None:
         if isinstance(r, Payment):
@@ -417,8 +392,38 @@ class WorldRun:
         )
 
 
+def asked(ask: Any, what: Any, where: str, loans: Container[str], refuse: Callable[[str], None]) -> list[Reaction]:
+    """The world's answer, checked; a world that fails, or answers what arrears cannot take, is
+    ``refuse``d (the run counts it and exits 1) and never stops the run."""
+    try:
+        reactions = ask(what)
+    except Exception as e:  # noqa: BLE001 - the world's own failure: the contact stands, the run goes on
+        refuse(f"{where} failed: {type(e).__name__}: {e}")
+        return []
+    if reactions is None:
+        return []
+    if not isinstance(reactions, list | tuple):
+        refuse(f"{where} returned {type(reactions).__name__}, not a list of reactions")
+        return []
+    kinds = (Payment, CallResult, Reply, OptOut, Complaint, Dispute)
+    good = []
+    for r in reactions:
+        if not isinstance(r, kinds):
+            refuse(f"{where} returned a {type(r).__name__}, not a reaction (README: Worlds)")
+        elif isinstance(r, Payment) and r.paid_at.tzinfo is None:
+            refuse(f"{where}: a payment on {r.loan_id} paid_at {r.paid_at} has no time zone")
+        elif isinstance(r, Payment) and not (isinstance(r.amount, Decimal) and r.amount > 0):
+            refuse(f"{where}: a payment on {r.loan_id} of {r.amount!r} (a positive Decimal)")
+        elif isinstance(r, Payment) and r.loan_id not in loans:
+            refuse(f"{where}: a payment on {r.loan_id}, a loan not in the book")
+        elif isinstance(r, CallResult) and r.result not in CALL_RESULTS:
+            refuse(f"{where}: call result {r.result!r} is not one of {', '.join(CALL_RESULTS)}")
+        else:
+            good.append(r)
+    return good
+
+
 def problems(run: WorldRun | None) -> list[str]:
     if run is None or not run.refused:
         return []
     return [f"the world's reactions refused: {len(run.refused)} (first: {run.refused[0]}; all in world.json)"]
-

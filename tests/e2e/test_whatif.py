@@ -104,3 +104,18 @@ def test_whatif_core_runs_the_domain_core_in_process(book, tmp_path, capsys):
     assert s["static-cn"]["guard_by_rule.deferred:capacity"]["mean"] > 0
     facts = (out / "runs" / "adaptive-cn-seed7" / "facts.jsonl").read_text().splitlines()
     assert sum(json.loads(f)["fact_type"] == "action_sent" for f in facts) == s["adaptive-cn"]["runs"][0]["contacts"]
+
+
+def test_whatif_core_with_a_world_that_fails_is_one_line_and_exit_1(book, tmp_path, capsys):
+    from arrears_local.stack import ROOT
+
+    rude = tmp_path / "rude.py"
+    rude.write_text(
+        "class Rude:\n    def start(self, book, seed): pass\n    def on_day(self, day): raise RuntimeError('boom')\n"
+        "    def on_contact(self, c): return []\n"
+    )
+    code = main(["whatif", "--core", "--strategy", str(ROOT / "bench" / "static-cn.yaml"), "--book", str(book),
+                 "--days", "5", "--seeds", "1", "--world", f"{rude}:Rude", "--out", str(tmp_path / "w")])  # fmt: skip
+    _, err = capsys.readouterr()
+    assert code == 1 and "Traceback" not in err
+    assert "the world's reactions refused" in err.strip().splitlines()[-1] and "boom" in err

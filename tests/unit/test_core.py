@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,31 @@ def test_the_adaptive_comparison_warms_up_learns_and_compares_on_other_seeds(boo
     mean = sum(got["runs"][s]["ratios"]["recovered_per_contact"] for s in ("1", "2")) / 2
     assert got["ratios"]["recovered_per_contact"] == round(mean, 3)
     assert got["warmup"]["model_doc"]["choice"] in ("new", "heuristic")
+
+
+class Rude:
+    """A world that fails each day and answers texts with what arrears cannot take."""
+
+    def start(self, book, seed):
+        pass
+
+    def on_day(self, day):
+        raise RuntimeError("boom")
+
+    def on_contact(self, c):
+        from arrears_local.world import CallResult, Payment
+
+        late = Payment(c.loan_id, Decimal("1.00"), c.local_time.replace(tzinfo=None))
+        return (
+            [CallResult(c.action_id, "promise"), late] if c.channel != "voice" else [CallResult(c.action_id, "maybe")]
+        )
+
+
+def test_a_world_that_fails_or_answers_nonsense_is_refused_and_the_run_goes_on(book):
+    static = adaptive.parsed(docs("static"))
+    run = core.CoreRun(book, Rude(), 3, static).run(book.earliest_due() - timedelta(days=1), 45)
+    assert any("on_day(" in r and "failed: RuntimeError: boom" in r for r in run.refused)
+    assert any("a CallResult for" in r and "after a sms contact" in r for r in run.refused)
+    assert any("has no time zone" in r for r in run.refused)
+    assert any("call result 'maybe' is not one of" in r for r in run.refused)
+    assert adaptive.run_figures(run)["contacts"] > 0 and run.reactions["payment"] == 0
