@@ -32,9 +32,10 @@ from ..adapters.models import BorrowerModel, ContactLedgerModel, ContactModel, L
 from ..domain import access
 from ..domain.api import ApiError
 from ..domain.compliance import ContactRequest, rules_for
-from ..domain.facts import Fact, business_date
+from ..domain.facts import Fact
 from ..domain.timeutil import iso
 from .operations import Incoming, OpsSettings, Write, _digest, _key, _loan, body_of, promise_write, write_once
+from .recording import fact as loan_fact
 from .send import contact_columns, holds_of, number_key
 from .webhook import Answer
 
@@ -142,7 +143,7 @@ def record_result(
             raise ApiError(404, f"no call {call_id[:64]!r} reserved for this borrower") from None
         except ReservationConflict as e:
             raise ApiError(409, str(e)) from None
-        fact = _agent_fact("call_outcome", p, loan, call_id, str(result), s, now, jurisdiction=loan.jurisdiction)
+        fact = _agent_fact("call_outcome", p, loan, call_id, str(result), s, now)
         body = {"loan_id": loan_id, "call_id": call_id, "result": result, **({"promise": extra} if extra else {})}
         return Write(body, writes, {"result": result, **extra}, loan=loan, facts=[fact])
 
@@ -160,17 +161,13 @@ def _agent_fact(
     **more: Any,
 ) -> Fact:
     """A fact about an agent's call on a loan (source ``operator/<role>``, the agent named)."""
-    return Fact(
+    return loan_fact(
+        s,
         kind,
         now,
-        business_date(now, s.business_tz),
-        loan.loan_id,
+        loan,
         f"operator/{p.role}",
-        borrower_id=loan.borrower_id,
         case_id=loan.case_id,
-        currency=loan.currency,
-        product=loan.product,
-        segment=loan.segment,
         agent=p.user,
         action_id=call_id,
         channel="voice",

@@ -52,13 +52,14 @@ from ..domain.arrangements import (
     terms_of,
 )
 from ..domain.delinquency import assess
-from ..domain.facts import Fact, business_date
+from ..domain.facts import Fact
 from ..domain.importing import CHANNELS
 from ..domain.money import minor_units
 from ..domain.strategy import PlannedAction
 from ..domain.timeutil import iso, parse_instant, zone
 from ..observability import logger, metrics
 from .operations import Incoming, OpsSettings, Write, _digest, _key, _loan, body_of, write_once
+from .recording import fact as loan_fact
 from .webhook import Answer
 
 PENDING_PK = "#offers#pending"  # CollectionsTable partition of the offers awaiting approval (sk: loan#offer)
@@ -542,22 +543,7 @@ def _borrower_fact(
     kind: str, loan: LoanModel, offer_id: str, reason: str, key: str, s: OpsSettings, now: datetime
 ) -> Fact:
     """What the borrower did on the self-service page, about an offer on a loan."""
-    return Fact(
-        kind,
-        now,
-        business_date(now, s.business_tz),
-        loan.loan_id,
-        SELF_SERVICE,
-        borrower_id=loan.borrower_id,
-        case_id=loan.case_id,
-        currency=loan.currency,
-        product=loan.product,
-        segment=loan.segment,
-        jurisdiction=loan.jurisdiction,
-        action_id=offer_id,
-        reason=reason,
-        key=key,
-    )
+    return loan_fact(s, kind, now, loan, SELF_SERVICE, case_id=loan.case_id, action_id=offer_id, reason=reason, key=key)
 
 
 def _identity_failed_fact(loan: LoanModel, offer: CollectionModel, tries: int, s: OpsSettings, now: datetime) -> None:

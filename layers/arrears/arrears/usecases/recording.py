@@ -5,8 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from ..config import Settings
 from ..domain.facts import Fact, business_date
+
+
+class Calendar(Protocol):
+    """What a fact needs of the settings: the operations calendar's zone (Settings, OpsSettings)."""
+
+    @property
+    def business_tz(self) -> str: ...
 
 
 class LoanLike(Protocol):
@@ -22,7 +28,7 @@ class LoanLike(Protocol):
 SLICES = ("segment", "product", "jurisdiction")
 
 
-def fact(settings: Settings, kind: str, at: datetime, loan: LoanLike, source: str, **kw: Any) -> Fact:
+def fact(settings: Calendar, kind: str, at: datetime, loan: LoanLike, source: str, **kw: Any) -> Fact:
     for name in SLICES:
         if name not in kw:
             kw[name] = getattr(loan, name, None) or None
