@@ -180,3 +180,39 @@ def test_a_step_sent_at_the_payment_hour_goes_at_the_hour_the_borrower_last_paid
     assert unknown.send_hour == 18  # no payment known yet: the bandit's hour
     (static,) = propose(strategy, loan._replace(payment_hour=7), date(2026, 3, 4), now)
     assert (static.channel, static.send_hour) == ("sms", 7)  # without the bandit: the step's channel at that hour
+
+
+def test_learning_a_day_at_a_time_counts_what_learning_from_all_the_days_counts():
+    import random
+
+    from arrears.domain.bandit import advance, subtract, take
+
+    rng = random.Random(5)
+    start = datetime(2026, 3, 1, 16, 0, tzinfo=UTC)  # midnight in Shanghai: day 0 begins
+    by_day: dict[str, list[dict]] = {}
+    for n in range(400):
+        at = start + timedelta(minutes=rng.randrange(20 * 24 * 60))
+        day = (at + timedelta(hours=8)).date().isoformat()
+        loan = f"L{rng.randrange(12)}"
+        if rng.random() < 0.6:
+            row = {"fact_id": f"s{n}", "fact_type": "action_sent", "occurred_at": at.isoformat(), "loan_id": loan,
+                   "strategy": "cn-x", "segment": "m1", "step": rng.choice(("s1", "s2")),
+                   "channel": rng.choice(("sms", "wechat")), "zones": "Asia/Shanghai", "business_date": day}  # fmt: skip
+        else:
+            row = {"fact_id": f"p{n}", "fact_type": "repayment_applied", "occurred_at": at.isoformat(), "loan_id": loan}
+        by_day.setdefault(day, []).append(row)
+    days = sorted(by_day)
+    pending: list = []
+    window: dict = {}
+    for i, day in enumerate(days):
+        pending = advance(pending, by_day[day] + by_day[day][:3])  # a fact told twice counts once
+        if i < 8:
+            continue
+        learned = days[i - 8]
+        until = datetime.fromisoformat(day).replace(tzinfo=UTC) + timedelta(hours=16)  # the next local midnight
+        counts, pending = take(pending, until, learned)
+        every = [r for d in days[i - 8 : i + 1] for r in by_day[d]]
+        assert counts == learn(every, until, learned)
+        window = merge([window, counts])
+    assert subtract(window, window) == {} and subtract(window, {}) == window
+    assert {c[6] for c in pending} == set(days[-8:])  # the last 8 days still wait for their 7 days

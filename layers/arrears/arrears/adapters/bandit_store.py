@@ -29,15 +29,24 @@ def publish_day(bucket: str, day: str, counts: dict[str, Any]) -> None:
     client("s3").put_object(Bucket=bucket, Key=f"{DAYS}{day}.json", Body=json.dumps(counts, sort_keys=True).encode())
 
 
-def days_since(bucket: str, first: str) -> list[dict[str, Any]]:
-    """Each day's counts from ``first`` (a business date) on."""
+def days_between(bucket: str, first: str, last: str) -> list[dict[str, Any]]:
+    """Each day's counts from ``first`` to ``last`` (business dates)."""
     s3 = client("s3")
     out = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=DAYS, StartAfter=f"{DAYS}{first}"):
         for o in page.get("Contents", []):
-            if o["Key"][len(DAYS) : -len(".json")] >= first:
+            if first <= o["Key"][len(DAYS) : -len(".json")] <= last:
                 out.append(json.loads(s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()))
     return out
+
+
+def day_counts(bucket: str, day: str) -> dict[str, Any]:
+    """One day's counts ({} when that day learned nothing or is not kept)."""
+    s3 = client("s3")
+    try:
+        return json.loads(s3.get_object(Bucket=bucket, Key=f"{DAYS}{day}.json")["Body"].read())  # type: ignore[no-any-return]
+    except s3.exceptions.NoSuchKey:
+        return {}
 
 
 def counts(bucket: str, now: datetime) -> dict[str, Any]:

@@ -96,28 +96,70 @@ def learn(
     """Per strategy, segment and step, per channel and local hour sent at: contacts and those followed
     by a repayment on the loan within 7 days. Only contacts whose 7 days had passed by ``until`` (and,
     with ``day``, only those of that business date)."""
+    return take(advance([], rows), until, day)[0]
+
+
+#: a contact waiting for its 7 days: [fact id, loan id, sent at, context, channel, local hour, business
+#: date, whether a repayment on the loan followed within 7 days so far] (JSON: the report's state)
+Pending = list[list[Any]]
+
+
+def advance(pending: Pending, rows: Iterable[Mapping[str, Any]]) -> Pending:
+    """The contacts waiting for their 7 days, with ``rows`` (facts) taken in: their contacts added (each
+    fact once) and every waiting contact followed by one of their repayments marked paid. Fed one day
+    at a time, in order, it marks what ``learn`` over all those days would."""
     facts = {str(r["fact_id"]): r for r in rows}.values()
+    known = {c[0] for c in pending}
+    out = [list(c) for c in pending]
+    for s in facts:
+        if s["fact_type"] != "action_sent" or not s.get("strategy") or not s.get("segment"):
+            continue
+        if str(s["fact_id"]) in known:
+            continue
+        at = _at(s)
+        hour = at.astimezone(_zone(str(s.get("zones") or "UTC").split(",")[0])).hour
+        ctx = context(str(s["strategy"]), str(s["segment"]), str(s["step"]))
+        out.append([str(s["fact_id"]), str(s["loan_id"]), at.isoformat(), ctx, str(s["channel"]), hour,
+                    str(s.get("business_date")), False])  # fmt: skip
     paid: dict[str, list[datetime]] = defaultdict(list)
     for r in facts:
         if r["fact_type"] == "repayment_applied":
             paid[str(r["loan_id"])].append(_at(r))
+    for c in out:
+        if not c[7] and c[1] in paid:
+            at = datetime.fromisoformat(c[2])
+            c[7] = any(at <= p < at + WEEK for p in paid[c[1]])
+    return out
+
+
+def take(pending: Pending, until: datetime, day: str | None = None) -> tuple[dict[str, dict[str, list[int]]], Pending]:
+    """The counts of the waiting contacts whose 7 days had passed by ``until`` (with ``day``: of that
+    business date only), and the contacts still to learn (with ``day``: of later dates)."""
     out: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
-    for s in facts:
-        if s["fact_type"] != "action_sent" or not s.get("strategy") or not s.get("segment"):
-            continue
-        if day is not None and str(s.get("business_date")) != day:
-            continue
-        at = _at(s)
-        if at + WEEK > until:
-            continue
-        hour = at.astimezone(_zone(str(s.get("zones") or "UTC").split(",")[0])).hour
-        got = any(at <= p < at + WEEK for p in paid.get(str(s["loan_id"]), ()))
-        ctx = context(str(s["strategy"]), str(s["segment"]), str(s["step"]))
-        for key in (f"{s['channel']}@{hour}", f"{s['channel']}@"):  # the hour's arm, and the channel's
-            counts = out[ctx][key]
-            counts[0] += int(got)
-            counts[1] += 1
-    return {ctx: dict(arms) for ctx, arms in out.items()}
+    rest: Pending = []
+    for c in pending:
+        if (day is None or c[6] == day) and datetime.fromisoformat(c[2]) + WEEK <= until:
+            for key in (f"{c[4]}@{c[5]}", f"{c[4]}@"):  # the hour's arm, and the channel's
+                counts = out[c[3]][key]
+                counts[0] += int(bool(c[7]))
+                counts[1] += 1
+        elif day is None or c[6] > day:
+            rest.append(c)
+    return {ctx: dict(arms) for ctx, arms in out.items()}, rest
+
+
+def subtract(counts: Counts, gone: Counts) -> dict[str, dict[str, list[int]]]:
+    """``counts`` without ``gone`` (a day leaving the window); arms left with no contacts are dropped."""
+    out = merge([counts])
+    for ctx, arms in gone.items():
+        for key, (paid, n) in arms.items():
+            if ctx in out and key in out[ctx]:
+                left = [out[ctx][key][0] - int(paid), out[ctx][key][1] - int(n)]
+                if left[1] > 0:
+                    out[ctx][key] = left
+                else:
+                    del out[ctx][key]
+    return {ctx: arms for ctx, arms in out.items() if arms}
 
 
 def merge(parts: Iterable[Counts]) -> dict[str, dict[str, list[int]]]:

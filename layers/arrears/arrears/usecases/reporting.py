@@ -79,21 +79,41 @@ def build_report(settings: Settings, day: date) -> dict[str, Any]:
     return report
 
 
+def bandit_state_key(day: date) -> str:
+    return f"{REPORT_PREFIX}/dt={day.isoformat()}/bandit-state.json"
+
+
 def _learn_bandit(settings: Settings, day: date, today_rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The bandit learns online: the contacts of the day 8 days back (their 7 days have passed by the
-    end of this one), counted from the facts of that day to this one, kept as that day's counts; the
-    counts in use are the sum of the last ``bandit.WINDOW_DAYS`` days. Never costs the report."""
+    end of this one) become that day's counts; the counts in use are the sum of the last
+    ``bandit.WINDOW_DAYS`` days. Carried a day at a time as the arms are (``bandit-state.json``: the
+    contacts still waiting for their 7 days, whether a repayment followed each so far, and the sum in
+    use), so a report reads only its own day's facts; the first report, or the first after a gap, reads
+    the 8 days it needs once. Never costs the report."""
+    bucket = settings.outcomes_bucket
     learned = day - timedelta(days=8)
+    first = learned - timedelta(days=bandit.WINDOW_DAYS - 1)
     try:
-        rows = [
-            r for d in range(8) for r in read_day(settings.outcomes_bucket, (learned + timedelta(days=d)).isoformat())
-        ]
         until = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone(settings.business_tz))
-        counts = bandit.learn(rows + today_rows, until, learned.isoformat())
-        bandit_store.publish_day(settings.outcomes_bucket, learned.isoformat(), counts)
-        first = (learned - timedelta(days=bandit.WINDOW_DAYS - 1)).isoformat()
-        merged = bandit.merge(bandit_store.days_since(settings.outcomes_bucket, first))
-        bandit_store.publish(settings.outcomes_bucket, {"learned_through": learned.isoformat(), "counts": merged})
+        state = _get_json(bucket, bandit_state_key(day - timedelta(days=1)))
+        if state is None:
+            rows = [r for d in range(8) for r in read_day(bucket, (learned + timedelta(days=d)).isoformat())]
+            pending = bandit.advance([], rows)
+            window = bandit.merge(
+                bandit_store.days_between(bucket, first.isoformat(), (learned - timedelta(days=1)).isoformat())
+            )
+        else:
+            pending = state["pending"]
+            leaving = bandit_store.day_counts(bucket, (first - timedelta(days=1)).isoformat())
+            window = bandit.subtract(state["window"], leaving)
+        counts, pending = bandit.take(bandit.advance(pending, today_rows), until, learned.isoformat())
+        bandit_store.publish_day(bucket, learned.isoformat(), counts)
+        merged = bandit.merge([window, counts])
+        state_body = json.dumps({"pending": pending, "window": merged}, separators=(",", ":")).encode()
+        client("s3").put_object(
+            Bucket=bucket, Key=bandit_state_key(day), Body=state_body, ContentType="application/json"
+        )
+        bandit_store.publish(bucket, {"learned_through": learned.isoformat(), "counts": merged})
     except Exception as e:
         logger.exception("bandit counts not learned today")
         metrics.add_metric(name="BanditLearningFailed", unit="Count", value=1)
