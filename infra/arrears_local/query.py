@@ -13,6 +13,7 @@ them there; a test fails while the template and the files differ)."""
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 from decimal import Decimal
@@ -40,8 +41,10 @@ def named_queries(folder: Path = QUERIES) -> dict[str, NamedQuery]:
     return {p.stem: _parse(p) for p in sorted(folder.glob("*.sql"))}
 
 
+@functools.lru_cache(maxsize=256)
 def to_duckdb(sql: str) -> str:
-    """Athena's SQL in DuckDB's dialect (QueryError naming the problem when it does not parse)."""
+    """Athena's SQL in DuckDB's dialect (QueryError naming the problem when it does not parse). Pure:
+    each text is translated once (the local stack runs the same named queries every day)."""
     import sqlglot
     from sqlglot.errors import SqlglotError
 
