@@ -76,6 +76,10 @@ def test_a_segment_may_match_on_risk_one_minus_the_probability_of_payment_that_r
     assert (modelled.proposal.segment, modelled.proposal.channel) == ("m1-unlikely", "letter")
     nowhere = plan_loans({"CN": parse_strategy({**doc, "segments": [unlikely]})}, [cand(1)], NOW)
     assert nowhere.outcome["L1"].endswith("at DPD 5, risk 0.2052")
+    from arrears.domain.experiments import dry_run
+
+    dry = dry_run(risky, [view], TODAY, NOW, score=lambda v, at: 0.1)  # the dry run counts as the run plans
+    assert [(s["segment"], s["channel"]) for s in dry["by_step"]] == [("m1-unlikely", "letter")]
 
 
 def test_loan_holds_stop_planning_and_are_reported_by_hold():

@@ -14,7 +14,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from .strategies import LoanView, Strategy, propose
+from .planning import with_risk
+from .strategies import LoanView, Scorer, Strategy, propose
 
 Z95 = 1.959964
 
@@ -85,13 +86,16 @@ def dry_run(
     today: date,
     now: datetime,
     local_days: Mapping[str, date] | None = None,
+    score: Scorer | None = None,
 ) -> dict[str, Any]:
     """What this strategy version would do today, as counts per segment, step and channel; nothing
-    is sent or written. ``local_days``: each loan's own local date, where it differs from ``today``."""
+    is sent or written. ``local_days``: each loan's own local date, where it differs from ``today``;
+    ``score``: the trained model in use (a loan's risk, and the value of its work, as the daily run's)."""
     counts: Counter[tuple[str, str, str, str]] = Counter()
     unmatched = 0
     for loan in book:
-        proposals = propose(strategy, loan, (local_days or {}).get(loan.loan_id, today), now)
+        loan = with_risk(loan, now, score)
+        proposals = propose(strategy, loan, (local_days or {}).get(loan.loan_id, today), now, score=score)
         if not proposals:
             unmatched += 1
         for p in proposals:

@@ -10,7 +10,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from ..adapters import store
+from ..adapters import propensity_store, store
 from ..adapters.clients import client
 from ..config import Settings
 from ..domain.buckets import CURRENT
@@ -46,7 +46,8 @@ def dry_run_shards(settings: Settings, strategy: Strategy, now: datetime, shards
             start = page.last_evaluated_key
             if not start:
                 break
-    out = dry_run(strategy, views, now.date(), now, days)
+    score, _ = propensity_store.scorer(settings.outcomes_bucket, now)
+    out = dry_run(strategy, views, now.date(), now, days, score)
     out["loans"] = len(views)
     return out
 
