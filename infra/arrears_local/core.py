@@ -21,7 +21,8 @@ It writes the facts the stack writes for what the figures, the training, the ban
 read (``loan_evaluated``, ``case_*``, ``action_*``, ``call_outcome``, ``promise_*``,
 ``repayment_applied``), with the same columns and ids. What it leaves out: campaigns, arrangements
 and offers, agents, reversals, operators' holds, the platform callbacks and the reports' pages.
-``tests/e2e/test_core_matches_stack.py`` runs a small book through both and compares the figures.
+``tests/e2e/test_core_matches_stack.py`` runs a small book through both and requires the same figures
+and facts. Channel costs are the defaults of ``domain/costs.py`` (the stack's until an admin sets others).
 """
 
 from __future__ import annotations
