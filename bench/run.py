@@ -376,7 +376,7 @@ def learning(borrowers: int = 2000, days: int = 60) -> dict[str, Any]:
     wall = time.perf_counter() - t0
     ref_after = _child_run([sys.executable, "-c", REFERENCE_LOOP], check=True)
     ref = min(ref_before[0], ref_after[0])
-    model = adaptive.warm_up(book, "default", 100, adapt, start, days)["model"]
+    model = worlds["default"]["model"]
     planning = plan_throughput(model=model) if model is not None else plan_throughput()
     default, fatigued = worlds["default"], worlds["fatigued"]
     test = {w: r["warmup"]["model_doc"] for w, r in worlds.items()}

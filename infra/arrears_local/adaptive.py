@@ -142,6 +142,7 @@ def compare(
         "seeds": seeds,
         "ratios": means,
         "warmup": {k: learned[k] for k in ("model_doc", "changes", "figures")},
+        "model": learned["model"],  # the warm-up's model (None: the heuristic ranks)
         "runs": {str(s): r for s, r in runs.items()},
     }
 
