@@ -277,6 +277,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 ROWS = [
     ("recovery rate", "recovery_rate", "{:.1%}"),
+    ("recovered per contact", "recovered_per_contact", "{:.3f}"),
     ("cures", "cures", "{:.1f}"),
     ("contacts", "contacts", "{:.1f}"),
     *[(f"  {ch}", f"contacts_by_channel.{ch}", "{:.1f}") for ch in CHANNELS],
