@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 BORROWERS, DAYS, SEED = 300, 40, 11
 #: facts only the stack writes (month-end snapshots, the platform's events, imported opt-outs)
-STACK_ONLY = {"loan_snapshot", "platform_event", "opt_out_placed", "hold_placed", "import_rejected"}
+STACK_ONLY = {"loan_snapshot", "platform_event", "opt_out_placed", "hold_placed"}
 
 
 def test_the_core_in_process_gives_the_whole_stacks_figures_and_facts(tmp_path, capsys):
