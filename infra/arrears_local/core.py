@@ -52,7 +52,8 @@ from arrears.domain.promises import PromiseState, promise_from_call, resolve
 from arrears.domain.propensity import Model, view_features
 from arrears.domain.strategies import LoanView, Strategy
 from arrears.domain.strategy import decide_send
-from arrears.domain.timeutil import iso, local_date, zone
+from arrears.domain.timeutil import iso, zone
+from arrears.usecases.collect import send_at
 
 from .book import Book
 from .world import CallResult, Contact, Payment, Reaction, World, WorldError, asked
@@ -190,6 +191,8 @@ class CoreRun:
         self.loans: dict[str, _Loan] = {}
         self.actions: dict[str, _Action] = {}
         self.pending_by_loan: dict[str, set[str]] = defaultdict(set)
+        self._waiting: bandit.Pending = []  # contacts waiting for their 7 days (the report's bandit state)
+        self._fed = 0  # the facts the bandit's learning has taken in
         self.refused: list[str] = []  # what the world answered that arrears cannot take (as WorldRun's)
         self.pending_payments = 0  # the world's payments dated after the run's end
         self.now = datetime.min.replace(tzinfo=UTC)
@@ -449,13 +452,7 @@ class CoreRun:
         loan.last_contact_at = run_at
         self._fact("action_planned", run_at, loan, "ledger-events", channel=p.channel, **common,
                    reason=f"{p.segment}/{p.step_id}: {p.why}")  # fmt: skip
-        hour = p.send_hour
-        day = local_date(run_at, loan.tz)
-        not_before = (
-            None
-            if hour is None
-            else datetime(day.year, day.month, day.day, int(hour), tzinfo=zone(loan.tz)).astimezone(UTC)
-        )
+        not_before = send_at(run_at, loan.tz, p.send_hour)
         self.actions[w.action_id] = _Action(
             w.action_id, loan.loan_id, p.case_id, str(p.channel), str(p.template), p.step_id, p.strategy, p.version,
             p.variant, p.segment, p.why, not_before,
@@ -543,10 +540,13 @@ class CoreRun:
     # ------------------------------------------------------------------------------ learning online
 
     def _learn_bandit(self, day: date) -> None:
-        """As the daily report does: the contacts of the day 8 days back, now that their 7 days passed."""
+        """As the daily report does (``bandit.advance`` and ``take``, a day at a time): the contacts of the
+        day 8 days back, now that their 7 days passed."""
         learned = day - timedelta(days=8)
         until = datetime.combine(day + timedelta(days=1), time(), zone(self.cfg.business_tz))
-        counts = bandit.learn(self._rows_since(learned), until, learned.isoformat())
+        fresh = [f.row() for f in self.facts[self._fed :] if f.fact_type in ("action_sent", "repayment_applied")]
+        self._fed = len(self.facts)
+        counts, self._waiting = bandit.take(bandit.advance(self._waiting, fresh), until, learned.isoformat())
         if counts:
             self.learning.bandit_days[learned.isoformat()] = counts
 
@@ -563,13 +563,6 @@ class CoreRun:
             self.learning.model = model
         elif doc["choice"] == "heuristic":
             self.learning.model = None  # the model in use ranks worse than the heuristic: retired
-
-    def _rows_since(self, first: date) -> list[dict[str, Any]]:
-        return [
-            f.row()
-            for f in self.facts
-            if f.business_date >= first and f.fact_type in ("action_sent", "repayment_applied")
-        ]
 
 
 def _names(raw: object) -> frozenset[str]:
