@@ -19,6 +19,29 @@ stream records) before it writes, once per item of the transaction; the copy gro
 (~0.15 s a request for a 100-borrower stack, seconds at a few thousand). Here only the items it
 names are copied, and on a failure they and the tables' streams are put back as the copies would
 have put them (same test, failing transactions of each kind).
+
+4. Sorting a query's or scan's candidates: moto sorts them on every page, comparing its attribute
+objects in Python (a shard worker's 1,000 due loans, ten pages a run). The order is a function of the
+table's contents and the candidates' order, so it is remembered until the table's next write.
+
+5. DynamoDB update expressions: parsed twice per UpdateItem (request layer, then backend), each time
+from the string; the tree is only read (the validator works on its own deep copy), so the last 4,096
+are remembered. An expression moto refuses is refused again, the same way.
+
+6. The SDK's side of DynamoDB: botocore serializes each request's attribute values, and parses each
+response's, by walking the service model member by member (a tenth of a handler's time here); for
+values without binary members both are copies, made directly (same output: the test compares them
+with botocore's own on every attribute type).
+
+7. Request signing: botocore signs every request with SigV4 (a canonical request, two SHA-256 and five
+HMACs: a sixth of a small request's time here); the emulator reads only the access key and scope of
+the Authorization header and never checks the signature. Requests to the emulator (moto's in-process
+mock active, or an endpoint on this machine) get every header as botocore makes it, with a signature
+of zeros; any other request (AWS itself) and the S3 signer's are signed as ever.
+
+8. SQS: moto computes every attribute of a queue, three counts walking all its messages, to read one
+(the retention period, once per message received; content-based deduplication, once per message
+sent): quadratic in a deep queue. Reads that ask for no count compute none.
 """
 
 from __future__ import annotations
@@ -85,6 +108,8 @@ def install() -> None:
     if _installed:
         return
     _install_serializer()
+    _install_client_values()
+    _install_local_signing()
     _install_write_hooks()
     from moto.dynamodb.models.table import Table
 
@@ -114,12 +139,196 @@ def install() -> None:
 
     Table.query = query  # type: ignore[method-assign]
     Table._arrears_original_query = original  # type: ignore[attr-defined]
+    _install_sorted_cache()
+    _install_update_parse_cache()
+    _install_sqs()
     _install_projection()
     _install_dispatch_caches()
     _install_json_parse()
     _install_transactions()
     _install_condition_cache()
     _installed = True
+
+
+def _install_sorted_cache() -> None:
+    from moto.dynamodb.models.table import Table
+
+    if hasattr(Table, "_arrears_original_sorted"):
+        return
+    original = Table.sorted_items
+
+    def sorted_items(self: Any, hash_key_attrs: list[str], range_key_attrs: list[Any], items: list[Any]) -> Any:
+        version = getattr(self, "_arrears_version", 0)
+        cache: tuple[int, dict[tuple, list[Any]]] | None = getattr(self, "_arrears_sorted", None)
+        if cache is None or cache[0] != version:  # every write path bumps the version (_install_write_hooks)
+            cache = (version, {})
+            self._arrears_sorted = cache
+        key = (tuple(hash_key_attrs), tuple(range_key_attrs), tuple(map(id, items)))  # the cache keeps them alive
+        known = cache[1].get(key)
+        if known is None:
+            if len(cache[1]) >= 64:
+                cache[1].clear()
+            known = cache[1][key] = list(original(self, hash_key_attrs, range_key_attrs, items))
+        items[:] = known  # in place, as moto's own sort
+        return items
+
+    Table._arrears_original_sorted = original  # type: ignore[attr-defined]
+    Table.sorted_items = sorted_items  # type: ignore[method-assign]
+
+
+def _client_value(value: Any) -> dict:
+    """botocore's wire form of a DynamoDB AttributeValue (and its parse of one: the same for these
+    members), made directly; binary members, nulls and anything unknown go botocore's own way."""
+    if type(value) is not dict or len(value) != 1:
+        raise _Fallback
+    ((k, v),) = value.items()
+    if v is None:
+        raise _Fallback
+    if k in ("S", "N", "BOOL", "NULL"):
+        return {k: v}
+    if k in ("SS", "NS"):
+        return {k: list(v)}
+    if k == "M":
+        return {k: {mk: _client_value(mv) for mk, mv in v.items()}}
+    if k == "L":
+        return {k: [_client_value(i) for i in v]}
+    raise _Fallback
+
+
+def _install_client_values() -> None:
+    from botocore.parsers import BaseJSONParser
+    from botocore.serialize import JSONSerializer
+
+    if hasattr(JSONSerializer, "_arrears_original_structure"):
+        return
+    serialize, parse = JSONSerializer._serialize_type_structure, BaseJSONParser._handle_structure
+
+    def serialize_structure(self: Any, serialized: Any, value: Any, shape: Any, key: Any) -> None:
+        if key is not None and shape.name == "AttributeValue":
+            try:
+                serialized[key] = _client_value(value)
+                return
+            except _Fallback:
+                pass
+        serialize(self, serialized, value, shape, key)
+
+    def parse_structure(self: Any, shape: Any, value: Any) -> Any:
+        if shape.name == "AttributeValue":
+            try:
+                return _client_value(value)
+            except _Fallback:
+                pass
+        return parse(self, shape, value)
+
+    JSONSerializer._arrears_original_structure = serialize  # type: ignore[attr-defined]
+    BaseJSONParser._arrears_original_structure = parse  # type: ignore[attr-defined]
+    JSONSerializer._serialize_type_structure = serialize_structure  # type: ignore[method-assign]
+    BaseJSONParser._handle_structure = parse_structure  # type: ignore[method-assign]
+
+
+def _to_emulator(request: Any) -> bool:
+    from urllib.parse import urlsplit
+
+    from moto.core.models import botocore_stubber
+
+    return bool(botocore_stubber.enabled) or urlsplit(request.url).hostname in ("127.0.0.1", "localhost")
+
+
+def _install_local_signing() -> None:
+    from botocore import auth
+
+    if hasattr(auth.SigV4Auth, "_arrears_original_add_auth"):
+        return
+    original = auth.SigV4Auth.add_auth
+
+    def add_auth(self: Any, request: Any) -> None:
+        if type(self) is not auth.SigV4Auth or self.credentials is None or not _to_emulator(request):
+            return original(self, request)  # type: ignore[no-any-return]
+        request.context["timestamp"] = auth.get_current_datetime().strftime(auth.SIGV4_TIMESTAMP)
+        self._modify_request_before_signing(request)
+        self._inject_signature_to_request(request, "0" * 64)
+
+    auth.SigV4Auth._arrears_original_add_auth = original  # type: ignore[attr-defined]
+    auth.SigV4Auth.add_auth = add_auth  # type: ignore[method-assign]
+
+
+def _install_update_parse_cache() -> None:
+    import functools
+
+    from moto.dynamodb.parsing import expressions
+
+    parser: Any = expressions.UpdateExpressionParser  # type: ignore[attr-defined]
+    if "_arrears_original_make" in parser.__dict__:
+        return
+    original = parser.__dict__["make"]
+    remembered = functools.lru_cache(maxsize=4096)(lambda expression: original.__func__(parser, expression))
+    parser._arrears_original_make = original
+    parser.make = classmethod(lambda cls, expression: remembered(expression))
+
+
+class _Uncounted(threading.local):
+    on = False
+
+
+_uncounted = _Uncounted()
+_COUNTS = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed", "ApproximateNumberOfMessagesNotVisible")
+
+
+def _install_sqs() -> None:
+    from moto.sqs.models import Queue, SQSBackend
+
+    if hasattr(Queue, "_arrears_original_attributes"):
+        return
+    original = Queue.__dict__["attributes"]
+
+    class Uncounted:
+        """A queue as moto's ``attributes`` reads it, without the three counts."""
+
+        BASE_ATTRIBUTES = [a for a in Queue.BASE_ATTRIBUTES if a not in _COUNTS]
+        FIFO_ATTRIBUTES = Queue.FIFO_ATTRIBUTES
+        KMS_ATTRIBUTES = Queue.KMS_ATTRIBUTES
+
+        def __init__(self, queue: Any) -> None:
+            self._queue = queue
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._queue, name)
+
+    def attributes(self: Any) -> Any:
+        return original.fget(Uncounted(self) if _uncounted.on else self)
+
+    def uncounted(method: Any) -> Any:
+        def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+            before, _uncounted.on = _uncounted.on, True
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                _uncounted.on = before
+
+        return run
+
+    get_attributes, send = SQSBackend.get_queue_attributes, SQSBackend.send_message
+
+    def get_queue_attributes(self: Any, queue_name: str, attribute_names: list[str]) -> Any:
+        if attribute_names and "All" not in attribute_names and not set(attribute_names) & set(_COUNTS):
+            return uncounted(get_attributes)(self, queue_name, attribute_names)
+        return get_attributes(self, queue_name, attribute_names)
+
+    Queue._arrears_original_attributes = original  # type: ignore[attr-defined]
+    SQSBackend._arrears_original_sqs = (get_attributes, send)  # type: ignore[attr-defined]
+    Queue.attributes = property(attributes)  # type: ignore[assignment,method-assign]
+    SQSBackend.get_queue_attributes = get_queue_attributes  # type: ignore[method-assign]
+    SQSBackend.send_message = uncounted(send)  # type: ignore[method-assign]  # reads only deduplication
+
+
+def _uninstall_sqs() -> None:
+    from moto.sqs.models import Queue, SQSBackend
+
+    if hasattr(Queue, "_arrears_original_attributes"):
+        Queue.attributes = Queue._arrears_original_attributes  # type: ignore[attr-defined,method-assign]
+        del Queue._arrears_original_attributes  # type: ignore[attr-defined]
+        SQSBackend.get_queue_attributes, SQSBackend.send_message = SQSBackend._arrears_original_sqs  # type: ignore[attr-defined,method-assign]
+        del SQSBackend._arrears_original_sqs  # type: ignore[attr-defined]
 
 
 def _install_condition_cache() -> None:
@@ -482,6 +691,24 @@ def uninstall() -> None:
         from moto.dynamodb.models.dynamo_type import Item
 
         Table.query = Table._arrears_original_query  # type: ignore[method-assign,attr-defined]
+        Table.sorted_items = Table._arrears_original_sorted  # type: ignore[method-assign,attr-defined]
+        del Table._arrears_original_sorted  # type: ignore[attr-defined]
+        _uninstall_sqs()
+        from botocore import auth
+
+        auth.SigV4Auth.add_auth = auth.SigV4Auth._arrears_original_add_auth  # type: ignore[attr-defined,method-assign]
+        del auth.SigV4Auth._arrears_original_add_auth  # type: ignore[attr-defined]
+        from botocore.parsers import BaseJSONParser
+        from botocore.serialize import JSONSerializer
+
+        JSONSerializer._serialize_type_structure = JSONSerializer._arrears_original_structure  # type: ignore[attr-defined,method-assign]
+        BaseJSONParser._handle_structure = BaseJSONParser._arrears_original_structure  # type: ignore[attr-defined,method-assign]
+        del JSONSerializer._arrears_original_structure, BaseJSONParser._arrears_original_structure  # type: ignore[attr-defined]
+        from moto.dynamodb.parsing import expressions
+
+        parser: Any = expressions.UpdateExpressionParser  # type: ignore[attr-defined]
+        parser.make = parser._arrears_original_make
+        del parser._arrears_original_make
         if hasattr(responses, "_arrears_original_names"):
             responses.method_names_from_class, responses.camelcase_to_underscores = responses._arrears_original_names
             from moto.sqs import models as sqs_models

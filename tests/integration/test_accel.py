@@ -48,6 +48,13 @@ def _queries(ddb) -> list[dict]:
             "FilterExpression": "v > :v",
             "ExpressionAttributeValues": {":p": {"S": "p1"}, ":v": {"N": "50"}},
         },
+        {  # paged backwards: every page after the first takes the remembered order
+            "IndexName": "gsi",
+            "KeyConditionExpression": "shard = :s AND due >= :d",
+            "ExpressionAttributeValues": {":s": {"S": "s0"}, ":d": {"S": "2026-03-10"}},
+            "ScanIndexForward": False,
+            "Limit": 9,
+        },
         {  # an INCLUDE projection, as the loans' due index has (sets left out: their order is arbitrary)
             "IndexName": "included",
             "KeyConditionExpression": "shard = :s AND due <= :d",
@@ -74,6 +81,27 @@ def _queries(ddb) -> list[dict]:
         ExpressionAttributeValues={":x": {"S": "s1"}},
     )
     out.append([ddb.query(TableName="t", **gsi)["Items"]])
+    for i, item in enumerate(out[0][0]["Items"][:4]):  # one expression, remembered, on several items
+        ddb.update_item(
+            TableName="t",
+            Key={"pk": item["pk"], "sk": item["sk"]},
+            UpdateExpression="SET #v = :v, n = if_not_exists(n, :z) + :one REMOVE e",
+            ExpressionAttributeNames={"#v": "v"},
+            ExpressionAttributeValues={":v": {"N": str(i)}, ":z": {"N": "0"}, ":one": {"N": "1"}},
+        )
+    try:  # refused each time, the same way
+        ddb.update_item(TableName="t", Key={"pk": moved["pk"], "sk": moved["sk"]}, UpdateExpression="SET = :x")
+    except ddb.exceptions.ClientError as e:
+        out.append([e.response["Error"]])
+    out.append(
+        [
+            ddb.query(
+                TableName="t",
+                KeyConditionExpression="pk = :p",
+                ExpressionAttributeValues={":p": out[0][0]["Items"][0]["pk"]},
+            )["Items"]
+        ]
+    )
     ddb.put_item(
         TableName="t", Item={"pk": {"S": "new"}, "sk": {"S": "x"}, "shard": {"S": "s1"}, "due": {"S": "2026-03-01"}}
     )
@@ -316,10 +344,19 @@ def _transactions(ddb, streams) -> list:
             put("h", {"k": {"S": "one"}, "n": {"N": "5"}}),
             {"ConditionCheck": {"TableName": "t", "Key": first, "ConditionExpression": "attribute_not_exists(pk)"}},
         ],
-        [put("t", {"pk": {"S": "dup"}, "sk": {"S": "a"}}), put("t", {"pk": {"S": "dup"}, "sk": {"S": "a"}})],  # one item twice
+        [
+            put("t", {"pk": {"S": "dup"}, "sk": {"S": "a"}}),
+            put("t", {"pk": {"S": "dup"}, "sk": {"S": "a"}}),
+        ],  # one item twice
         [  # an update moto cannot apply, after a put
             put("t", {"pk": {"S": "late"}, "sk": {"S": "a"}}),
-            {"Update": {**update["Update"], "UpdateExpression": "SET v = v + :v", "ExpressionAttributeValues": {":v": {"S": "x"}}}},
+            {
+                "Update": {
+                    **update["Update"],
+                    "UpdateExpression": "SET v = v + :v",
+                    "ExpressionAttributeValues": {":v": {"S": "x"}},
+                }
+            },
         ],
         [{"Delete": {"TableName": "t", "Key": first}}, put("h", {"k": {"S": "four"}})],  # succeeds
         [  # a name the condition does not use is refused (the request layer's parse finds the names)
@@ -357,7 +394,12 @@ def _transactions(ddb, streams) -> list:
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
     it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
     records = streams.get_records(ShardIterator=it, Limit=1000)["Records"]
-    out.append([(r["eventName"], r["dynamodb"].get("Keys"), r["dynamodb"].get("OldImage"), r["dynamodb"].get("NewImage")) for r in records])
+    out.append(
+        [
+            (r["eventName"], r["dynamodb"].get("Keys"), r["dynamodb"].get("OldImage"), r["dynamodb"].get("NewImage"))
+            for r in records
+        ]
+    )
     return out
 
 
@@ -396,7 +438,11 @@ def test_remembered_condition_trees_judge_items_as_moto_parses_them():
     cases = [
         ("attribute_not_exists(#k)", {"#k": "key"}, None),
         ("attribute_not_exists(entry)", None, None),
-        ("currency = :c AND (attribute_not_exists(disbursed_on) OR disbursed_on <= :d)", None, {":c": {"S": "CNY"}, ":d": {"S": "2026-03-02"}}),
+        (
+            "currency = :c AND (attribute_not_exists(disbursed_on) OR disbursed_on <= :d)",
+            None,
+            {":c": {"S": "CNY"}, ":d": {"S": "2026-03-02"}},
+        ),
         ("#s = :p AND amount >= :n", {"#s": "status"}, {":p": {"S": "planned"}, ":n": {"N": "3"}}),
         ("begins_with(sk, :a) OR contains(#t, :x)", {"#t": "tags"}, {":a": {"S": "ACT#"}, ":x": {"S": "b"}}),
     ]
@@ -451,3 +497,186 @@ def test_remembered_condition_trees_judge_items_as_moto_parses_them():
             comparisons._arrears_original_parser("attribute_not_exists(", names, values).parse()
         with pytest.raises(type(by_moto.value)):
             responses.create_condition_expression_parser("attribute_not_exists(", names, values).parse()
+
+
+def _queues(sqs) -> list[Any]:
+    """Sends and receives through a standard queue with a dead-letter queue and a FIFO queue, with
+    delays, visibility time-outs and attribute reads named and whole; ids and times left out."""
+    out: list[Any] = []
+    dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    q = sqs.create_queue(
+        QueueName="q",
+        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": "2"})},
+    )["QueueUrl"]
+    fifo = sqs.create_queue(QueueName="f.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"})[
+        "QueueUrl"
+    ]
+    for i in range(30):
+        sqs.send_message(QueueUrl=q, MessageBody=f"m{i}", DelaySeconds=900 if i % 7 == 0 else 0)
+    sqs.send_message_batch(QueueUrl=q, Entries=[{"Id": str(i), "MessageBody": f"b{i}"} for i in range(10)])
+    for i in range(6):
+        sqs.send_message(QueueUrl=fifo, MessageBody=f"f{i % 3}", MessageGroupId=f"g{i % 2}")
+
+    def attributes(url: str, names: list[str]) -> dict[str, str]:
+        got = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+        return {k: v for k, v in got.items() if not k.endswith("Timestamp")}
+
+    for url in (q, fifo, dlq):
+        out.append(attributes(url, ["All"]))
+        out.append(attributes(url, ["MessageRetentionPeriod", "DelaySeconds"]))
+        out.append(attributes(url, ["ApproximateNumberOfMessages", "VisibilityTimeout"]))
+    for _ in range(4):  # received twice and not deleted: the third receive moves them to the DLQ
+        got = sqs.receive_message(QueueUrl=q, MaxNumberOfMessages=10, VisibilityTimeout=0)
+        out.append(sorted(m["Body"] for m in got.get("Messages", [])))
+        out.append(attributes(q, ["All"]))
+    got = sqs.receive_message(QueueUrl=fifo, MaxNumberOfMessages=10, VisibilityTimeout=30)
+    out.append([m["Body"] for m in got.get("Messages", [])])
+    out.append(attributes(fifo, ["All"]))
+    out.append(attributes(dlq, ["ApproximateNumberOfMessages"]))
+    return out
+
+
+def test_queue_attributes_read_without_counts_as_moto_reads_them(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    results = []
+    for patched in (False, True):
+        (accel.install if patched else accel.uninstall)()
+        with mock_aws():
+            results.append(_queues(boto3.client("sqs", region_name="us-east-1")))
+    accel.install()
+    assert results[0] == results[1]
+    assert results[0][0]["ApproximateNumberOfMessagesDelayed"] == "5"  # the counts are there where asked
+    assert any(results[0][9:17:2])  # messages were received
+
+
+def test_the_sdks_attribute_values_serialize_and_parse_as_botocore_does():
+    """The SDK-side fast path writes and reads every attribute type as botocore's own walk does;
+    binary values and nulls inside a value take botocore's way."""
+    import botocore.session
+    from botocore.parsers import create_parser
+    from botocore.serialize import create_serializer
+
+    model = botocore.session.get_session().get_service_model("dynamodb")
+    value = {
+        "s": {"S": "x"},
+        "e": {"S": ""},
+        "n": {"N": "-12.50"},
+        "t": {"BOOL": True},
+        "z": {"NULL": True},
+        "ss": {"SS": ["a", "b"]},
+        "ns": {"NS": ["1", "2.5"]},
+        "m": {"M": {"x": {"N": "1"}, "l": {"L": [{"S": "y"}, {"M": {"q": {"BOOL": False}}}, {"L": []}]}}},
+        "empty": {"M": {}},
+    }
+    binary = {**value, "b": {"B": b"\x00\xff"}, "bs": {"BS": [b"a", b"b"]}, "mb": {"M": {"b": {"B": b"1"}}}}
+    requests = [
+        ("PutItem", {"TableName": "t", "Item": value}),
+        ("PutItem", {"TableName": "t", "Item": binary}),
+        (
+            "Query",
+            {
+                "TableName": "t",
+                "KeyConditionExpression": "pk = :p",
+                "ExpressionAttributeValues": {":p": {"S": "a"}},
+                "ExclusiveStartKey": {"pk": {"S": "a"}, "n": {"N": "1"}},
+            },
+        ),
+        (
+            "BatchWriteItem",
+            {"RequestItems": {"t": [{"PutRequest": {"Item": value}}, {"DeleteRequest": {"Key": {"pk": {"S": "a"}}}}]}},
+        ),
+        (
+            "TransactWriteItems",
+            {
+                "TransactItems": [
+                    {
+                        "Update": {
+                            "TableName": "t",
+                            "Key": {"pk": {"S": "a"}},
+                            "UpdateExpression": "SET v = :v",
+                            "ExpressionAttributeValues": {":v": {"L": [{"N": "1"}]}},
+                        }
+                    }
+                ]
+            },
+        ),
+    ]
+    wire = {k: {"B": "AP8="} if k == "b" else v for k, v in value.items()}
+    responses = [
+        ("GetItem", {"Item": wire}),
+        (
+            "Query",
+            {
+                "Items": [wire, {"pk": {"S": "a"}, "m": {"M": {"x": None}}}],
+                "Count": 2,
+                "ScannedCount": 2,
+                "LastEvaluatedKey": {"pk": {"S": "a"}},
+            },
+        ),
+        ("BatchGetItem", {"Responses": {"t": [wire]}, "UnprocessedKeys": {}}),
+        ("UpdateItem", {"Attributes": {"bs": {"BS": ["YQ=="]}, "l": {"L": [{"S": "x"}, {"NULL": True}]}}}),
+    ]
+
+    def run() -> list[Any]:
+        serializer, parser = create_serializer("json"), create_parser("json")
+        out: list[Any] = [
+            serializer.serialize_to_request(params, model.operation_model(op))["body"] for op, params in requests
+        ]
+        for op, body in responses:
+            raw = {"body": json.dumps(body).encode(), "headers": {}, "status_code": 200}
+            out.append(parser.parse(raw, model.operation_model(op).output_shape))
+        return out
+
+    accel.uninstall()
+    try:
+        unpatched = run()
+    finally:
+        accel.install()
+    assert run() == unpatched
+    assert json.loads(unpatched[0])["Item"] == value
+
+
+def test_requests_to_the_emulator_carry_botocores_headers_with_a_signature_of_zeros(monkeypatch):
+    """Every header as botocore makes it, the signature aside, for the emulator's endpoint; a request
+    for AWS itself is signed exactly as botocore signs it."""
+    from datetime import datetime
+
+    import botocore.auth
+    from botocore.awsrequest import AWSResponse
+
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: datetime(2026, 3, 14, 9, 0, 0))
+
+    class Raw:
+        def stream(self, **_: Any) -> Any:
+            return iter([b'{"TableNames": []}'])
+
+    def headers(endpoint: str | None) -> dict[str, str]:
+        seen: list[dict[str, str]] = []
+        client = boto3.session.Session().client(
+            "dynamodb",
+            region_name="us-east-1",
+            endpoint_url=endpoint,
+            aws_access_key_id="AKIDTEST",
+            aws_secret_access_key="s",
+        )
+
+        def capture(request: Any, **_: Any) -> Any:
+            seen.append({k: (v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()})
+            return AWSResponse(request.url, 200, {}, Raw())
+
+        client.meta.events.register_first("before-send", capture)
+        client.list_tables()
+        return {k: v for k, v in seen[0].items() if k not in ("User-Agent", "amz-sdk-invocation-id")}
+
+    endpoints = ("http://127.0.0.1:4566", None)
+    accel.uninstall()
+    try:
+        signed = [headers(e) for e in endpoints]
+    finally:
+        accel.install()
+    local, aws = (headers(e) for e in endpoints)
+    assert aws == signed[1]  # AWS itself: signed as ever
+    credential, _ = signed[0]["Authorization"].split(" Signature=")
+    assert local == {**signed[0], "Authorization": f"{credential} Signature={'0' * 64}"}
+    assert "Credential=AKIDTEST/20260314/us-east-1/dynamodb/aws4_request" in credential
