@@ -8,8 +8,10 @@ deferred by the guard leaves it planned and comes back later."""
 
 import json
 import math
+from collections import Counter
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
@@ -38,11 +40,25 @@ def once():  # type: ignore[no-untyped-def]
         msg = ActionMessage.parse(action)
         if msg.channel != cs.channel:
             raise ValueError(f"action {msg.action_id} is for {msg.channel}, not this {cs.channel} sender")
-        ctx = _batch["contexts"].pop(msg.action_id, None) or contexts([msg])[msg.action_id]
+        ctx = _batch["contexts"].pop(msg.action_id, None)
+        if ctx is None:  # delivered again in this batch: read again now, with every later such delivery
+            ctx = _read_again(msg)
+        _batch["left"][msg.action_id] -= 1
         status = send_action(s, sender, msg, ctx, now, _batch["sink"])
         return {"action_id": msg.action_id, "status": status}
 
     return send, cs
+
+
+def _read_again(msg: ActionMessage) -> Any:
+    """The contexts of this message and of every later message of the batch whose context was used
+    already (a duplicate delivery), read now in one go: each one's own earlier delivery has run, so
+    they read what it did (its claim, its booking); the conditional claim and the ledger's version
+    still decide, as for any context read before its send."""
+    later = {m.action_id: m for m in _batch["messages"] if _batch["left"][m.action_id] > 0}
+    again = [m for aid, m in later.items() if aid not in _batch["contexts"] and aid != msg.action_id]
+    _batch["contexts"].update(contexts([msg, *again]))
+    return _batch["contexts"].pop(msg.action_id)
 
 
 def _parse_all(records: list[dict]) -> list[ActionMessage]:
@@ -61,7 +77,9 @@ def handler(event: dict, context) -> dict:  # type: ignore[no-untyped-def]
     s = settings()
     bind(s)
     send, cs = once()
-    _batch["contexts"] = contexts(_parse_all(event.get("Records", [])))
+    _batch["messages"] = _parse_all(event.get("Records", []))
+    _batch["contexts"] = contexts(_batch["messages"])
+    _batch["left"] = Counter(m.action_id for m in _batch["messages"])  # deliveries still to come, by action
     _batch["sink"] = FactSink(s.outcomes_bucket, source_of(cs.channel))
 
     def record_handler(record) -> dict:  # type: ignore[no-untyped-def]

@@ -389,3 +389,62 @@ def test_a_call_result_whose_recording_fails_after_the_claim_is_finished_by_the_
         (f["fact_id"], f["reason"]) for f in facts if f["fact_type"] == "call_outcome" and f["action_id"] == aid
     }
     assert len(outcomes) == 1 and next(iter(outcomes))[1] == "promise"
+
+
+def test_duplicates_in_one_batch_read_their_contexts_again_together_and_call_once(book, monkeypatch):
+    """Two planned calls, each delivered twice in one batch: the second deliveries read what the
+    first ones did in one read (not one each), and each call is placed at most once."""
+    import sys
+
+    from arrears.adapters.channels import SimulatedVoice
+    from arrears.adapters.clients import client
+
+    bodies = [plant_voice_action(book, aid) for aid in ("idupa001", "idupb001")]
+    book.runner.functions["VoiceSenderFunction"]._load()
+    app = sys.modules["arrears_fn_VoiceSenderFunction"]
+    reads: list[list[str]] = []
+    real = app.contexts
+
+    def counted(messages):  # type: ignore[no-untyped-def]
+        reads.append([m.action_id for m in messages])
+        return real(messages)
+
+    monkeypatch.setattr(app, "contexts", counted)
+    placed_before = len(SimulatedVoice.placed)
+    book.runner.clock.now = datetime(2026, 4, 13, 2, 0, tzinfo=UTC)  # 10:00 local, after IL9's promise
+    for body in bodies + bodies:
+        client("sqs").send_message(QueueUrl=book.dep.physical["VoiceQueue"], MessageBody=json.dumps(body))
+    book.runner.pump()
+    assert reads[0] == ["idupa001", "idupb001", "idupa001", "idupb001"]
+    assert reads[1] == ["idupa001", "idupb001"]  # both second deliveries, read once
+    placed = [p[2] for p in SimulatedVoice.placed[placed_before:]]
+    status = {
+        i["action_id"]["S"]: (i["status"]["S"], i.get("reason", {}).get("S"))
+        for i in ddb_items(book, "CollectionsTable")
+        if i["sk"]["S"] in ("ACT#idupa001", "ACT#idupb001")
+    }
+    assert placed and all(placed.count(aid) == 1 for aid in placed), status
+
+
+def test_a_shard_delivered_again_after_it_finished_reads_no_loans(book, monkeypatch):
+    from arrears.adapters import runs, store
+    from arrears.adapters.clients import client
+    from arrears.domain.timeutil import iso
+
+    run_at = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # the daily run of the test above
+    _, done = runs.state_of(run_at)
+    assert done
+    read: list[str] = []
+    real = store.due_loans
+
+    def due_loans(shard, *args):  # type: ignore[no-untyped-def]
+        read.append(shard)
+        return real(shard, *args)
+
+    monkeypatch.setattr(store, "due_loans", due_loans)
+    for shard in sorted(done):
+        body = {"shard": shard, "run_at": iso(run_at)}
+        client("sqs").send_message(QueueUrl=book.dep.physical["WorkQueue"], MessageBody=json.dumps(body))
+    book.runner.pump()
+    assert read == []
+    assert runs.summary_of(run_at) is not None  # dispatched once; asked again, skipped

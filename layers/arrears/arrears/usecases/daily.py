@@ -68,6 +68,13 @@ def run_shard(settings: Settings, work: ShardWork, time_left_ms: Callable[[], in
     ledger stream applies (case, history, actions); and it records a loan_evaluated fact per
     delinquent loan (the report's bucket snapshot)."""
     result = ShardResult()
+    _, done = runs.state_of(work.run_at)
+    if work.shard in done:  # delivered again after the shard finished: its parts and its mark are written
+        if len(done) >= settings.shard_count:  # the first delivery may have stopped before asking
+            _continue(settings, Dispatch(work.run_at))  # (a dispatched run skips the request)
+            result.dispatch_requested = True
+        logger.info("shard already evaluated", extra={"shard": work.shard, "run_at": iso(work.run_at)})
+        return result
     sink = FactSink(settings.outcomes_bucket, f"{SOURCE}-{work.shard}")
     strategies = active_strategies(settings, work.run_at)
     live = [c for c in running_campaigns(settings, work.run_at) if c.live(work.run_at)]
