@@ -48,7 +48,9 @@ def redrive(runner: LocalRunner, rounds: int = 10) -> dict[str, int]:
                     client("sqs").send_message(QueueUrl=runner.dep.physical[dlq.source], MessageBody=m.body)
                 elif dlq.kind == "stream":
                     info = json.loads(m.body)["DDBStreamBatchInfo"]
-                    streams[info["streamArn"]].replay(int(info["startSequenceNumber"]), int(info["endSequenceNumber"]))
+                    streams[info["streamArn"]].replay(
+                        int(info["startSequenceNumber"]), int(info["endSequenceNumber"]), runner.clock.now
+                    )
                 else:
                     try:
                         runner.functions[dlq.function].invoke(json.loads(m.body))

@@ -264,6 +264,9 @@ class StreamSource:
         self.position: int | None = None
         self.pending: list[dict] = []
         self.attempts = 0
+        #: when each dead-lettered record was first delivered: a redrive gives it again as it was
+        #: (Lambda replays a stream record with its own ApproximateCreationDateTime, not the redrive's)
+        self.stamps: dict[str, float] = {}
 
     def _fetch(self) -> None:
         """Read new records straight from the emulator's stream shard, the way Lambda's poller reads
@@ -314,8 +317,9 @@ class StreamSource:
             self.attempts = 0
         return len(batch)
 
-    def replay(self, start: int, end: int) -> None:
-        """Give the function the stream records from ``start`` to ``end`` again (a redrive): raises if
+    def replay(self, start: int, end: int, at: datetime | None = None) -> None:
+        """Give the function the stream records from ``start`` to ``end`` again (a redrive), each
+        stamped as when it was first delivered (``at`` for one this runner never delivered): raises if
         it fails again."""
         from moto.dynamodb.models import dynamodb_backends
 
@@ -328,13 +332,29 @@ class StreamSource:
             if start <= int(r["dynamodb"]["SequenceNumber"]) <= end and filters.passes(self.patterns, r)
         ]
         for i in range(0, len(records), self.batch_size):
-            batch = [{**r, "eventSourceARN": self.stream_arn, "awsRegion": REGION} for r in records[i : i + self.batch_size]]
+            batch = [
+                {
+                    **r,
+                    "eventSourceARN": self.stream_arn,
+                    "awsRegion": REGION,
+                    "dynamodb": {**r["dynamodb"], "ApproximateCreationDateTime": self._stamp(r, at)},
+                }
+                for r in records[i : i + self.batch_size]
+            ]
             if _failed_ids(self.fn.invoke({"Records": batch})):
                 raise RuntimeError(f"{self.fn.logical} failed again on redriven stream records")
+
+    def _stamp(self, record: dict, at: datetime | None) -> Any:
+        seq = record["dynamodb"]["SequenceNumber"]
+        if seq in self.stamps:
+            return self.stamps[seq]
+        return at.timestamp() if at is not None else record["dynamodb"]["ApproximateCreationDateTime"]
 
     def _dead_letter(self, records: list[dict]) -> None:
         from arrears.adapters.clients import client
 
+        for r in records:
+            self.stamps[r["dynamodb"]["SequenceNumber"]] = r["dynamodb"]["ApproximateCreationDateTime"]
         self.stats.dead_lettered += len(records)
         if not self.on_failure_url:
             self.stats.lost[self.fn.logical] = self.stats.lost.get(self.fn.logical, 0) + len(records)

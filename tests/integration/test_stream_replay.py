@@ -1,0 +1,57 @@
+"""The local runner's stream poller: a dead-lettered batch, redriven later, reaches the function
+stamped as when it was first delivered (as Lambda replays a record with its own
+ApproximateCreationDateTime), not with the redrive's time or the emulator's wall clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from arrears_local.runner import Clock, Stats, StreamSource
+
+pytestmark = pytest.mark.integration
+
+
+class Recording:
+    logical = "LedgerEventsFunction"
+
+    def __init__(self) -> None:
+        self.fail = True
+        self.stamps: list[list[Any]] = []
+
+    def invoke(self, event: dict) -> dict:
+        self.stamps.append([r["dynamodb"]["ApproximateCreationDateTime"] for r in event["Records"]])
+        if self.fail:
+            raise RuntimeError("fails every time")
+        return {"batchItemFailures": []}
+
+
+def test_a_redriven_stream_batch_keeps_the_instant_it_was_first_delivered(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        ddb = boto3.client("dynamodb")
+        arn = ddb.create_table(
+            TableName="ledger",
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )["TableDescription"]["LatestStreamArn"]
+        for i in range(3):
+            ddb.put_item(TableName="ledger", Item={"pk": {"S": f"k{i}"}})
+        fn = Recording()
+        source = StreamSource(fn, arn, batch_size=10, max_retries=2, on_failure_url=None, stats=Stats())  # type: ignore[arg-type]
+        first = datetime(2026, 3, 14, 1, 0, tzinfo=UTC)
+        clock = Clock(first)
+        while source.poll(clock):
+            pass
+        assert source.stats.dead_lettered == 3 and len(fn.stamps) == 3  # tried, retried twice, given up
+        clock.now = first + timedelta(days=5)  # the redrive comes days later
+        fn.fail = False
+        start = int(min(source.stamps))
+        source.replay(start, start + 2, clock.now)
+        assert fn.stamps[-1] == [first.timestamp()] * 3
