@@ -39,7 +39,12 @@ the Authorization header and never checks the signature. Requests to the emulato
 mock active, or an endpoint on this machine) get every header as botocore makes it, with a signature
 of zeros; any other request (AWS itself) and the S3 signer's are signed as ever.
 
-8. SQS: moto computes every attribute of a queue, three counts walking all its messages, to read one
+8. DynamoDB results to plain values: moto's ``dynamo_to_dict`` tries five type tests (one a
+``hasattr``) on every string of every item it answers; strings, numbers, plain dicts and lists and
+non-binary attribute values are converted directly, anything else its own way (same output: the
+whole-response comparison above runs with it).
+
+9. SQS: moto computes every attribute of a queue, three counts walking all its messages, to read one
 (the retention period, once per message received; content-based deduplication, once per message
 sent): quadratic in a deep queue. Reads that ask for no count compute none.
 """
@@ -141,6 +146,7 @@ def install() -> None:
     Table._arrears_original_query = original  # type: ignore[attr-defined]
     _install_sorted_cache()
     _install_update_parse_cache()
+    _install_to_dict()
     _install_sqs()
     _install_projection()
     _install_dispatch_caches()
@@ -250,6 +256,32 @@ def _install_local_signing() -> None:
 
     auth.SigV4Auth._arrears_original_add_auth = original  # type: ignore[attr-defined]
     auth.SigV4Auth.add_auth = add_auth  # type: ignore[method-assign]
+
+
+def _install_to_dict() -> None:
+    from moto.dynamodb import responses
+    from moto.dynamodb.models import utilities
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    if hasattr(utilities, "_arrears_original_to_dict"):
+        return
+    original = utilities.dynamo_to_dict
+    plain = (str, int, float, bool, type(None))
+
+    def to_dict(obj: Any) -> Any:
+        kind = type(obj)
+        if kind in plain:
+            return obj
+        if kind is DynamoType and obj.type not in ("B", "BS"):
+            return {obj.type: to_dict(obj.value)}
+        if kind is dict:
+            return {k: to_dict(v) for k, v in obj.items()}
+        if kind is list:
+            return [to_dict(i) for i in obj]
+        return original(obj)  # which comes back here for what it holds
+
+    utilities._arrears_original_to_dict = original  # type: ignore[attr-defined]
+    utilities.dynamo_to_dict = responses.dynamo_to_dict = to_dict  # type: ignore[attr-defined]
 
 
 def _install_update_parse_cache() -> None:
@@ -694,6 +726,11 @@ def uninstall() -> None:
         Table.sorted_items = Table._arrears_original_sorted  # type: ignore[method-assign,attr-defined]
         del Table._arrears_original_sorted  # type: ignore[attr-defined]
         _uninstall_sqs()
+        from moto.dynamodb import responses as ddb_responses
+        from moto.dynamodb.models import utilities
+
+        utilities.dynamo_to_dict = ddb_responses.dynamo_to_dict = utilities._arrears_original_to_dict  # type: ignore[attr-defined]
+        del utilities._arrears_original_to_dict  # type: ignore[attr-defined]
         from botocore import auth
 
         auth.SigV4Auth.add_auth = auth.SigV4Auth._arrears_original_add_auth  # type: ignore[attr-defined,method-assign]
