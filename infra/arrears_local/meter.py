@@ -38,7 +38,9 @@ def install() -> None:
         except Exception as e:
             with _lock:
                 failures[key] += 1
-                if getattr(e, "response", {}).get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                if (getattr(e, "response", None) or {}).get("Error", {}).get(
+                    "Code"
+                ) == "ConditionalCheckFailedException":
                     lost_races[api_params.get("TableName", "")] += 1
             raise
         finally:  # a failed request (e.g. a conditional write that lost) is a request too

@@ -48,9 +48,12 @@ def redrive(runner: LocalRunner, rounds: int = 10) -> dict[str, int]:
                     client("sqs").send_message(QueueUrl=runner.dep.physical[dlq.source], MessageBody=m.body)
                 elif dlq.kind == "stream":
                     info = json.loads(m.body)["DDBStreamBatchInfo"]
-                    streams[info["streamArn"]].replay(
-                        int(info["startSequenceNumber"]), int(info["endSequenceNumber"]), runner.clock.now
-                    )
+                    try:
+                        streams[info["streamArn"]].replay(
+                            int(info["startSequenceNumber"]), int(info["endSequenceNumber"]), runner.clock.now
+                        )
+                    except Exception:  # noqa: BLE001 - failed again: back into its DLQ
+                        client("sqs").send_message(QueueUrl=url, MessageBody=m.body)
                 else:
                     try:
                         runner.functions[dlq.function].invoke(json.loads(m.body))

@@ -257,8 +257,11 @@ class StreamSource:
         on_failure_url: str | None,
         stats: Stats,
         patterns: list[dict] | None = None,
+        bisect: bool = False,
     ) -> None:
         self.fn, self.stream_arn, self.batch_size = fn, stream_arn, batch_size
+        #: BisectBatchOnFunctionError: a batch whose function failed is tried again in halves
+        self.bisect, self.limit = bisect, batch_size
         self.patterns = patterns or []  # the mapping's FilterCriteria: other records never reach the function
         self.max_retries, self.on_failure_url, self.stats = max_retries, on_failure_url, stats
         self.position: int | None = None
@@ -288,7 +291,7 @@ class StreamSource:
             self._fetch()
         if not self.pending:
             return 0
-        batch = self.pending[: self.batch_size]
+        batch = self.pending[: self.limit]
         records = [
             {
                 **r,
@@ -298,23 +301,26 @@ class StreamSource:
             }
             for r in batch
         ]
+        crashed = False
         try:
             failed = _failed_ids(self.fn.invoke({"Records": records}))
         except Exception:
-            failed = {records[0]["dynamodb"]["SequenceNumber"]}
+            failed, crashed = {records[0]["dynamodb"]["SequenceNumber"]}, True
         if not failed and faults.active is not None and faults.active.crash_after(self.fn.logical):
-            failed = {records[0]["dynamodb"]["SequenceNumber"]}  # the whole batch is retried
+            failed, crashed = {records[0]["dynamodb"]["SequenceNumber"]}, True  # the whole batch is retried
         if not failed:
             self.pending = self.pending[len(batch) :]
-            self.attempts = 0
+            self.attempts, self.limit = 0, self.batch_size
             return len(batch)
+        if crashed and self.bisect:
+            self.limit = max(1, len(batch) // 2)
         first = min((i for i, r in enumerate(records) if r["dynamodb"]["SequenceNumber"] in failed), default=0)
         self.pending = self.pending[first:]
         self.attempts += 1
         if self.attempts > self.max_retries:
             self._dead_letter(records[first:])
             self.pending = self.pending[len(records) - first :]
-            self.attempts = 0
+            self.attempts, self.limit = 0, self.batch_size
         return len(batch)
 
     def replay(self, start: int, end: int, at: datetime | None = None) -> None:
@@ -567,6 +573,7 @@ class LocalRunner:
                             dest_url,
                             self.stats,
                             filters.parse(p.get("FilterCriteria")),
+                            bool(p.get("BisectBatchOnFunctionError", False)),
                         )
                     )
             elif res["Type"] == "AWS::Scheduler::Schedule":

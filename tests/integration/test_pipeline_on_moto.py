@@ -448,3 +448,23 @@ def test_a_shard_delivered_again_after_it_finished_reads_no_loans(book, monkeypa
     book.runner.pump()
     assert read == []
     assert runs.summary_of(run_at) is not None  # dispatched once; asked again, skipped
+
+
+def test_a_loans_state_is_written_after_its_case_items_whatever_their_order(book, monkeypatch):
+    """The loan's state is the commit point: when a case item's write fails, the state is not written
+    either (the retry finds the change again), even when the loans come first in what is saved."""
+    from arrears.adapters import store
+    from arrears.adapters.models import CollectionModel, LoanModel
+
+    loan = LoanModel.get("IL1", consistent_read=True)
+    seen = loan.last_contact_at
+    loan.last_contact_at = "2099-01-01T00:00:00Z"
+    case = CollectionModel("IL1", "CASE#IL1#order-test", kind="case", case_id="IL1#order-test", status="open")
+
+    def failing(*_: object, **__: object) -> None:
+        raise RuntimeError("the case items' write failed")
+
+    monkeypatch.setattr(CollectionModel, "batch_write", failing)
+    with pytest.raises(RuntimeError):
+        store.save_all([loan, case])
+    assert LoanModel.get("IL1", consistent_read=True).last_contact_at == seen

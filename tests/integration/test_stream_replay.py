@@ -55,3 +55,41 @@ def test_a_redriven_stream_batch_keeps_the_instant_it_was_first_delivered(monkey
         start = int(min(source.stamps))
         source.replay(start, start + 2, clock.now)
         assert fn.stamps[-1] == [first.timestamp()] * 3
+
+
+class BigBatchesFail:
+    logical = "LedgerEventsFunction"
+
+    def __init__(self) -> None:
+        self.done: list[str] = []
+
+    def invoke(self, event: dict) -> dict:
+        if len(event["Records"]) > 2:
+            raise RuntimeError("too much at once")
+        self.done += [r["dynamodb"]["Keys"]["pk"]["S"] for r in event["Records"]]
+        return {"batchItemFailures": []}
+
+
+@pytest.mark.parametrize("bisect", [True, False])
+def test_a_failing_batch_is_tried_again_in_halves_when_the_mapping_bisects(monkeypatch, bisect):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        ddb = boto3.client("dynamodb")
+        arn = ddb.create_table(
+            TableName="ledger",
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+        )["TableDescription"]["LatestStreamArn"]
+        for i in range(5):
+            ddb.put_item(TableName="ledger", Item={"pk": {"S": f"k{i}"}})
+        fn = BigBatchesFail()
+        source = StreamSource(fn, arn, 5, 2, None, Stats(), None, bisect)  # type: ignore[arg-type]
+        clock = Clock(datetime(2026, 3, 14, 1, 0, tzinfo=UTC))
+        while source.poll(clock):
+            pass
+        if bisect:
+            assert (fn.done, source.stats.dead_lettered) == ([f"k{i}" for i in range(5)], 0)
+        else:
+            assert (fn.done, source.stats.lost) == ([], {"LedgerEventsFunction": 5})

@@ -89,6 +89,17 @@ def test_only_a_request_that_surely_did_not_leave_is_retried(monkeypatch, code, 
     assert e.value.outcome == outcome
 
 
+def test_a_timeout_after_sending_is_unknown_and_a_refused_connection_is_retried():
+    """botocore's ReadTimeoutError carries ``response=None``: the text may have gone, so it is never
+    sent again; a connection that never opened surely did not send."""
+    from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
+
+    from arrears.adapters.channels import _failure
+
+    assert _failure(ReadTimeoutError(endpoint_url="https://sns"), "SMS").outcome == "unknown"
+    assert _failure(EndpointConnectionError(endpoint_url="https://sns"), "SMS").outcome == "retry"
+
+
 def test_wechat_goes_to_the_gateway_over_http_and_refusals_are_errors():
     from arrears_local.wechat import FakeWechatGateway
 

@@ -50,7 +50,7 @@ _NOT_SENT = ("EndpointConnectionError", "ConnectTimeoutError", "ConnectionRefuse
 def _failure(e: Exception, what: str, idempotent: bool = False) -> ChannelError:
     """Classify a provider failure. Only a request that surely did not leave (or that the provider
     deduplicates) is retried; a server error or a timeout after sending is 'unknown'."""
-    status = int(getattr(e, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    status = int(_response(e).get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
     code = _code(e)
     if idempotent or code in _THROTTLED or type(e).__name__ in _NOT_SENT:
         outcome = "retry"
@@ -67,8 +67,14 @@ class Sender(Protocol):
     def send(self, to: str, msg: Message, contact: ContactModel) -> Delivery: ...
 
 
+def _response(e: Exception) -> dict:
+    """The service's answer carried by the error; none for a timeout (botocore's ReadTimeoutError has
+    ``response`` set to None) or a connection that never opened."""
+    return getattr(e, "response", None) or {}
+
+
 def _code(e: Exception) -> str:
-    return str(getattr(e, "response", {}).get("Error", {}).get("Code", type(e).__name__))
+    return str(_response(e).get("Error", {}).get("Code", type(e).__name__))
 
 
 class Sms:

@@ -306,11 +306,14 @@ def reopen_case(loan: LoanModel, day: date) -> CollectionModel:
 
 def save_all(items: Iterable[Any]) -> None:
     """Unconditional whole-item puts, 25 a request, grouped by table; of several puts of one key
-    (a case opened and given its strategy in one batch) the last wins, as it would one by one."""
+    (a case opened and given its strategy in one batch) the last wins, as it would one by one. The
+    loans' states go last, whatever the order of ``items``: a loan's state is the commit point, so a
+    write that fails before it leaves the change to be found again by the retry (written first, a
+    case item that then failed would never be written: the retry finds the loan already moved)."""
     by_model: dict[Any, dict[tuple, Any]] = {}
     for item in items:
         by_model.setdefault(type(item), {})[tuple(sorted(item._get_keys().items()))] = item
-    for model, group in by_model.items():
+    for model, group in sorted(by_model.items(), key=lambda kv: kv[0] is LoanModel):
         with model.batch_write() as batch:
             for item in group.values():
                 batch.save(item)
