@@ -38,9 +38,8 @@ def install() -> None:
         except Exception as e:
             with _lock:
                 failures[key] += 1
-                if (getattr(e, "response", None) or {}).get("Error", {}).get(
-                    "Code"
-                ) == "ConditionalCheckFailedException":
+                answer = getattr(e, "response", None) or {}  # None for a timeout
+                if answer.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                     lost_races[api_params.get("TableName", "")] += 1
             raise
         finally:  # a failed request (e.g. a conditional write that lost) is a request too
