@@ -29,7 +29,7 @@ from the string; the tree is only read (the validator works on its own deep copy
 are remembered. An expression moto refuses is refused again, the same way.
 
 6. The SDK's side of DynamoDB: botocore serializes each request's attribute values, and parses each
-response's, by walking the service model member by member (a tenth of a handler's time here); for
+response's, by walking the service model member by member (about 7% of the soak's time here); for
 values without binary members both are copies, made directly (same output: the test compares them
 with botocore's own on every attribute type).
 

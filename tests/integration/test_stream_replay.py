@@ -30,19 +30,25 @@ class Recording:
         return {"batchItemFailures": []}
 
 
+def _ledger_stream(items: int, view: str) -> str:
+    """A table with a stream (inside ``mock_aws``) and ``items`` items put; returns the stream's ARN."""
+    ddb = boto3.client("dynamodb")
+    arn = ddb.create_table(
+        TableName="ledger",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": view},
+    )["TableDescription"]["LatestStreamArn"]
+    for i in range(items):
+        ddb.put_item(TableName="ledger", Item={"pk": {"S": f"k{i}"}})
+    return str(arn)
+
+
 def test_a_redriven_stream_batch_keeps_the_instant_it_was_first_delivered(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     with mock_aws():
-        ddb = boto3.client("dynamodb")
-        arn = ddb.create_table(
-            TableName="ledger",
-            BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        )["TableDescription"]["LatestStreamArn"]
-        for i in range(3):
-            ddb.put_item(TableName="ledger", Item={"pk": {"S": f"k{i}"}})
+        arn = _ledger_stream(3, "NEW_AND_OLD_IMAGES")
         fn = Recording()
         source = StreamSource(fn, arn, batch_size=10, max_retries=2, on_failure_url=None, stats=Stats())  # type: ignore[arg-type]
         first = datetime(2026, 3, 14, 1, 0, tzinfo=UTC)
@@ -74,16 +80,7 @@ class BigBatchesFail:
 def test_a_failing_batch_is_tried_again_in_halves_when_the_mapping_bisects(monkeypatch, bisect):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     with mock_aws():
-        ddb = boto3.client("dynamodb")
-        arn = ddb.create_table(
-            TableName="ledger",
-            BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-        )["TableDescription"]["LatestStreamArn"]
-        for i in range(5):
-            ddb.put_item(TableName="ledger", Item={"pk": {"S": f"k{i}"}})
+        arn = _ledger_stream(5, "NEW_IMAGE")
         fn = BigBatchesFail()
         source = StreamSource(fn, arn, 5, 2, None, Stats(), None, bisect)  # type: ignore[arg-type]
         clock = Clock(datetime(2026, 3, 14, 1, 0, tzinfo=UTC))
