@@ -26,7 +26,8 @@ table's contents and the candidates' order, so it is remembered until the table'
 
 5. DynamoDB update expressions: parsed twice per UpdateItem (request layer, then backend), each time
 from the string; the tree is only read (the validator works on its own deep copy), so the last 4,096
-are remembered. An expression moto refuses is refused again, the same way.
+are remembered. An expression moto refuses is refused again, the same way. The validator's deep copy
+of the tree is made node by node (``copy.deepcopy`` spent a fifth of an update's emulator time on it).
 
 6. The SDK's side of DynamoDB: botocore serializes each request's attribute values, and parses each
 response's, by walking the service model member by member (about 7% of the soak's time here); for
@@ -47,11 +48,25 @@ whole-response comparison above runs with it).
 9. SQS: moto computes every attribute of a queue, three counts walking all its messages, to read one
 (the retention period, once per message received; content-based deduplication, once per message
 sent): quadratic in a deep queue. Reads that ask for no count compute none.
+
+10. Routing a request to its handler: for every request moto's in-process mock matches the URL
+against each service's pattern, looks the backend up, rebuilds its table of URL patterns and matches
+those (a tenth of a small request's emulator time). Which handler a URL reaches depends only on the
+URL (the tables are built from moto's modules), so it is remembered per URL; the passthrough and
+allow-list settings are still asked on every request, in moto's order.
+
+11. The collector: the emulator's tables, queues and streams are millions of objects that live as long
+as the stack, and every full collection of the cyclic garbage collector walks them all again (an
+eighth of a 6,000-borrower run's time, in pauses that grow with the book). After each full
+collection its survivors are frozen (``gc.freeze``): later collections walk only what is newer.
+Garbage is still collected; what was alive at a full collection and later becomes unreachable only
+through a reference cycle is kept until the stack stops (``release``).
 """
 
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import re
 import threading
@@ -112,6 +127,7 @@ def install() -> None:
     global _installed
     if _installed:
         return
+    _install_collector()
     _install_serializer()
     _install_client_values()
     _install_local_signing()
@@ -150,10 +166,27 @@ def install() -> None:
     _install_sqs()
     _install_projection()
     _install_dispatch_caches()
+    _install_routing()
     _install_json_parse()
     _install_transactions()
     _install_condition_cache()
     _installed = True
+
+
+def _freeze_after_full_collection(phase: str, info: dict[str, int]) -> None:
+    if phase == "stop" and info["generation"] == 2:
+        gc.freeze()
+
+
+def release() -> None:
+    """Everything frozen back to the collector's care: a stopped stack's objects can then be freed
+    (the next full collection freezes what is still alive)."""
+    gc.unfreeze()
+
+
+def _install_collector() -> None:
+    if _freeze_after_full_collection not in gc.callbacks:
+        gc.callbacks.append(_freeze_after_full_collection)
 
 
 def _install_sorted_cache() -> None:
@@ -296,6 +329,54 @@ def _install_update_parse_cache() -> None:
     remembered = functools.lru_cache(maxsize=4096)(lambda expression: original.__func__(parser, expression))
     parser._arrears_original_make = original
     parser.make = classmethod(lambda cls, expression: remembered(expression))
+    from moto.dynamodb.parsing import validators
+
+    validators._arrears_original_deepcopy = validators.deepcopy  # type: ignore[attr-defined]
+    validators.deepcopy = _copy_tree  # type: ignore[assignment]
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _copy_tree(x: Any, memo: Any = None) -> Any:
+    """The validator's deep copy of a remembered update expression's tree (it replaces names and
+    values in its copy), made node by node: each node's ``type``, its children (nodes, or plain values)
+    and its ``parent`` (the copy of its parent). The same copy as ``copy.deepcopy`` for any tree of that
+    shape; anything else (another attribute, a shared node, a parent outside the tree, a value that is
+    not plain) is left to ``copy.deepcopy``."""
+    from moto.dynamodb.parsing.ast_nodes import Node  # type: ignore[attr-defined]
+
+    if memo is not None or not isinstance(x, Node) or x.parent is not None:
+        return copy.deepcopy(x, memo)
+    copies: dict[int, Any] = {}
+
+    def node(n: Any, parent: Any) -> Any:
+        if id(n) in copies or n.__dict__.keys() != {"type", "children", "parent"} or type(n.type) is not str:
+            raise _Fallback
+        if n.parent is not (None if parent is None else parent[0]):
+            raise _Fallback
+        new = object.__new__(type(n))
+        copies[id(n)] = new
+        children = n.children
+        if children is not None:
+            if type(children) is not list:
+                raise _Fallback
+            kids = []
+            for c in children:
+                if isinstance(c, Node):
+                    kids.append(node(c, (n, new)))
+                elif type(c) in _PLAIN:
+                    kids.append(c)
+                else:
+                    raise _Fallback
+            children = kids
+        new.__dict__.update(type=n.type, children=children, parent=None if parent is None else parent[1])
+        return new
+
+    try:
+        return node(x, None)
+    except _Fallback:
+        return copy.deepcopy(x)
 
 
 class _Uncounted(threading.local):
@@ -475,6 +556,80 @@ def _install_dispatch_caches() -> None:
         sqs_models.camelcase_to_underscores = responses.camelcase_to_underscores
 
 
+_ROUTES_KEPT = 4096  # distinct URLs remembered (S3 keys make them many): forgotten all at once past it
+
+
+def _routes(clean_url: str) -> tuple[tuple[str, Any], ...]:
+    """Each service whose pattern matches the URL, in moto's order, with the handler its backend's URL
+    table gives that URL (None: none). moto's own steps, without the calls."""
+    import moto.backend_index as backend_index
+    import moto.backends as backends
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.base_backend import BackendDict
+
+    found = []
+    for service, pattern in backend_index.backend_url_patterns:
+        if not pattern.match(clean_url):
+            continue
+        backend_dict = backends.get_backend(service)  # type: ignore[call-overload]
+        if isinstance(backend_dict, BackendDict):
+            regions = backend_dict[DEFAULT_ACCOUNT_ID]
+            backend = regions["us-east-1"] if "us-east-1" in regions else regions["aws"]
+        else:
+            backend = backend_dict["global"]
+        handler = next((h for url, h in backend.urls.items() if re.compile(url).match(clean_url)), None)
+        found.append((service, handler))
+        if handler is not None:
+            break
+    return tuple(found)
+
+
+def _install_routing() -> None:
+    from moto.core import botocore_stubber as stub
+
+    if hasattr(stub.BotocoreStubber, "_arrears_original_process"):
+        return
+    original = stub.BotocoreStubber.process_request
+    remembered: dict[str, tuple[tuple[str, Any], ...]] = {}
+
+    def process_request(self: Any, request: Any) -> Any:
+        from moto.core.exceptions import HTTPException, ServiceNotWhitelisted
+        from moto.moto_api import recorder
+
+        parsed_url, _ = stub.get_equivalent_url_in_aws_domain(request.url)
+        clean_url = f"{parsed_url.scheme}://{parsed_url.netloc}{parsed_url.path}"
+        if stub.passthrough_url(clean_url):
+            return None
+        routes = remembered.get(clean_url)
+        if routes is None:
+            routes = _routes(clean_url)
+            if len(remembered) >= _ROUTES_KEPT:
+                remembered.clear()
+            remembered[clean_url] = routes
+        for service, handler in routes:
+            if stub.passthrough_service(service):
+                return None
+            if not stub.service_whitelisted(service):
+                raise ServiceNotWhitelisted(service)
+            if handler is None:
+                continue
+            normalized_request = stub.normalize_request(request)
+            try:
+                recorder._record_request(normalized_request)
+                status, headers, body = handler(
+                    normalized_request, normalized_request.raw_url, normalized_request.headers
+                )
+            except HTTPException as e:
+                status, headers, body = e.code, e.get_headers(), e.get_body()
+            return status, headers, body
+        if re.compile(r"https?://.+\.amazonaws.com/.*").match(clean_url):
+            return 404, {}, "Not yet implemented"
+        return None
+
+    stub.BotocoreStubber._arrears_original_process = original  # type: ignore[attr-defined]
+    stub.BotocoreStubber.process_request = process_request  # type: ignore[method-assign]
+
+
 def _install_projection() -> None:
     """moto projects an item onto an index's INCLUDE attributes by converting the whole item to plain
     JSON once per projected attribute and back (quadratic in the attributes, with a size check per
@@ -483,21 +638,42 @@ def _install_projection() -> None:
 
     original = Item.project
 
-    def project(self: Any, projection_expressions: list[list[str]]) -> Any:
-        if not all(len(path) == 1 for path in projection_expressions):
-            return original(self, projection_expressions)
+    def projected(item: Any, names: list[str], values: Any) -> Any:
         result: Any = Item.__new__(Item)
-        result.hash_key, result.range_key = self.hash_key, self.range_key
+        result.hash_key, result.range_key = item.hash_key, item.range_key
         attrs = LimitedSizeDict.__new__(LimitedSizeDict)
         dict.__init__(attrs)
-        for (name,) in projection_expressions:
-            if name in self.attrs and name not in attrs:
-                dict.__setitem__(attrs, name, copy.deepcopy(self.attrs[name]))
+        for name in names:
+            if name in item.attrs and name not in attrs:
+                dict.__setitem__(attrs, name, values(item.attrs[name]))
         result.attrs = attrs
         return result
 
+    def project(self: Any, projection_expressions: list[list[str]]) -> Any:
+        if not all(len(path) == 1 for path in projection_expressions):
+            return original(self, projection_expressions)
+        return projected(self, [name for (name,) in projection_expressions], copy.deepcopy)
+
     Item.project = project  # type: ignore[method-assign]
     Item._arrears_original_project = original  # type: ignore[attr-defined]
+
+    from moto.dynamodb.models.table import SecondaryIndex
+
+    original_index = SecondaryIndex.project
+
+    def index_project(self: Any, item: Any) -> Any:
+        """An index's projection of a query's or scan's result: moto hands it a deep copy made for that
+        result alone, so the projected item takes that copy's values instead of copying them again."""
+        kind = (self.projection or {}).get("ProjectionType")
+        if kind not in ("KEYS_ONLY", "INCLUDE"):
+            return original_index(self, item)
+        names = self.table_key_attrs + [key["AttributeName"] for key in self.schema]
+        if kind == "INCLUDE":
+            names += self.projection.get("NonKeyAttributes", [])
+        return projected(item, names, lambda value: value)
+
+    SecondaryIndex.project = index_project  # type: ignore[method-assign]
+    SecondaryIndex._arrears_original_project = original_index  # type: ignore[attr-defined]
 
     from moto.dynamodb.exceptions import ItemSizeTooLarge
     from moto.dynamodb.models.dynamo_type import DynamoType
@@ -717,6 +893,9 @@ def uninstall() -> None:
     global _installed
     from moto.dynamodb.models.table import Table
 
+    if _freeze_after_full_collection in gc.callbacks:
+        gc.callbacks.remove(_freeze_after_full_collection)
+        gc.unfreeze()
     if _installed:
         from moto.core import responses
         from moto.core.serialize import BaseJSONSerializer
@@ -746,6 +925,10 @@ def uninstall() -> None:
         parser: Any = expressions.UpdateExpressionParser  # type: ignore[attr-defined]
         parser.make = parser._arrears_original_make
         del parser._arrears_original_make
+        from moto.dynamodb.parsing import validators
+
+        validators.deepcopy = validators._arrears_original_deepcopy  # type: ignore[attr-defined]
+        del validators._arrears_original_deepcopy  # type: ignore[attr-defined]
         if hasattr(responses, "_arrears_original_names"):
             responses.method_names_from_class, responses.camelcase_to_underscores = responses._arrears_original_names
             from moto.sqs import models as sqs_models
@@ -755,7 +938,15 @@ def uninstall() -> None:
             from moto import backends
 
             backends.list_of_moto_modules = backends._arrears_original_modules  # type: ignore[attr-defined]
+        from moto.core import botocore_stubber as stub
+
+        stub.BotocoreStubber.process_request = stub.BotocoreStubber._arrears_original_process  # type: ignore[attr-defined,method-assign]
+        del stub.BotocoreStubber._arrears_original_process  # type: ignore[attr-defined]
         Item.project = Item._arrears_original_project  # type: ignore[method-assign,attr-defined]
+        from moto.dynamodb.models.table import SecondaryIndex
+
+        SecondaryIndex.project = SecondaryIndex._arrears_original_project  # type: ignore[method-assign,attr-defined]
+        del SecondaryIndex._arrears_original_project  # type: ignore[attr-defined]
         Item.__init__ = Item._arrears_original_init  # type: ignore[method-assign,attr-defined]
         BaseJSONSerializer._serialize = BaseJSONSerializer._arrears_original_serialize  # type: ignore[attr-defined,method-assign]
         from moto.dynamodb.responses import DynamoHandler

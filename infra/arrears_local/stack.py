@@ -122,6 +122,9 @@ class Emulator:
         if self._mock:
             self._mock.stop()
         os.environ.pop("AWS_ENDPOINT_URL", None)
+        from . import accel
+
+        accel.release()  # what the stopped stack held can be collected (see accel, 11)
 
 
 # ------------------------------------------------------------------------------------- template

@@ -60,6 +60,11 @@ def _queries(ddb) -> list[dict]:
             "KeyConditionExpression": "shard = :s AND due <= :d",
             "ExpressionAttributeValues": {":s": {"S": "s2"}, ":d": {"S": "2026-03-20"}},
         },
+        {  # a KEYS_ONLY projection
+            "IndexName": "keys",
+            "KeyConditionExpression": "due = :d",
+            "ExpressionAttributeValues": {":d": {"S": "2026-03-20"}},
+        },
     ):
         pages, start = [], None
         while True:
@@ -69,6 +74,10 @@ def _queries(ddb) -> list[dict]:
             if not start or "Limit" not in kw:
                 break
         out.append(pages)
+    for index in ("included", "keys"):  # index scans project too
+        out.append(
+            [sorted(ddb.scan(TableName="t", IndexName=index)["Items"], key=lambda i: (i["pk"]["S"], i["sk"]["S"]))]
+        )
     # writes between index queries: puts, in-place updates of index keys, deletes
     gsi = {"IndexName": "gsi", "KeyConditionExpression": "shard = :s", "ExpressionAttributeValues": {":s": {"S": "s1"}}}
     out.append([ddb.query(TableName="t", **gsi)["Items"]])  # index groups built now
@@ -157,6 +166,11 @@ def _table(ddb) -> None:
                     {"AttributeName": "shard", "KeyType": "HASH"},
                     {"AttributeName": "due", "KeyType": "RANGE"},
                 ],
+            },
+            {
+                "IndexName": "keys",
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+                "KeySchema": [{"AttributeName": "due", "KeyType": "HASH"}],
             },
         ],
     )
@@ -680,3 +694,122 @@ def test_requests_to_the_emulator_carry_botocores_headers_with_a_signature_of_ze
     credential, _ = signed[0]["Authorization"].split(" Signature=")
     assert local == {**signed[0], "Authorization": f"{credential} Signature={'0' * 64}"}
     assert "Credential=AKIDTEST/20260314/us-east-1/dynamodb/aws4_request" in credential
+
+
+def test_remembered_routes_reach_the_handlers_unpatched_moto_reaches(monkeypatch):
+    """Each URL reaches the handler moto's own walk over its services and URL tables finds, including
+    a URL no handler matches (moto's 404) and one outside AWS (not mocked); the answers of a mixed
+    sequence of requests are the same as unpatched moto's."""
+    from botocore.awsrequest import AWSPreparedRequest
+    from botocore.compat import HTTPHeaders
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    urls = [
+        "https://dynamodb.us-east-1.amazonaws.com/",
+        "https://sqs.us-east-1.amazonaws.com/",
+        "https://sns.us-east-1.amazonaws.com/",
+        "https://s3.amazonaws.com/bucket/key/with/parts.json",
+        "https://bucket.s3.us-east-1.amazonaws.com/facts/dt=2026-03-14/a.json",
+        "https://nothing-here.us-east-1.amazonaws.com/x",
+        "http://127.0.0.1:9/elsewhere",
+    ]
+
+    def handled(url: str) -> Any:
+        seen: list[Any] = []
+
+        def spy(request: Any) -> Any:
+            seen.append(request)
+            raise RuntimeError("stop")
+
+        monkeypatch.setattr("moto.core.botocore_stubber.normalize_request", spy)
+        request = AWSPreparedRequest("POST", url, HTTPHeaders(), b"", False)
+        try:
+            answer = BotocoreStubber().process_request(request)
+        except RuntimeError:
+            answer = "handler"
+        monkeypatch.undo()
+        return answer
+
+    results = []
+    for patched in (False, True):
+        (accel.install if patched else accel.uninstall)()
+        with mock_aws():
+            found = [handled(u) for u in urls]
+            s3 = boto3.client("s3", region_name="us-east-1")
+            s3.create_bucket(Bucket="bucket")
+            s3.put_object(Bucket="bucket", Key="facts/dt=2026-03-14/a.json", Body=b"{}")
+            listed = [o["Key"] for o in s3.list_objects_v2(Bucket="bucket")["Contents"]]
+            body = s3.get_object(Bucket="bucket", Key="facts/dt=2026-03-14/a.json")["Body"].read()
+            sqs = boto3.client("sqs", region_name="us-east-1")
+            url = sqs.create_queue(QueueName="q")["QueueUrl"]
+            sqs.send_message(QueueUrl=url, MessageBody="m")
+            got = [m["Body"] for m in sqs.receive_message(QueueUrl=url).get("Messages", [])]
+            results.append((found, listed, body, got))
+    accel.install()
+    assert results[0] == results[1]
+    assert results[0][0][:5] == ["handler"] * 5  # the five AWS URLs reach a handler
+    assert results[0][0][5][0] == 404 and results[0][0][6] is None
+    handlers = [accel._routes(u) for u in urls]  # which handler: moto's services and URL tables decide
+    assert [(r[-1][0], r[-1][1].__qualname__, r[-1][1].__self__.__name__) for r in handlers[:4]] == [
+        ("dynamodb", "BaseResponse.dispatch", "DynamoHandler"),
+        ("sqs", "BaseResponse.dispatch", "SQSResponse"),
+        ("sns", "BaseResponse.dispatch", "SNSResponse"),
+        ("s3", "S3Response.key_dispatch", "S3Response"),
+    ]
+    assert handlers[4] == handlers[3] and handlers[5] == handlers[6] == ()
+
+
+def test_a_full_collection_freezes_its_survivors_and_garbage_is_still_collected():
+    import gc
+    import weakref
+
+    class Cycle:
+        pass
+
+    accel.install()
+    gc.collect()
+    assert gc.get_freeze_count() > 0  # the survivors of a full collection are frozen
+    a = Cycle()
+    a.me = a  # type: ignore[attr-defined]
+    gone = weakref.ref(a)
+    del a
+    gc.collect()
+    assert gone() is None  # cyclic garbage made after the freeze is still collected
+    accel.release()  # a stack stops: what was frozen is collectable again
+    assert gc.get_freeze_count() == 0
+    accel.uninstall()
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert gc.get_freeze_count() == 0  # uninstalled: nothing frozen any more
+    accel.install()
+
+
+def test_update_expression_trees_copy_as_deepcopy_copies_them():
+    """The validator's copy of a remembered tree: the same nodes, children, values and parents as
+    ``copy.deepcopy`` makes, sharing no node with the remembered tree."""
+    import copy
+
+    from moto.dynamodb.parsing.ast_nodes import Node
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    def shape(n: Any, parent: Any, seen: list[int]) -> Any:
+        seen.append(id(n))
+        assert n.parent is parent
+        kids = [shape(c, n, seen) if isinstance(c, Node) else ("value", c) for c in n.children or []]
+        return (type(n).__name__, n.type, kids)
+
+    for expression in (
+        "SET #v = :v, n = if_not_exists(n, :z) + :one REMOVE e",
+        "SET a.b[2].c = list_append(if_not_exists(l, :empty), :x), m.#k = :m",
+        "ADD counts.#day :one, total :n DELETE tags :t",
+        "REMOVE a[1], a[3], b.c SET d = d - :x",
+        "SET #s = :x",
+    ):
+        tree = UpdateExpressionParser.make(expression)
+        theirs, ours = copy.deepcopy(tree), accel._copy_tree(tree)
+        original_ids: list[int] = []
+        shape(tree, None, original_ids)
+        copied_ids: list[int] = []
+        assert shape(ours, None, copied_ids) == shape(theirs, None, []), expression
+        assert not set(copied_ids) & set(original_ids)
