@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     from .world import WorldRun
 
 STRATEGIES = ROOT / "layers" / "arrears" / "arrears" / "strategies"
+#: the API function's execution environments under ``arrears up`` (worker processes, each serving one
+#: request at a time, as Lambda's do): a reserved concurrency of 8; more concurrent requests wait
+API_CONCURRENCY = 8
 
 
 @dataclass
@@ -87,7 +91,11 @@ class Simulation:
         )
         if not self.emulator.in_process:  # handlers on the HTTP endpoint: in their own processes, the API
             # and what its requests set off at once (the ledger stream, the facts' stream)
-            self.runner.in_workers("ApiFunction", self.out / "lambda.log", 4)
+            self.runner.in_workers("ApiFunction", self.out / "lambda.log", API_CONCURRENCY)
+            # this process is then the emulator's server and the API front: threads that wake on their
+            # sockets, each waiting for the interpreter lock at every wake (up to the 5 ms default
+            # switch interval while another thread runs); half a millisecond keeps those waits short
+            sys.setswitchinterval(0.0005)
             for streamed in ("LedgerEventsFunction", "ApiFactsFunction"):
                 self.runner.in_workers(streamed, self.out / "lambda.log", 1)
         self.runner.start_poller()
