@@ -10,9 +10,9 @@ same test moto applies next). moto's filtering, sorting, paging and serialisatio
 those candidates, so the results are identical (tests/integration/test_accel.py proves it against
 unpatched moto).
 
-2. DynamoDB response serialisation: attribute values are copied as they are instead of being walked
-against the service model (same output; the same test compares whole responses with binary-free
-items of every attribute type).
+2. DynamoDB response serialisation: attribute values, and items and keys (maps of them), are copied as
+they are instead of being walked against the service model (same output; the same test compares
+whole responses with binary-free items of every attribute type).
 
 3. TransactWriteItems: moto backs up every table a transaction names with a deep copy (items and
 stream records) before it writes, once per item of the transaction; the copy grows with each write
@@ -43,7 +43,8 @@ of zeros; any other request (AWS itself) and the S3 signer's are signed as ever.
 8. DynamoDB results to plain values: moto's ``dynamo_to_dict`` tries five type tests (one a
 ``hasattr``) on every string of every item it answers; strings, numbers, plain dicts and lists and
 non-binary attribute values are converted directly, anything else its own way (same output: the
-whole-response comparison above runs with it).
+whole-response comparison above runs with it). Within one query or batch get each item's size is
+measured once, not twice.
 
 9. SQS: moto computes every attribute of a queue, three counts walking all its messages, to read one
 (the retention period, once per message received; content-based deduplication, once per message
@@ -65,11 +66,13 @@ through a reference cycle is kept until the stack stops (``release``).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import gc
 import json
 import re
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 _lock = threading.RLock()
@@ -103,6 +106,10 @@ def _attribute_value(value: dict) -> dict:
     return out
 
 
+def _fallback() -> Any:
+    raise _Fallback
+
+
 def _install_serializer() -> None:
     """moto serialises every attribute value by walking the service model (~0.5 ms an item); for
     DynamoDB attribute values the result is the value itself, so build it directly."""
@@ -111,10 +118,16 @@ def _install_serializer() -> None:
     original = BaseJSONSerializer._serialize
 
     def serialize(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
-        if key and shape.name == "AttributeValue" and isinstance(value, dict):
+        if key and isinstance(value, dict):
             try:
-                serialized[self.get_serialized_name(shape, key)] = _attribute_value(value)
-                return
+                if shape.name == "AttributeValue":
+                    serialized[self.get_serialized_name(shape, key)] = _attribute_value(value)
+                    return
+                if shape.type_name == "map" and shape.value.name == "AttributeValue":  # an item, a key
+                    serialized[self.get_serialized_name(shape, key)] = {
+                        k: _attribute_value(v) if isinstance(v, dict) else _fallback() for k, v in value.items()
+                    }
+                    return
             except _Fallback:
                 pass
         original(self, serialized, value, shape, key)
@@ -151,7 +164,7 @@ def install() -> None:
             candidates = list(partition.values()) if partition else []
         else:
             return original(self, *args, **kwargs)
-        with _lock:
+        with _lock, _remembered_sizes():
             self.all_items = lambda: iter(candidates)
             try:
                 return original(self, *args, **kwargs)
@@ -170,7 +183,58 @@ def install() -> None:
     _install_json_parse()
     _install_transactions()
     _install_condition_cache()
+    _install_size_memo()
     _installed = True
+
+
+class _Sizes(threading.local):
+    memo: dict[int, tuple[Any, int]] | None = None
+
+
+_sizes = _Sizes()
+
+
+@contextlib.contextmanager
+def _remembered_sizes() -> Iterator[None]:
+    """Within one read (a query, a batch get), each item's size is measured once: moto measures every
+    result twice (against the response's size limit, then to add it up), and nothing writes meanwhile
+    (the read holds the write lock)."""
+    if _sizes.memo is not None:
+        yield
+        return
+    _sizes.memo = {}
+    try:
+        yield
+    finally:
+        _sizes.memo = None
+
+
+def _install_size_memo() -> None:
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.responses import DynamoHandler
+
+    if hasattr(Item, "_arrears_original_size"):
+        return
+    original_size = Item.size
+    original_batch_get = DynamoHandler.batch_get_item
+
+    def size(self: Any) -> int:
+        memo = _sizes.memo
+        if memo is None:
+            return original_size(self)  # type: ignore[no-any-return]
+        hit = memo.get(id(self))
+        if hit is None:  # the item is kept with its size: its id cannot be reused during the read
+            hit = memo[id(self)] = (self, original_size(self))
+        return hit[1]
+
+    def batch_get_item(self: Any) -> Any:
+        with _lock, _remembered_sizes():
+            return original_batch_get(self)
+
+    Item._arrears_original_size = original_size  # type: ignore[attr-defined]
+    Item.size = size  # type: ignore[method-assign]
+    DynamoHandler._arrears_original_batch_get = original_batch_get  # type: ignore[attr-defined]
+    DynamoHandler.batch_get_item = batch_get_item  # type: ignore[method-assign]
 
 
 def _freeze_after_full_collection(phase: str, info: dict[str, int]) -> None:
@@ -942,6 +1006,12 @@ def uninstall() -> None:
 
         stub.BotocoreStubber.process_request = stub.BotocoreStubber._arrears_original_process  # type: ignore[attr-defined,method-assign]
         del stub.BotocoreStubber._arrears_original_process  # type: ignore[attr-defined]
+        Item.size = Item._arrears_original_size  # type: ignore[method-assign,attr-defined]
+        del Item._arrears_original_size  # type: ignore[attr-defined]
+        from moto.dynamodb.responses import DynamoHandler
+
+        DynamoHandler.batch_get_item = DynamoHandler._arrears_original_batch_get  # type: ignore[method-assign,attr-defined]
+        del DynamoHandler._arrears_original_batch_get  # type: ignore[attr-defined]
         Item.project = Item._arrears_original_project  # type: ignore[method-assign,attr-defined]
         from moto.dynamodb.models.table import SecondaryIndex
 

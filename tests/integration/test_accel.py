@@ -136,6 +136,10 @@ def _queries(ddb) -> list[dict]:
         out.append(["stored"])
     except ddb.exceptions.ClientError as e:
         out.append([e.response["Error"]])
+    for i in range(12):  # a query past the 1 MB page size: moto pages by its measure of each item
+        ddb.put_item(TableName="t", Item={"pk": {"S": "heavy"}, "sk": {"S": f"x{i:02d}"}, "a": {"S": "x" * 100_000}})
+    heavy = ddb.query(TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "heavy"}})
+    out.append([heavy["Count"], heavy.get("LastEvaluatedKey")])
     first = out[0][0]["Items"][0]
     out.append([ddb.get_item(TableName="t", Key={"pk": first["pk"], "sk": first["sk"]})["Item"]])
     keys = [{"pk": i["pk"], "sk": i["sk"]} for i in out[0][0]["Items"][:5]]
@@ -211,6 +215,7 @@ def test_accelerated_query_and_serialisation_match_unpatched_moto():
     results = _unpatched_then_patched(_queries)
     assert results[0] == results[1]
     assert any(p[0]["Count"] for p in results[0])
+    assert results[0][-3][0] < 12 and results[0][-3][1]  # the heavy query was paged by size
 
 
 def test_dynamodb_requests_parse_as_moto_parses_them():
