@@ -27,7 +27,9 @@ table's contents and the candidates' order, so it is remembered until the table'
 5. DynamoDB update expressions: parsed twice per UpdateItem (request layer, then backend), each time
 from the string; the tree is only read (the validator works on its own deep copy), so the last 4,096
 are remembered. An expression moto refuses is refused again, the same way. The validator's deep copy
-of the tree is made node by node (``copy.deepcopy`` spent a fifth of an update's emulator time on it).
+of the tree is made node by node (``copy.deepcopy`` spent a fifth of an update's emulator time on it),
+and its three checks that read only the tree, its names and the table's keys run once per tree, names
+and table (``_install_validation_memo``).
 
 6. The SDK's side of DynamoDB: botocore serializes each request's attribute values, and parses each
 response's, by walking the service model member by member (about 7% of the soak's time here); for
@@ -397,6 +399,61 @@ def _install_update_parse_cache() -> None:
 
     validators._arrears_original_deepcopy = validators.deepcopy  # type: ignore[attr-defined]
     validators.deepcopy = _copy_tree  # type: ignore[assignment]
+    _install_validation_memo()
+
+
+#: the validator's checks that read only the expression's tree, its names and the table's key
+#: attributes, and change nothing (counts of clauses, overlapping paths, no key attribute updated)
+_TREE_CHECKS = ("ActionCountValidator", "OverlappingPathsValidator", "UpdateHashRangeKeyValidator")
+
+
+def _install_validation_memo() -> None:
+    """moto validates an update expression with ten passes over its tree; three of them read only the
+    tree, its names and the table's key attributes (two thirds of the validation's time for a
+    five-action expression). Once they passed for a remembered tree with those names on that table,
+    they pass again: they are skipped. Any other tree, names or table runs them; so does a tree that
+    failed any pass."""
+    from moto.dynamodb.parsing import validators
+
+    base: Any = validators.Validator
+    if hasattr(base, "_arrears_original_init"):
+        return
+    original_init, original_validate = base.__init__, base.validate
+    passed: dict[tuple, Any] = {}
+
+    def init(
+        self: Any,
+        expression: Any,
+        expression_attribute_names: Any,
+        expression_attribute_values: Any,
+        item: Any,
+        table: Any,
+    ) -> None:
+        original_init(self, expression, expression_attribute_names, expression_attribute_values, item, table)
+        names = expression_attribute_names
+        try:
+            self._arrears_key = (id(expression), tuple(sorted((names or {}).items())), tuple(table.table_key_attrs))
+            hash(self._arrears_key)
+        except TypeError:  # names that are not plain strings: every pass runs
+            self._arrears_key = None
+        self._arrears_source = expression
+
+    def validate(self: Any) -> Any:
+        key = self._arrears_key
+        known = key is not None and key in passed
+        n = self.node_to_validate
+        for processor in self.processors:
+            if known and type(processor).__name__ in _TREE_CHECKS:
+                continue
+            n = processor.traverse(n)
+        if key is not None and not known:
+            if len(passed) >= 4096:
+                passed.clear()
+            passed[key] = self._arrears_source  # kept: its id is not reused while remembered
+        return n
+
+    base._arrears_original_init, base._arrears_original_validate = original_init, original_validate
+    base.__init__, base.validate = init, validate
 
 
 _PLAIN = (str, int, float, bool, type(None))
@@ -993,6 +1050,9 @@ def uninstall() -> None:
 
         validators.deepcopy = validators._arrears_original_deepcopy  # type: ignore[attr-defined]
         del validators._arrears_original_deepcopy  # type: ignore[attr-defined]
+        base: Any = validators.Validator
+        base.__init__, base.validate = base._arrears_original_init, base._arrears_original_validate
+        del base._arrears_original_init, base._arrears_original_validate
         if hasattr(responses, "_arrears_original_names"):
             responses.method_names_from_class, responses.camelcase_to_underscores = responses._arrears_original_names
             from moto.sqs import models as sqs_models

@@ -818,3 +818,39 @@ def test_update_expression_trees_copy_as_deepcopy_copies_them():
         copied_ids: list[int] = []
         assert shape(ours, None, copied_ids) == shape(theirs, None, []), expression
         assert not set(copied_ids) & set(original_ids)
+
+
+def test_update_checks_run_once_per_tree_names_and_table_and_refuse_as_moto_refuses(monkeypatch):
+    """The same updates, each twice (the second finds its checks passed before), answer as unpatched
+    moto answers: an expression that updates a key attribute through other names, has two SET clauses
+    or overlapping paths is refused every time."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    updates = [
+        ("SET #a = :v, b = list_append(if_not_exists(b, :e), :l) REMOVE c", {"#a": "x"}),
+        ("SET #a = :v, b = list_append(if_not_exists(b, :e), :l) REMOVE c", {"#a": "pk"}),  # a key attribute
+        ("SET #a = :v SET b = :v", {"#a": "x"}),
+        ("SET m.n = :v, m = :v", None),
+        ("SET #a = :v, b = list_append(if_not_exists(b, :e), :l) REMOVE c", {"#a": "y"}),
+    ]
+
+    def run(ddb: Any) -> list[Any]:
+        answers = []
+        for expression, names in updates * 2:
+            kw: dict[str, Any] = {"ExpressionAttributeNames": names} if names else {}
+            try:
+                ddb.update_item(
+                    TableName="t",
+                    Key={"pk": {"S": "p1"}, "sk": {"S": "u"}},
+                    UpdateExpression=expression,
+                    ExpressionAttributeValues={":v": {"N": "1"}, ":e": {"L": []}, ":l": {"L": [{"S": "z"}]}},
+                    ReturnValues="ALL_NEW",
+                    **kw,
+                )
+                answers.append(ddb.get_item(TableName="t", Key={"pk": {"S": "p1"}, "sk": {"S": "u"}})["Item"])
+            except ddb.exceptions.ClientError as e:
+                answers.append(e.response["Error"])
+        return answers
+
+    results = _unpatched_then_patched(run)
+    assert results[0] == results[1]
+    assert [isinstance(a, dict) and "Code" in a for a in results[0][:5]] == [False, True, True, True, False]
