@@ -49,6 +49,7 @@ class Simulation:
     published: list[str] = field(default_factory=list)  # the shipped strategies, published at start
     trainings: list[Any] = field(default_factory=list)  # what each weekly training returned
     api: Any = None  # the API front (api_front.ApiFront) once started
+    switch_interval: float | None = None  # the process's own, while the stack runs with a shorter one
     local_routes: dict[tuple[str, str], Any] = field(default_factory=dict)  # more local-only routes (arrears up)
     api_url: str | None = None
     platform: FakePlatform | None = None  # the platform's callback endpoint (signed events received)
@@ -95,6 +96,8 @@ class Simulation:
             # this process is then the emulator's server and the API front: threads that wake on their
             # sockets, each waiting for the interpreter lock at every wake (up to the 5 ms default
             # switch interval while another thread runs); half a millisecond keeps those waits short
+            if self.switch_interval is None:
+                self.switch_interval = sys.getswitchinterval()
             sys.setswitchinterval(0.0005)
             for streamed in ("LedgerEventsFunction", "ApiFactsFunction"):
                 self.runner.in_workers(streamed, self.out / "lambda.log", 1)
@@ -105,6 +108,8 @@ class Simulation:
     def stop(self) -> None:
         if self.api is not None:
             self.api.stop()
+        if self.switch_interval is not None:
+            sys.setswitchinterval(self.switch_interval)
         self.runner.stop_workers()
         self.gateway.stop()
         if self.platform is not None:

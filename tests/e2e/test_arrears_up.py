@@ -209,3 +209,20 @@ def test_up_on_a_busy_port_fails_at_once_naming_the_port(tmp_path):
     assert proc.returncode == 1 and proc.stdout == ""
     assert f"port {port} on 127.0.0.1 is already in use" in proc.stderr and "Traceback" not in proc.stderr
     assert time.monotonic() - started < 30  # nothing was deployed first
+
+
+def test_a_served_stack_runs_the_api_in_eight_environments_and_gives_back_the_switch_interval(tmp_path):
+    """As `arrears up` sets a stack up in its process: the API function in API_CONCURRENCY worker
+    processes, the process switching threads every 0.5 ms while the stack runs, and its own interval
+    back once the stack stops."""
+    from arrears_local.sim import API_CONCURRENCY, start_stack
+
+    before = sys.getswitchinterval()
+    sim = start_stack(tmp_path / "out", in_process=False, port=free_port())
+    try:
+        sim.start_api()
+        assert sys.getswitchinterval() == 0.0005
+        assert API_CONCURRENCY == 8 and len(sim.runner.workers["ApiFunction"].procs) == API_CONCURRENCY
+    finally:
+        sim.stop()
+    assert sys.getswitchinterval() == before
