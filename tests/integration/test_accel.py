@@ -721,10 +721,9 @@ def test_remembered_routes_reach_the_handlers_unpatched_moto_reaches(monkeypatch
     ]
 
     def handled(url: str) -> Any:
-        seen: list[Any] = []
+        """What moto answers, or "handler" when it chose a handler (stopped before it runs)."""
 
         def spy(request: Any) -> Any:
-            seen.append(request)
             raise RuntimeError("stop")
 
         monkeypatch.setattr("moto.core.botocore_stubber.normalize_request", spy)
@@ -766,6 +765,8 @@ def test_remembered_routes_reach_the_handlers_unpatched_moto_reaches(monkeypatch
 
 
 def test_a_full_collection_freezes_its_survivors_and_garbage_is_still_collected():
+    """Installed, a full collection freezes what survived it; garbage made later is still collected;
+    a stopped stack's release and an uninstall leave nothing frozen."""
     import gc
     import weakref
 
